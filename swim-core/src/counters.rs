@@ -1,0 +1,149 @@
+//! Counters of everything the state machine did or refused to do.
+
+/// Why an incoming datagram (or part of one) was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Shorter than a header, or a field ran past the end.
+    Truncated,
+    /// Larger than the packet budget.
+    Oversized,
+    /// A protocol version this node does not speak.
+    UnknownVersion,
+    /// The cluster tag belongs to another cluster.
+    WrongCluster,
+    /// A message type this node does not know.
+    UnknownType,
+    /// A field held an impossible value.
+    Malformed,
+    /// A ping named another identity than the local one.
+    WrongTarget,
+    /// A ping-req named a target that is not a known live member.
+    UnknownTarget,
+    /// An ack or nack matched no probe in flight.
+    UnexpectedAck,
+    /// The node has left and no longer takes part.
+    NotMember,
+    /// Every push-pull slot was busy.
+    SyncBusy,
+    /// The outgoing queue was full.
+    TransmitQueueFull,
+}
+
+/// Drops by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DropCounters {
+    /// See [`DropReason::Truncated`].
+    pub truncated: u64,
+    /// See [`DropReason::Oversized`].
+    pub oversized: u64,
+    /// See [`DropReason::UnknownVersion`].
+    pub unknown_version: u64,
+    /// See [`DropReason::WrongCluster`].
+    pub wrong_cluster: u64,
+    /// See [`DropReason::UnknownType`].
+    pub unknown_type: u64,
+    /// See [`DropReason::Malformed`].
+    pub malformed: u64,
+    /// See [`DropReason::WrongTarget`].
+    pub wrong_target: u64,
+    /// See [`DropReason::UnknownTarget`].
+    pub unknown_target: u64,
+    /// See [`DropReason::UnexpectedAck`].
+    pub unexpected_ack: u64,
+    /// See [`DropReason::NotMember`].
+    pub not_member: u64,
+    /// See [`DropReason::SyncBusy`].
+    pub sync_busy: u64,
+    /// See [`DropReason::TransmitQueueFull`].
+    pub transmit_queue_full: u64,
+}
+
+impl DropCounters {
+    /// Adds one drop of `reason`.
+    pub fn count(&mut self, reason: DropReason) {
+        let slot = match reason {
+            DropReason::Truncated => &mut self.truncated,
+            DropReason::Oversized => &mut self.oversized,
+            DropReason::UnknownVersion => &mut self.unknown_version,
+            DropReason::WrongCluster => &mut self.wrong_cluster,
+            DropReason::UnknownType => &mut self.unknown_type,
+            DropReason::Malformed => &mut self.malformed,
+            DropReason::WrongTarget => &mut self.wrong_target,
+            DropReason::UnknownTarget => &mut self.unknown_target,
+            DropReason::UnexpectedAck => &mut self.unexpected_ack,
+            DropReason::NotMember => &mut self.not_member,
+            DropReason::SyncBusy => &mut self.sync_busy,
+            DropReason::TransmitQueueFull => &mut self.transmit_queue_full,
+        };
+        *slot += 1;
+    }
+
+    /// All drops, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.truncated
+            + self.oversized
+            + self.unknown_version
+            + self.wrong_cluster
+            + self.unknown_type
+            + self.malformed
+            + self.wrong_target
+            + self.unknown_target
+            + self.unexpected_ack
+            + self.not_member
+            + self.sync_busy
+            + self.transmit_queue_full
+    }
+}
+
+/// Everything counted since the node started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Datagrams handed to `handle_datagram`.
+    pub datagrams_in: u64,
+    /// Bytes handed to `handle_datagram`.
+    pub bytes_in: u64,
+    /// Datagrams returned by `poll_transmit`.
+    pub datagrams_out: u64,
+    /// Bytes returned by `poll_transmit`.
+    pub bytes_out: u64,
+    /// Incoming datagrams dropped, by reason.
+    pub drops: DropCounters,
+    /// Direct probes (pings) sent.
+    pub probes_sent: u64,
+    /// Probes that got neither a direct nor an indirect ack.
+    pub probes_failed: u64,
+    /// Ping-reqs sent to helpers.
+    pub indirect_probes_sent: u64,
+    /// Pings sent on behalf of another member's ping-req.
+    pub indirect_probes_relayed: u64,
+    /// Nacks received from ping-req helpers.
+    pub nacks_received: u64,
+    /// Suspicions this node raised after a failed probe.
+    pub suspicions_raised: u64,
+    /// Accusations against this node that it refuted.
+    pub suspicions_refuted: u64,
+    /// Members this node declared dead when their suspicion timed out.
+    pub members_declared_dead: u64,
+    /// Updates that arrived already known or older than what is known.
+    pub stale_updates: u64,
+    /// Members refused because the table was full.
+    pub members_refused: u64,
+    /// Events dropped because the application did not poll them in time.
+    pub events_dropped: u64,
+    /// Relayed broadcasts dropped because the queue was full.
+    pub broadcasts_dropped: u64,
+    /// Broadcasts from members not (or no longer) known, not delivered.
+    pub broadcasts_unknown_origin: u64,
+    /// Records whose remaining retransmissions were dropped because the
+    /// gossip queue was full (push-pull still carries them).
+    pub gossip_queue_overflow: u64,
+    /// Broadcasts received again and suppressed.
+    pub broadcasts_duplicate: u64,
+    /// Push-pull exchanges started by this node.
+    pub syncs_started: u64,
+    /// Inputs whose `now` was earlier than a previous one (clamped).
+    pub clock_regressions: u64,
+    /// Local health multiplier right now (0 = healthy).
+    pub health_score: u8,
+}

@@ -1,0 +1,105 @@
+//! Typed errors for configuration and commands.
+
+use core::fmt;
+
+/// Why a [`Config`](crate::Config) was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `probe_interval` is zero.
+    ZeroProbeInterval,
+    /// `probe_timeout` is zero or longer than `probe_interval`.
+    ProbeTimeoutOutOfRange,
+    /// `packet_budget` is below 512 or above 65 507 bytes.
+    PacketBudgetOutOfRange,
+    /// `indirect_checks` is above 16.
+    TooManyIndirectChecks,
+    /// `retransmit_mult` is zero or above 16.
+    RetransmitMultOutOfRange,
+    /// A suspicion multiplier is zero.
+    SuspicionMultOutOfRange,
+    /// `awareness_max` is above 32.
+    AwarenessMaxOutOfRange,
+    /// `max_members` is below 2.
+    MaxMembersTooSmall,
+    /// `max_metadata_len` or `max_payload_len` cannot fit in one packet.
+    BlobLargerThanPacket,
+    /// `broadcast_share_percent` is above 90.
+    BroadcastShareOutOfRange,
+    /// A queue length is zero.
+    ZeroQueue,
+    /// `max_concurrent_syncs` is zero.
+    ZeroSyncs,
+    /// Join retry delays are zero or inverted.
+    JoinRetryOutOfRange,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            ConfigError::ZeroProbeInterval => "probe_interval must be positive",
+            ConfigError::ProbeTimeoutOutOfRange => {
+                "probe_timeout must be positive and at most probe_interval"
+            }
+            ConfigError::PacketBudgetOutOfRange => "packet_budget must be within 512..=65507",
+            ConfigError::TooManyIndirectChecks => "indirect_checks must be at most 16",
+            ConfigError::RetransmitMultOutOfRange => "retransmit_mult must be within 1..=16",
+            ConfigError::SuspicionMultOutOfRange => "suspicion multipliers must be positive",
+            ConfigError::AwarenessMaxOutOfRange => "awareness_max must be at most 32",
+            ConfigError::MaxMembersTooSmall => "max_members must be at least 2",
+            ConfigError::BlobLargerThanPacket => {
+                "max_metadata_len and max_payload_len must fit in one packet"
+            }
+            ConfigError::BroadcastShareOutOfRange => "broadcast_share_percent must be at most 90",
+            ConfigError::ZeroQueue => "queue lengths must be positive",
+            ConfigError::ZeroSyncs => "max_concurrent_syncs must be positive",
+            ConfigError::JoinRetryOutOfRange => {
+                "join retry delays must be positive and initial <= max"
+            }
+        };
+        f.write_str(text)
+    }
+}
+
+/// Why a command (join, leave, metadata, broadcast, message) was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// `join` was given no seed other than the local node.
+    NoSeeds,
+    /// More seeds than the seed list holds.
+    TooManySeeds,
+    /// The node has left the cluster; build a new `Swim` to rejoin.
+    HasLeft,
+    /// Metadata longer than `max_metadata_len` (or the storage capacity).
+    MetadataTooLarge,
+    /// Payload longer than `max_payload_len` (or the storage capacity).
+    PayloadTooLarge,
+    /// The broadcast queue is full; retry after some gossip rounds.
+    BroadcastQueueFull,
+    /// The destination of a direct message is not a known live member.
+    UnknownMember,
+    /// The outgoing queue is full; retry after draining `poll_transmit`.
+    TransmitQueueFull,
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            CommandError::NoSeeds => "no seed other than the local node",
+            CommandError::TooManySeeds => "too many seeds",
+            CommandError::HasLeft => "the node has left the cluster",
+            CommandError::MetadataTooLarge => "metadata is larger than allowed",
+            CommandError::PayloadTooLarge => "payload is larger than allowed",
+            CommandError::BroadcastQueueFull => "broadcast queue is full",
+            CommandError::UnknownMember => "destination is not a known live member",
+            CommandError::TransmitQueueFull => "outgoing queue is full",
+        };
+        f.write_str(text)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConfigError {}
+#[cfg(feature = "std")]
+impl std::error::Error for CommandError {}

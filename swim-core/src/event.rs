@@ -1,0 +1,60 @@
+//! Events the state machine reports to the application.
+
+use crate::address::Identity;
+use crate::storage::Payload;
+
+/// A change the application may want to act on; drained with
+/// [`Swim::poll_event`](crate::Swim::poll_event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event<A, const N: usize> {
+    /// A member was learned of for the first time (or again after it was
+    /// forgotten, or with a new generation).
+    MemberJoined(Identity<A>),
+    /// A member is suspected of having failed.
+    MemberSuspected(Identity<A>),
+    /// A suspected or dead member proved to be alive again.
+    MemberAlive(Identity<A>),
+    /// A member was declared dead (failed without leaving).
+    MemberFailed(Identity<A>),
+    /// A member left gracefully.
+    MemberLeft(Identity<A>),
+    /// A member published new metadata.
+    MemberUpdated(Identity<A>),
+    /// A member was forgotten after `dead_member_retention`.
+    MemberRemoved(Identity<A>),
+    /// An application broadcast arrived (each one is delivered once).
+    Broadcast {
+        /// Address of the member that sent it.
+        origin: A,
+        /// Key given by the sender, if any.
+        key: Option<u64>,
+        /// The application's bytes.
+        payload: Payload<N>,
+    },
+    /// A direct message arrived.
+    Message {
+        /// Source address of the datagram.
+        from: A,
+        /// The application's bytes.
+        payload: Payload<N>,
+    },
+    /// The local node's own state changed.
+    Local(LocalEvent),
+}
+
+/// Changes of the local node's own state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalEvent {
+    /// A seed answered: the node is part of a cluster.
+    Joined,
+    /// Others suspected this node or declared it dead; it refuted with a
+    /// higher incarnation.
+    Refuted {
+        /// The new incarnation.
+        incarnation: u32,
+        /// True if the accusation was "dead" rather than "suspect".
+        was_declared_dead: bool,
+    },
+    /// The graceful leave finished propagating; the node is now silent.
+    Left,
+}

@@ -1,0 +1,111 @@
+//! # swim-core
+//!
+//! A sans-IO implementation of the SWIM gossip membership protocol with the
+//! Lifeguard extensions. It never reads a clock, never touches a socket and
+//! needs no allocator: you feed it `(now, datagram)` pairs and timeouts, and
+//! it tells you which datagrams to send, when to wake it up next, and what
+//! changed in the membership.
+//!
+//! ## The run loop
+//!
+//! After **every** input ([`Swim::handle_datagram`], [`Swim::handle_timeout`]
+//! or a command such as [`Swim::join`]):
+//!
+//! 1. drain [`Swim::poll_transmit`] until it returns `None`, sending each
+//!    datagram;
+//! 2. drain [`Swim::poll_event`] until it returns `None`;
+//! 3. wait for a datagram or until [`Swim::poll_timeout`], whichever comes
+//!    first, and feed what happened back in.
+//!
+//! Two nodes connected by an in-memory "network" with a virtual clock:
+//!
+//! ```
+//! use swim_core::{Config, Event, Identity, Instant, Swim};
+//! use rand_pcg::Pcg32;
+//! use rand_core::SeedableRng;
+//!
+//! type Node = Swim<u32, Pcg32>; // addresses are plain integers here
+//!
+//! let config = Config::local();
+//! let now = Instant::ZERO;
+//! let mut nodes = [
+//!     Node::new(Identity::new(0, 1), config.clone(), Pcg32::seed_from_u64(0), now).unwrap(),
+//!     Node::new(Identity::new(1, 1), config, Pcg32::seed_from_u64(1), now).unwrap(),
+//! ];
+//! nodes[1].join(now, &[0]).unwrap();
+//!
+//! let mut in_flight: Vec<(u32, u32, Vec<u8>)> = Vec::new(); // (from, to, bytes)
+//! let mut buf = [0u8; 1400];
+//! let mut now = now;
+//! let mut joined = 0;
+//! for _ in 0..200 {
+//!     // Deliver what was sent, then run timers that are due.
+//!     for (from, to, bytes) in in_flight.drain(..) {
+//!         nodes[to as usize].handle_datagram(now, from, &bytes);
+//!     }
+//!     for node in nodes.iter_mut() {
+//!         if node.poll_timeout().is_some_and(|t| t <= now) {
+//!             node.handle_timeout(now);
+//!         }
+//!     }
+//!     // Drain outputs after the inputs.
+//!     for (addr, node) in nodes.iter_mut().enumerate() {
+//!         while let Some(t) = node.poll_transmit(now, &mut buf) {
+//!             in_flight.push((addr as u32, t.destination, buf[..t.len].to_vec()));
+//!         }
+//!         while let Some(event) = node.poll_event() {
+//!             if let Event::MemberJoined(_) = event {
+//!                 joined += 1;
+//!             }
+//!         }
+//!     }
+//!     // Jump to the earliest deadline (or 10 ms, for in-flight datagrams).
+//!     let next = nodes.iter().filter_map(|n| n.poll_timeout()).min().unwrap();
+//!     now = if in_flight.is_empty() { next.max(now) } else { now + core::time::Duration::from_millis(10) };
+//! }
+//! assert_eq!(joined, 2, "each node learned of the other");
+//! assert_eq!(nodes[0].active_members(), 1);
+//! ```
+//!
+//! ## Features
+//!
+//! * default: `#![no_std]`, no allocator. The member table and every queue
+//!   have the capacity `N` given as a const generic of [`Swim`]; blobs
+//!   (metadata, broadcasts, messages) hold at most `B` bytes.
+//! * `alloc`: storage grows on the heap, bounded only by [`Config`]'s
+//!   runtime limits (`max_members`, queue lengths).
+//! * `std`: `std::error::Error` impls and [`Instant::from_std`].
+//!
+//! The wire format is specified in `docs/wire-format.md` of the repository.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod address;
+mod broadcasts;
+mod config;
+mod counters;
+mod error;
+mod event;
+mod gossip_queue;
+mod math;
+mod member;
+mod members;
+mod storage;
+mod swim;
+mod time;
+pub mod wire;
+
+pub use address::{Address, Identity};
+pub use config::{label_hash, Config};
+pub use counters::{Counters, DropCounters, DropReason};
+pub use error::{CommandError, ConfigError};
+pub use event::{Event, LocalEvent};
+pub use member::MemberState;
+pub use storage::Payload;
+pub use swim::{LocalNode, LocalStatus, MemberView, Swim, Transmit, MAX_SEEDS};
+pub use time::Instant;

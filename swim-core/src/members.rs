@@ -1,0 +1,383 @@
+//! The member table: slab storage with stable slots, an ordered address
+//! index (O(log n) lookups), and the shuffled probe order.
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+use rand_core::Rng;
+
+use crate::address::Address;
+use crate::member::{Member, MemberState};
+use crate::storage::BoundedVec;
+
+/// Stable index of a member in the table.
+pub(crate) type Slot = u32;
+
+/// Address → slot index. A B-tree with `alloc`; a sorted array without.
+#[derive(Debug)]
+struct AddressIndex<A, const N: usize> {
+    #[cfg(feature = "alloc")]
+    map: alloc::collections::BTreeMap<A, Slot>,
+    #[cfg(not(feature = "alloc"))]
+    sorted: BoundedVec<(A, Slot), N>,
+}
+
+impl<A: Address, const N: usize> AddressIndex<A, N> {
+    fn new() -> Self {
+        AddressIndex {
+            #[cfg(feature = "alloc")]
+            map: alloc::collections::BTreeMap::new(),
+            #[cfg(not(feature = "alloc"))]
+            sorted: BoundedVec::new(),
+        }
+    }
+
+    fn get(&self, addr: &A) -> Option<Slot> {
+        #[cfg(feature = "alloc")]
+        {
+            self.map.get(addr).copied()
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            let i = self.sorted.binary_search_by(|(a, _)| a.cmp(addr)).ok()?;
+            Some(self.sorted[i].1)
+        }
+    }
+
+    /// Caller guarantees `addr` is absent and capacity remains.
+    fn insert(&mut self, addr: A, slot: Slot) {
+        #[cfg(feature = "alloc")]
+        {
+            self.map.insert(addr, slot);
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            if let Err(i) = self.sorted.binary_search_by(|(a, _)| a.cmp(&addr)) {
+                let _ = self.sorted.insert(i, (addr, slot), usize::MAX);
+            }
+        }
+    }
+
+    fn remove(&mut self, addr: &A) {
+        #[cfg(feature = "alloc")]
+        {
+            self.map.remove(addr);
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            if let Ok(i) = self.sorted.binary_search_by(|(a, _)| a.cmp(addr)) {
+                self.sorted.remove(i);
+            }
+        }
+    }
+}
+
+/// All remembered members except the local node.
+#[derive(Debug)]
+pub(crate) struct MemberTable<A, const N: usize, const B: usize> {
+    slots: BoundedVec<Option<Member<A, B>>, N>,
+    free: BoundedVec<Slot, N>,
+    index: AddressIndex<A, N>,
+    /// Every occupied slot, in probe order; `cursor` is the next position.
+    order: BoundedVec<Slot, N>,
+    /// Position of each slot in `order` (same length as `slots`).
+    position: BoundedVec<u32, N>,
+    cursor: usize,
+    active: usize,
+    limit: usize,
+}
+
+impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
+    pub fn new(limit: usize) -> Self {
+        MemberTable {
+            slots: BoundedVec::new(),
+            free: BoundedVec::new(),
+            index: AddressIndex::new(),
+            order: BoundedVec::new(),
+            position: BoundedVec::new(),
+            cursor: 0,
+            active: 0,
+            limit,
+        }
+    }
+
+    /// Members remembered, of any state.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Alive or suspect members.
+    pub fn active(&self) -> usize {
+        self.active
+    }
+
+    /// True when no further member fits.
+    pub fn is_full(&self) -> bool {
+        self.len() >= BoundedVec::<Slot, N>::capacity_for(self.limit)
+    }
+
+    pub fn find(&self, addr: &A) -> Option<Slot> {
+        self.index.get(addr)
+    }
+
+    pub fn get(&self, slot: Slot) -> Option<&Member<A, B>> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// Mutable access. Callers that change `state` must go through
+    /// [`MemberTable::set_state`] so the active count stays right.
+    pub fn get_mut(&mut self, slot: Slot) -> Option<&mut Member<A, B>> {
+        self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    pub fn set_state(&mut self, slot: Slot, state: MemberState) {
+        if let Some(m) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) {
+            match (m.state.is_active(), state.is_active()) {
+                (true, false) => self.active -= 1,
+                (false, true) => self.active += 1,
+                _ => {}
+            }
+            m.state = state;
+        }
+    }
+
+    /// Adds a member at a random position of the probe order not yet
+    /// visited this round. Gives it back when the table is full.
+    pub fn insert(
+        &mut self,
+        member: Member<A, B>,
+        rng: &mut impl Rng,
+    ) -> Result<Slot, Member<A, B>> {
+        if self.is_full() || self.index.get(&member.id.addr).is_some() {
+            return Err(member);
+        }
+        let active = member.state.is_active();
+        let addr = member.id.addr.clone();
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(member);
+                slot
+            }
+            None => {
+                let slot = self.slots.len() as Slot;
+                self.slots.push(Some(member), usize::MAX).map_err(|m| m.unwrap_or_else(|| unreachable_none()))?;
+                let _ = self.position.push(0, usize::MAX);
+                slot
+            }
+        };
+        self.index.insert(addr, slot);
+        let at = self.order.len();
+        let _ = self.order.push(slot, usize::MAX);
+        self.position[slot as usize] = at as u32;
+        // Swap into a random position among those not yet probed this round.
+        let lo = self.cursor.min(at);
+        let span = (at - lo + 1) as u32;
+        let target = lo + (bounded_random(rng, span) as usize);
+        self.swap_order(at, target);
+        if active {
+            self.active += 1;
+        }
+        Ok(slot)
+    }
+
+    /// Forgets a member.
+    pub fn remove(&mut self, slot: Slot) -> Option<Member<A, B>> {
+        let member = self.slots.get_mut(slot as usize)?.take()?;
+        self.index.remove(&member.id.addr);
+        if member.state.is_active() {
+            self.active -= 1;
+        }
+        let pos = self.position[slot as usize] as usize;
+        let last = self.order.len() - 1;
+        self.swap_order(pos, last);
+        self.order.pop();
+        if pos < self.cursor {
+            // Keep the not-yet-probed region intact: move the element that
+            // filled the hole to the end of the visited region instead.
+            self.cursor -= 1;
+            if pos != self.cursor && self.cursor < self.order.len() {
+                self.swap_order(pos, self.cursor);
+            }
+        }
+        let _ = self.free.push(slot, usize::MAX);
+        Some(member)
+    }
+
+    fn swap_order(&mut self, i: usize, j: usize) {
+        if i == j {
+            return;
+        }
+        self.order.swap(i, j);
+        let (a, b) = (self.order[i], self.order[j]);
+        self.position[a as usize] = i as u32;
+        self.position[b as usize] = j as u32;
+    }
+
+    /// Next member to probe in the shuffled round-robin, skipping those
+    /// `eligible` refuses; reshuffles at every wrap. At most one full pass.
+    pub fn next_probe_target(
+        &mut self,
+        rng: &mut impl Rng,
+        mut eligible: impl FnMut(&Member<A, B>) -> bool,
+    ) -> Option<Slot> {
+        for _ in 0..=self.order.len() {
+            if self.cursor >= self.order.len() {
+                if self.order.is_empty() {
+                    return None;
+                }
+                self.shuffle(rng);
+                self.cursor = 0;
+            }
+            let slot = self.order[self.cursor];
+            self.cursor += 1;
+            if self.get(slot).is_some_and(&mut eligible) {
+                return Some(slot);
+            }
+        }
+        None
+    }
+
+    fn shuffle(&mut self, rng: &mut impl Rng) {
+        for i in (1..self.order.len()).rev() {
+            let j = bounded_random(rng, (i + 1) as u32) as usize;
+            self.swap_order(i, j);
+        }
+    }
+
+    /// A uniformly random member accepted by `eligible`: a few random draws,
+    /// then a scan from a random start so a rare match is still found.
+    pub fn random(
+        &self,
+        rng: &mut impl Rng,
+        mut eligible: impl FnMut(Slot, &Member<A, B>) -> bool,
+    ) -> Option<Slot> {
+        let n = self.order.len();
+        if n == 0 {
+            return None;
+        }
+        for _ in 0..8 {
+            let slot = self.order[bounded_random(rng, n as u32) as usize];
+            if self.get(slot).is_some_and(|m| eligible(slot, m)) {
+                return Some(slot);
+            }
+        }
+        let start = bounded_random(rng, n as u32) as usize;
+        (0..n)
+            .map(|i| self.order[(start + i) % n])
+            .find(|&slot| self.get(slot).is_some_and(|m| eligible(slot, m)))
+    }
+
+    /// One past the highest slot index ever used.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Occupied slots in no particular order.
+    pub fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.order.iter().copied()
+    }
+
+    /// Members in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Member<A, B>> + '_ {
+        self.order.iter().filter_map(|&s| self.get(s))
+    }
+}
+
+fn unreachable_none<T>() -> T {
+    unreachable!("a pushed Some is returned as Some")
+}
+
+/// Uniform integer in `0..n` (n > 0) without modulo bias worth noting:
+/// Lemire's multiply-shift on 32 bits.
+pub(crate) fn bounded_random(rng: &mut impl Rng, n: u32) -> u32 {
+    ((u64::from(rng.next_u32()) * u64::from(n)) >> 32) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::Identity;
+    use crate::time::Instant;
+    use rand_pcg::Pcg32;
+    use rand_core::SeedableRng;
+
+    fn member(addr: u32) -> Member<u32, 8> {
+        Member::new(Identity { addr, generation: 0 }, 0, MemberState::Alive, Instant::ZERO)
+    }
+
+    #[test]
+    fn insert_find_remove() {
+        let mut rng = Pcg32::seed_from_u64(1);
+        let mut t: MemberTable<u32, 16, 8> = MemberTable::new(16);
+        for a in 0..10 {
+            t.insert(member(a), &mut rng).unwrap();
+        }
+        assert!(t.insert(member(3), &mut rng).is_err());
+        assert_eq!(t.len(), 10);
+        assert_eq!(t.active(), 10);
+        let s = t.find(&3).unwrap();
+        assert_eq!(t.get(s).unwrap().id.addr, 3);
+        t.remove(s).unwrap();
+        assert_eq!(t.find(&3), None);
+        assert_eq!(t.len(), 9);
+        let again = t.insert(member(3), &mut rng).unwrap();
+        assert_eq!(again, s, "freed slots are reused");
+    }
+
+    #[test]
+    fn probe_order_visits_everyone_once_per_round() {
+        let mut rng = Pcg32::seed_from_u64(2);
+        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(64);
+        for a in 0..20 {
+            t.insert(member(a), &mut rng).unwrap();
+        }
+        for _round in 0..3 {
+            let mut seen = [false; 20];
+            for _ in 0..20 {
+                let s = t.next_probe_target(&mut rng, |_| true).unwrap();
+                let a = t.get(s).unwrap().id.addr as usize;
+                assert!(!seen[a], "visited twice in a round");
+                seen[a] = true;
+            }
+            assert!(seen.iter().all(|&x| x));
+        }
+    }
+
+    #[test]
+    fn removal_mid_round_keeps_remaining_members_in_the_round() {
+        let mut rng = Pcg32::seed_from_u64(3);
+        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(64);
+        for a in 0..10 {
+            t.insert(member(a), &mut rng).unwrap();
+        }
+        let mut seen = [false; 10];
+        for _ in 0..4 {
+            let s = t.next_probe_target(&mut rng, |_| true).unwrap();
+            seen[t.get(s).unwrap().id.addr as usize] = true;
+        }
+        // Remove one already probed and one not yet probed.
+        let probed = (0..10).find(|&a| seen[a]).unwrap() as u32;
+        let unprobed = (0..10).find(|&a| !seen[a]).unwrap() as u32;
+        t.remove(t.find(&probed).unwrap());
+        t.remove(t.find(&unprobed).unwrap());
+        for _ in 0..5 {
+            let s = t.next_probe_target(&mut rng, |_| true).unwrap();
+            let a = t.get(s).unwrap().id.addr as usize;
+            assert!(!seen[a]);
+            seen[a] = true;
+        }
+        seen[unprobed as usize] = true;
+        assert!(seen.iter().all(|&x| x));
+    }
+
+    #[test]
+    fn table_refuses_members_beyond_its_limit() {
+        let mut rng = Pcg32::seed_from_u64(4);
+        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(3);
+        for a in 0..3 {
+            t.insert(member(a), &mut rng).unwrap();
+        }
+        assert!(t.is_full());
+        assert!(t.insert(member(9), &mut rng).is_err());
+    }
+}

@@ -1,0 +1,274 @@
+//! Bounded collections whose backing store depends on the `alloc` feature.
+//!
+//! Without `alloc` they are `heapless` containers of capacity `N`, fixed at
+//! compile time. With `alloc` they are heap vectors whose growth is bounded
+//! only by the runtime limits of the [`Config`](crate::Config).
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+/// A vector of at most `N` items (without `alloc`) or unbounded (with it).
+#[derive(Clone, Debug)]
+pub struct BoundedVec<T, const N: usize> {
+    #[cfg(feature = "alloc")]
+    items: alloc::vec::Vec<T>,
+    #[cfg(not(feature = "alloc"))]
+    items: heapless::Vec<T, N>,
+}
+
+impl<T, const N: usize> BoundedVec<T, N> {
+    /// An empty vector.
+    pub fn new() -> Self {
+        BoundedVec { items: Default::default() }
+    }
+
+    /// How many items fit, given the runtime `limit`.
+    pub fn capacity_for(limit: usize) -> usize {
+        if cfg!(feature = "alloc") {
+            limit
+        } else {
+            limit.min(N)
+        }
+    }
+
+    /// Appends `item` unless the vector holds `limit` items (or `N` without
+    /// `alloc`); gives the item back when full.
+    pub fn push(&mut self, item: T, limit: usize) -> Result<(), T> {
+        if self.items.len() >= Self::capacity_for(limit) {
+            return Err(item);
+        }
+        #[cfg(feature = "alloc")]
+        {
+            self.items.push(item);
+            Ok(())
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            self.items.push(item)
+        }
+    }
+
+    /// Removes and returns the last item.
+    pub fn pop(&mut self) -> Option<T> {
+        self.items.pop()
+    }
+
+    /// Removes the item at `index`, replacing it with the last one.
+    pub fn swap_remove(&mut self, index: usize) -> T {
+        self.items.swap_remove(index)
+    }
+
+    /// Inserts at `index`, shifting later items (O(n); for small tables).
+    pub fn insert(&mut self, index: usize, item: T, limit: usize) -> Result<(), T> {
+        if self.items.len() >= Self::capacity_for(limit) {
+            return Err(item);
+        }
+        #[cfg(feature = "alloc")]
+        {
+            self.items.insert(index, item);
+            Ok(())
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            self.items.insert(index, item)
+        }
+    }
+
+    /// Removes the item at `index`, shifting later items.
+    pub fn remove(&mut self, index: usize) -> T {
+        self.items.remove(index)
+    }
+
+    /// Removes every item.
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    /// Keeps the items for which `keep` returns true.
+    pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.items.retain(keep);
+    }
+}
+
+impl<T, const N: usize> Default for BoundedVec<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize> core::ops::Deref for BoundedVec<T, N> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T, const N: usize> core::ops::DerefMut for BoundedVec<T, N> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.items
+    }
+}
+
+/// A first-in first-out queue with the same capacity rules as [`BoundedVec`].
+#[derive(Clone, Debug)]
+pub struct BoundedDeque<T, const N: usize> {
+    #[cfg(feature = "alloc")]
+    items: alloc::collections::VecDeque<T>,
+    #[cfg(not(feature = "alloc"))]
+    items: heapless::Deque<T, N>,
+}
+
+impl<T, const N: usize> BoundedDeque<T, N> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        BoundedDeque { items: Default::default() }
+    }
+
+    /// Items held.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Appends unless full at `limit`; gives the item back when full.
+    pub fn push_back(&mut self, item: T, limit: usize) -> Result<(), T> {
+        if self.items.len() >= BoundedVec::<T, N>::capacity_for(limit) {
+            return Err(item);
+        }
+        #[cfg(feature = "alloc")]
+        {
+            self.items.push_back(item);
+            Ok(())
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            self.items.push_back(item)
+        }
+    }
+
+    /// Prepends unless full at `limit`; gives the item back when full.
+    pub fn push_front(&mut self, item: T, limit: usize) -> Result<(), T> {
+        if self.items.len() >= BoundedVec::<T, N>::capacity_for(limit) {
+            return Err(item);
+        }
+        #[cfg(feature = "alloc")]
+        {
+            self.items.push_front(item);
+            Ok(())
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            self.items.push_front(item)
+        }
+    }
+
+    /// Removes the newest item.
+    pub fn pop_back(&mut self) -> Option<T> {
+        self.items.pop_back()
+    }
+
+    /// Removes the oldest item.
+    pub fn pop_front(&mut self) -> Option<T> {
+        self.items.pop_front()
+    }
+
+    /// The oldest item.
+    pub fn front(&self) -> Option<&T> {
+        self.items.front()
+    }
+
+    /// Mutable access to the oldest item.
+    pub fn front_mut(&mut self) -> Option<&mut T> {
+        self.items.front_mut()
+    }
+
+    /// Iterates from oldest to newest.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
+    }
+}
+
+impl<T, const N: usize> Default for BoundedDeque<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An owned byte string of at most `N` bytes without `alloc`; a heap vector
+/// with it. Used for metadata and application payloads.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Payload<const N: usize> {
+    #[cfg(feature = "alloc")]
+    bytes: alloc::vec::Vec<u8>,
+    #[cfg(not(feature = "alloc"))]
+    bytes: heapless::Vec<u8, N>,
+}
+
+impl<const N: usize> Payload<N> {
+    /// An empty payload.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Copies `data`; `None` if it exceeds the storage capacity `N`
+    /// (only without `alloc`).
+    pub fn from_slice(data: &[u8]) -> Option<Self> {
+        #[cfg(feature = "alloc")]
+        {
+            Some(Payload { bytes: data.to_vec() })
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            heapless::Vec::from_slice(data).ok().map(|bytes| Payload { bytes })
+        }
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl<const N: usize> core::ops::Deref for Payload<N> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for Payload<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Payload({} bytes)", self.bytes.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_limit_is_enforced() {
+        let mut v: BoundedVec<u32, 4> = BoundedVec::new();
+        assert!(v.push(1, 2).is_ok());
+        assert!(v.push(2, 2).is_ok());
+        assert_eq!(v.push(3, 2), Err(3));
+        let mut q: BoundedDeque<u32, 4> = BoundedDeque::new();
+        assert!(q.push_back(1, 1).is_ok());
+        assert_eq!(q.push_back(2, 1), Err(2));
+        assert_eq!(q.pop_front(), Some(1));
+    }
+
+    #[cfg(not(feature = "alloc"))]
+    #[test]
+    fn static_capacity_is_enforced() {
+        let mut v: BoundedVec<u32, 2> = BoundedVec::new();
+        assert!(v.push(1, 100).is_ok());
+        assert!(v.push(2, 100).is_ok());
+        assert_eq!(v.push(3, 100), Err(3));
+        assert!(Payload::<2>::from_slice(&[1, 2, 3]).is_none());
+    }
+}

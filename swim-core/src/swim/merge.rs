@@ -1,0 +1,365 @@
+//! Merging received records into the local view, by SWIM's precedence.
+
+use rand_core::Rng;
+
+use super::{LocalStatus, Suspicion, Swim};
+use crate::address::{Address, Identity};
+use crate::broadcasts::{Queued, QueuedBroadcast};
+use crate::event::{Event, LocalEvent};
+use crate::gossip_queue::{Entry, RecordOf};
+use crate::math;
+use crate::member::{Member, MemberState, Precedence};
+use crate::members::Slot;
+use crate::storage::Payload;
+use crate::time::Instant;
+
+impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
+    /// Applies one membership record. `from_sync` marks records of a
+    /// push-pull exchange, whose "dead" is merged as "suspect" (the local
+    /// node then runs its own suspicion timer instead of trusting a
+    /// possibly stale verdict).
+    pub(super) fn merge_member(
+        &mut self,
+        now: Instant,
+        state: MemberState,
+        id: Identity<A>,
+        incarnation: u32,
+        accuser: A,
+        from_sync: bool,
+    ) {
+        if id.addr == self.me.id.addr {
+            self.merge_about_self(state, id, incarnation);
+            return;
+        }
+        let state = if from_sync && state == MemberState::Dead { MemberState::Suspect } else { state };
+        let incoming = Precedence { generation: id.generation, incarnation, state };
+        let Some(slot) = self.members.find(&id.addr) else {
+            if state.is_active() {
+                self.add_member(now, id, incarnation, state, accuser);
+            } else {
+                self.counters.stale_updates += 1;
+            }
+            return;
+        };
+        let Some(member) = self.members.get(slot) else { return };
+        let current = member.precedence();
+        if incoming <= current {
+            let same_suspicion = incoming == current && state == MemberState::Suspect;
+            if same_suspicion && self.config.lifeguard {
+                self.confirm_suspicion(now, slot, accuser);
+            } else {
+                self.counters.stale_updates += 1;
+            }
+            return;
+        }
+        let old_state = member.state;
+        let new_generation = id.generation != member.id.generation;
+        if new_generation {
+            // A new process on this address: forget what belonged to the old one.
+            let fresh = Member::new(id.clone(), incarnation, old_state, now);
+            if let Some(m) = self.members.get_mut(slot) {
+                *m = fresh;
+            }
+        }
+        if let Some(m) = self.members.get_mut(slot) {
+            m.incarnation = incarnation;
+            m.since = now;
+        }
+        self.members.set_state(slot, state);
+        self.requeue_member_state(slot);
+        self.remove_suspicion(slot);
+        match state {
+            MemberState::Alive => {
+                if new_generation && old_state.is_active() {
+                    self.emit(Event::MemberJoined(id));
+                } else if old_state != MemberState::Alive {
+                    self.emit(Event::MemberAlive(id));
+                }
+            }
+            MemberState::Suspect => {
+                self.start_suspicion(now, slot, incarnation, accuser);
+                self.emit(Event::MemberSuspected(id));
+            }
+            MemberState::Dead => {
+                self.schedule_reap(slot, now);
+                if old_state != MemberState::Dead {
+                    self.emit(Event::MemberFailed(id));
+                }
+            }
+            MemberState::Left => {
+                self.schedule_reap(slot, now);
+                self.emit(Event::MemberLeft(id));
+            }
+        }
+    }
+
+    fn add_member(&mut self, now: Instant, id: Identity<A>, incarnation: u32, state: MemberState, accuser: A) {
+        if self.members.is_full() && !self.evict_one_departed() {
+            self.counters.members_refused += 1;
+            return;
+        }
+        let member = Member::new(id.clone(), incarnation, state, now);
+        let Ok(slot) = self.members.insert(member, &mut self.rng) else {
+            self.counters.members_refused += 1;
+            return;
+        };
+        self.requeue_member_state(slot);
+        self.emit(Event::MemberJoined(id.clone()));
+        if state == MemberState::Suspect {
+            self.start_suspicion(now, slot, incarnation, accuser);
+            self.emit(Event::MemberSuspected(id));
+        }
+    }
+
+    /// Frees a slot by forgetting the longest-departed dead or left member.
+    fn evict_one_departed(&mut self) -> bool {
+        while let Some((slot, since)) = self.reap_queue.pop_front() {
+            if self.members.get(slot).is_some_and(|m| !m.state.is_active() && m.since == since) {
+                self.forget(slot);
+                return true;
+            }
+        }
+        false
+    }
+
+    pub(super) fn forget(&mut self, slot: Slot) {
+        self.remove_suspicion(slot);
+        if let Some(m) = self.members.remove(slot) {
+            self.emit(Event::MemberRemoved(m.id));
+        }
+    }
+
+    pub(super) fn schedule_reap(&mut self, slot: Slot, since: Instant) {
+        if let Err(item) = self.reap_queue.push_back((slot, since), usize::MAX) {
+            // Full: the oldest entry is due first anyway; make room.
+            if let Some((old, old_since)) = self.reap_queue.pop_front() {
+                if self.members.get(old).is_some_and(|m| !m.state.is_active() && m.since == old_since) {
+                    self.forget(old);
+                }
+            }
+            let _ = self.reap_queue.push_back(item, usize::MAX);
+        }
+    }
+
+    /// Records about the local node: refute any accusation at or above the
+    /// current incarnation; re-gossip the current state over a stale one.
+    fn merge_about_self(&mut self, state: MemberState, id: Identity<A>, incarnation: u32) {
+        if id.generation > self.me.id.generation {
+            // A newer process claims this address; nothing to refute with.
+            self.counters.stale_updates += 1;
+            return;
+        }
+        let mine = self.self_state();
+        if id.generation < self.me.id.generation {
+            if state != MemberState::Alive {
+                self.requeue_self_state();
+            }
+            return;
+        }
+        if mine == MemberState::Left {
+            // Leaving: the departure is what must spread.
+            if state != MemberState::Left {
+                self.requeue_self_state();
+            }
+            return;
+        }
+        match state {
+            MemberState::Alive => {
+                if incarnation > self.me.incarnation {
+                    // A previous life of this process with the same generation
+                    // went further: move past it.
+                    self.me.incarnation = incarnation.saturating_add(1);
+                    self.requeue_self_state();
+                }
+            }
+            _ if incarnation >= self.me.incarnation => {
+                self.me.incarnation = incarnation.saturating_add(1);
+                self.counters.suspicions_refuted += 1;
+                if self.config.lifeguard {
+                    self.health = (self.health + 1).min(self.config.awareness_max);
+                }
+                self.requeue_self_state();
+                let was_declared_dead = state != MemberState::Suspect;
+                let incarnation = self.me.incarnation;
+                self.emit(Event::Local(LocalEvent::Refuted { incarnation, was_declared_dead }));
+            }
+            _ => {
+                // A stale accusation (memberlist#311): the sender missed our
+                // refutation; send the current state again.
+                self.requeue_self_state();
+            }
+        }
+    }
+
+    pub(super) fn merge_meta(&mut self, id: Identity<A>, version: u32, data: &[u8]) {
+        if id.addr == self.me.id.addr || data.len() > usize::from(self.config.max_metadata_len) {
+            return;
+        }
+        let Some(slot) = self.members.find(&id.addr) else { return };
+        let stamp = self.gossip.stamp();
+        let Some(m) = self.members.get_mut(slot) else { return };
+        let newer = version.wrapping_sub(m.meta_version) as i32 > 0;
+        if m.id != id || !newer {
+            self.counters.stale_updates += 1;
+            return;
+        }
+        let Some(meta) = Payload::from_slice(data) else { return };
+        m.meta = meta;
+        m.meta_version = version;
+        m.meta_sent = 0;
+        m.meta_stamp = stamp;
+        self.push_gossip(Entry { slot, record: RecordOf::Meta, stamp });
+        self.emit(Event::MemberUpdated(id));
+    }
+
+    pub(super) fn merge_broadcast(
+        &mut self,
+        origin: Identity<A>,
+        epoch: u32,
+        seq: u32,
+        key: Option<u64>,
+        payload: &[u8],
+    ) {
+        if origin.addr == self.me.id.addr || payload.len() > usize::from(self.config.max_payload_len) {
+            return;
+        }
+        let Some(slot) = self.members.find(&origin.addr) else {
+            self.counters.broadcasts_unknown_origin += 1;
+            return;
+        };
+        let Some(m) = self.members.get_mut(slot) else { return };
+        if m.id != origin {
+            self.counters.broadcasts_unknown_origin += 1;
+            return;
+        }
+        if !m.first_sight_of_broadcast(epoch, seq) {
+            self.counters.broadcasts_duplicate += 1;
+            return;
+        }
+        let Some(payload) = Payload::from_slice(payload) else { return };
+        let item = QueuedBroadcast {
+            origin: origin.clone(),
+            epoch,
+            seq,
+            key,
+            payload: payload.clone(),
+            sent: 0,
+            local: false,
+        };
+        if self.broadcasts.push(item) == Queued::Full {
+            self.counters.broadcasts_dropped += 1;
+        }
+        self.emit(Event::Broadcast { origin: origin.addr, key, payload });
+    }
+
+    // ----- suspicion timers (Lifeguard) -----
+
+    fn suspicion_bounds(&self) -> (u64, u64) {
+        let min = math::suspicion_min(self.config.suspicion_mult, self.cluster_size(), self.config.probe_interval);
+        if !self.config.lifeguard {
+            return (min, min);
+        }
+        (min, min.saturating_mul(u64::from(self.config.suspicion_max_timeout_mult)))
+    }
+
+    /// Confirmations Lifeguard waits for before using the shortest timeout.
+    fn expected_confirmations(&self) -> u32 {
+        if !self.config.lifeguard {
+            return 0;
+        }
+        let k = u32::from(self.config.suspicion_mult).saturating_sub(2);
+        // No more confirmations can come than there are other members.
+        k.min(self.members.active().saturating_sub(1) as u32)
+    }
+
+    pub(super) fn start_suspicion(&mut self, now: Instant, slot: Slot, incarnation: u32, accuser: A) {
+        self.remove_suspicion(slot);
+        let (_, max) = self.suspicion_bounds();
+        let mut accusers = heapless::Vec::new();
+        let _ = accusers.push(accuser);
+        let suspicion = Suspicion {
+            slot,
+            incarnation,
+            started: now,
+            deadline: Instant::from_micros(now.as_micros().saturating_add(max)),
+            accusers,
+        };
+        if let Err(s) = self.suspicions.push(suspicion, usize::MAX) {
+            // No room: time it with the shortest timeout by replacing the
+            // suspicion that expires last.
+            if let Some(i) = (0..self.suspicions.len()).max_by_key(|&i| self.suspicions[i].deadline) {
+                self.suspicions[i] = s;
+            }
+        }
+        self.update_suspicion_deadline(slot);
+    }
+
+    fn confirm_suspicion(&mut self, now: Instant, slot: Slot, accuser: A) {
+        let _ = now;
+        let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else { return };
+        if s.accusers.contains(&accuser) || s.accusers.is_full() {
+            self.counters.stale_updates += 1;
+            return;
+        }
+        let _ = s.accusers.push(accuser);
+        self.update_suspicion_deadline(slot);
+        // Re-gossip so that the confirmation spreads too.
+        self.requeue_member_state(slot);
+    }
+
+    fn update_suspicion_deadline(&mut self, slot: Slot) {
+        let (min, max) = self.suspicion_bounds();
+        let expected = self.expected_confirmations();
+        let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else { return };
+        let confirmations = s.accusers.len().saturating_sub(1) as u32;
+        let timeout = math::suspicion_timeout(min, max, confirmations, expected);
+        s.deadline = Instant::from_micros(s.started.as_micros().saturating_add(timeout));
+    }
+
+    pub(super) fn remove_suspicion(&mut self, slot: Slot) {
+        if let Some(i) = self.suspicions.iter().position(|s| s.slot == slot) {
+            self.suspicions.swap_remove(i);
+        }
+    }
+
+    /// Declares dead every suspect whose timer ran out.
+    pub(super) fn expire_suspicions(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.suspicions.len() {
+            if self.suspicions[i].deadline > now {
+                i += 1;
+                continue;
+            }
+            let s = self.suspicions.swap_remove(i);
+            let Some(m) = self.members.get(s.slot) else { continue };
+            if m.state != MemberState::Suspect || m.incarnation != s.incarnation {
+                continue;
+            }
+            let id = m.id.clone();
+            if let Some(m) = self.members.get_mut(s.slot) {
+                m.since = now;
+            }
+            self.members.set_state(s.slot, MemberState::Dead);
+            self.requeue_member_state(s.slot);
+            self.schedule_reap(s.slot, now);
+            self.counters.members_declared_dead += 1;
+            self.emit(Event::MemberFailed(id));
+        }
+    }
+
+    /// Suspects a member after a failed probe (accuser: the local node).
+    pub(super) fn suspect(&mut self, now: Instant, slot: Slot, target: &Identity<A>) {
+        let Some(m) = self.members.get(slot) else { return };
+        if m.id != *target || m.state != MemberState::Alive {
+            return;
+        }
+        let incarnation = m.incarnation;
+        self.counters.suspicions_raised += 1;
+        let me = self.me.id.addr.clone();
+        self.merge_member(now, MemberState::Suspect, target.clone(), incarnation, me, false);
+    }
+
+    pub(super) fn is_joined(&self) -> bool {
+        self.me.status == LocalStatus::Joined
+    }
+}

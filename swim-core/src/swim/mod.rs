@@ -1,0 +1,586 @@
+//! The state machine: one [`Swim`] per node.
+
+mod merge;
+mod receive;
+mod timers;
+mod transmit;
+
+use core::time::Duration;
+
+use heapless::Vec as FixedVec;
+use rand_core::Rng;
+
+use crate::address::{Address, Identity};
+use crate::broadcasts::{BroadcastQueue, Queued, QueuedBroadcast};
+use crate::config::Config;
+use crate::counters::Counters;
+use crate::error::{CommandError, ConfigError};
+use crate::event::Event;
+use crate::gossip_queue::{Entry, GossipQueue, RecordOf, SELF_SLOT};
+use crate::member::MemberState;
+use crate::members::{MemberTable, Slot};
+use crate::storage::{BoundedDeque, BoundedVec, Payload};
+use crate::time::Instant;
+
+/// Most seeds `join` accepts at once.
+pub const MAX_SEEDS: usize = 16;
+/// Ping-reqs this node serves for others at once; more are dropped.
+const MAX_RELAYS: usize = 32;
+/// Push-pull exchange slots (the config can only lower it).
+const MAX_SYNC_SLOTS: usize = 16;
+/// Distinct accusers remembered per suspicion.
+const MAX_ACCUSERS: usize = 8;
+/// Outgoing messages queued at once with `alloc` (without, the capacity `N`).
+const OUTGOING_LIMIT: usize = 4096;
+
+/// A datagram to send, written by [`Swim::poll_transmit`] into the caller's
+/// buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit<A> {
+    /// Where to send it.
+    pub destination: A,
+    /// How many bytes of the buffer to send.
+    pub len: usize,
+}
+
+/// The local node's place in the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalStatus {
+    /// Not joined and not trying: no seeds were given and nobody contacted it.
+    Idle,
+    /// Contacting seeds, with retries, until one answers.
+    Joining,
+    /// Part of a cluster.
+    Joined,
+    /// `leave` was called; the departure is being gossiped.
+    Leaving,
+    /// Gone: the node no longer sends or handles anything.
+    Left,
+}
+
+/// A read-only view of the local node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalNode<'a, A> {
+    /// Its identity.
+    pub identity: &'a Identity<A>,
+    /// Its current incarnation.
+    pub incarnation: u32,
+    /// Where it stands.
+    pub status: LocalStatus,
+    /// Lifeguard's local health multiplier (0 = healthy).
+    pub health: u8,
+    /// Its metadata.
+    pub metadata: &'a [u8],
+}
+
+/// A read-only view of one remote member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberView<'a, A> {
+    /// Its identity.
+    pub identity: &'a Identity<A>,
+    /// Its incarnation as known here.
+    pub incarnation: u32,
+    /// Its state as known here.
+    pub state: MemberState,
+    /// When the state last changed, by the local clock.
+    pub since: Instant,
+    /// Its metadata as known here.
+    pub metadata: &'a [u8],
+}
+
+#[derive(Debug)]
+struct Local<A, const B: usize> {
+    id: Identity<A>,
+    incarnation: u32,
+    status: LocalStatus,
+    meta: Payload<B>,
+    meta_version: u32,
+    state_sent: u8,
+    state_stamp: u32,
+    meta_sent: u8,
+    meta_stamp: u32,
+    broadcast_epoch: u32,
+    broadcast_seq: u32,
+}
+
+/// The probe of the current protocol period.
+#[derive(Clone, Debug)]
+struct Probe<A> {
+    slot: Slot,
+    target: Identity<A>,
+    seq: u32,
+    direct_deadline: Instant,
+    period_end: Instant,
+    acked: bool,
+    indirect_sent: bool,
+    nacks_expected: u8,
+    nacks_received: u8,
+}
+
+/// A ping-req this node serves for another member.
+#[derive(Clone, Debug)]
+struct Relay<A> {
+    seq: u32,
+    requester: A,
+    requester_seq: u32,
+    nack_at: Instant,
+    expires: Instant,
+    nack_sent: bool,
+}
+
+/// A suspicion this node times, whoever raised it (Lifeguard: every node
+/// that learns a suspicion runs its own timer).
+#[derive(Clone, Debug)]
+struct Suspicion<A> {
+    slot: Slot,
+    incarnation: u32,
+    started: Instant,
+    deadline: Instant,
+    accusers: FixedVec<A, MAX_ACCUSERS>,
+}
+
+/// One direction of a push-pull exchange: the local table sent in chunks.
+#[derive(Clone, Debug)]
+struct SyncJob<A> {
+    peer: A,
+    flags: u8,
+    /// Next slot index to send; `None` until the local node's own records
+    /// went out.
+    cursor: Option<u32>,
+}
+
+/// A message waiting for `poll_transmit`.
+#[derive(Clone, Debug)]
+enum Outgoing<A, const B: usize> {
+    Ping { to: A, seq: u32, target: Identity<A>, slot: Slot },
+    Ack { to: A, seq: u32 },
+    PingReq { to: A, seq: u32, target: Identity<A> },
+    Nack { to: A, seq: u32 },
+    Gossip { to: A },
+    Direct { to: A, payload: Payload<B> },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct JoinState {
+    next_attempt: Instant,
+    backoff: Duration,
+}
+
+/// A SWIM + Lifeguard node, sans-IO.
+///
+/// * `A`: the address type ([`Address`]).
+/// * `R`: the random number generator (`rand_core::Rng`); seed it for
+///   deterministic runs.
+/// * `N`: without the `alloc` feature, the capacity of the member table and
+///   of every queue (events, gossip, broadcasts, outgoing messages).
+/// * `B`: without `alloc`, the largest metadata, broadcast or message blob
+///   held, in bytes.
+///
+/// With `alloc`, `N` and `B` are ignored and the runtime limits of the
+/// [`Config`] bound every table and queue.
+///
+/// See the [crate documentation](crate) for the run loop.
+#[derive(Debug)]
+pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
+    config: Config,
+    rng: R,
+    me: Local<A, B>,
+    members: MemberTable<A, N, B>,
+    gossip: GossipQueue<N>,
+    broadcasts: BroadcastQueue<A, N, B>,
+    suspicions: BoundedVec<Suspicion<A>, N>,
+    probe: Option<Probe<A>>,
+    relays: BoundedVec<Relay<A>, MAX_RELAYS>,
+    outgoing: BoundedDeque<Outgoing<A, B>, N>,
+    syncs: BoundedVec<SyncJob<A>, MAX_SYNC_SLOTS>,
+    events: BoundedDeque<Event<A, B>, N>,
+    reap_queue: BoundedDeque<(Slot, Instant), N>,
+    seeds: FixedVec<A, MAX_SEEDS>,
+    join: Option<JoinState>,
+    leave_done_at: Option<Instant>,
+    health: u8,
+    next_seq: u32,
+    last_now: Instant,
+    next_probe_at: Instant,
+    next_gossip_at: Instant,
+    next_sync_at: Instant,
+    counters: Counters,
+}
+
+impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
+    /// A node with `identity`, not yet part of any cluster: call
+    /// [`Swim::join`], or wait for others to join through it.
+    ///
+    /// Fails if `config` does not [validate](Config::validate).
+    pub fn new(identity: Identity<A>, config: Config, mut rng: R, now: Instant) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let members_limit = config.max_members as usize;
+        let broadcast_epoch = rng.next_u32();
+        let first_probe = now + jitter(&mut rng, config.probe_interval);
+        let first_sync = now + config.push_pull_interval + jitter(&mut rng, config.push_pull_interval);
+        let swim = Swim {
+            me: Local {
+                id: identity,
+                incarnation: 0,
+                status: LocalStatus::Idle,
+                meta: Payload::new(),
+                meta_version: 0,
+                state_sent: 0,
+                state_stamp: 0,
+                meta_sent: 0,
+                meta_stamp: 0,
+                broadcast_epoch,
+                broadcast_seq: 0,
+            },
+            members: MemberTable::new(members_limit),
+            gossip: GossipQueue::new(members_limit.saturating_mul(4)),
+            broadcasts: BroadcastQueue::new(usize::from(config.broadcast_queue_len)),
+            suspicions: BoundedVec::new(),
+            probe: None,
+            relays: BoundedVec::new(),
+            outgoing: BoundedDeque::new(),
+            syncs: BoundedVec::new(),
+            events: BoundedDeque::new(),
+            reap_queue: BoundedDeque::new(),
+            seeds: FixedVec::new(),
+            join: None,
+            leave_done_at: None,
+            health: 0,
+            next_seq: rng.next_u32() >> 1,
+            last_now: now,
+            next_probe_at: first_probe,
+            next_gossip_at: now + config.gossip_interval,
+            next_sync_at: first_sync,
+            counters: Counters::default(),
+            config,
+            rng,
+        };
+        Ok(swim)
+    }
+
+    /// Starts with `incarnation` instead of 0: for a node that persisted its
+    /// last incarnation and restarts with the same identity.
+    pub fn with_incarnation(mut self, incarnation: u32) -> Self {
+        self.me.incarnation = incarnation;
+        self
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Everything counted so far.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters;
+        c.health_score = self.health;
+        c
+    }
+
+    /// The local node.
+    pub fn local(&self) -> LocalNode<'_, A> {
+        LocalNode {
+            identity: &self.me.id,
+            incarnation: self.me.incarnation,
+            status: self.me.status,
+            health: self.health,
+            metadata: &self.me.meta,
+        }
+    }
+
+    /// Every remembered remote member (alive, suspect, dead or left), in no
+    /// particular order.
+    pub fn members(&self) -> impl Iterator<Item = MemberView<'_, A>> + '_ {
+        self.members.iter().map(view)
+    }
+
+    /// The member at `addr`, if remembered.
+    pub fn member(&self, addr: &A) -> Option<MemberView<'_, A>> {
+        self.members.get(self.members.find(addr)?).map(view)
+    }
+
+    /// Remote members that are alive or suspect.
+    pub fn active_members(&self) -> usize {
+        self.members.active()
+    }
+
+    /// Cluster size as seen here: active remote members plus the local node.
+    pub fn cluster_size(&self) -> usize {
+        self.members.active() + 1
+    }
+
+    /// Joins the cluster through `seeds` (addresses of any members). Sends a
+    /// push-pull request to each seed now, and again with exponential
+    /// backoff (`join_retry_initial` up to `join_retry_max`) until one of
+    /// them answers. The local node's own address is ignored.
+    pub fn join(&mut self, now: Instant, seeds: &[A]) -> Result<(), CommandError> {
+        let now = self.clamp(now);
+        self.check_not_left()?;
+        let mut list: FixedVec<A, MAX_SEEDS> = FixedVec::new();
+        for seed in seeds.iter().filter(|s| **s != self.me.id.addr) {
+            if !list.contains(seed) {
+                list.push(seed.clone()).map_err(|_| CommandError::TooManySeeds)?;
+            }
+        }
+        if list.is_empty() {
+            return Err(CommandError::NoSeeds);
+        }
+        self.seeds = list;
+        if self.me.status == LocalStatus::Idle {
+            self.me.status = LocalStatus::Joining;
+        }
+        self.join = Some(JoinState { next_attempt: now, backoff: self.config.join_retry_initial });
+        self.attempt_join(now);
+        Ok(())
+    }
+
+    /// Leaves gracefully: gossips a "left" record about the local node for
+    /// `leave_propagate_time`, then goes silent and reports
+    /// [`LocalEvent::Left`](crate::LocalEvent::Left). Keep driving the run
+    /// loop until then.
+    pub fn leave(&mut self, now: Instant) -> Result<(), CommandError> {
+        let now = self.clamp(now);
+        self.check_not_left()?;
+        if self.me.status == LocalStatus::Leaving {
+            return Ok(());
+        }
+        self.me.status = LocalStatus::Leaving;
+        self.join = None;
+        self.probe = None;
+        self.requeue_self_state();
+        self.leave_done_at = Some(now + self.config.leave_propagate_time);
+        self.gossip_to_random_members(now);
+        Ok(())
+    }
+
+    /// Publishes new metadata for the local node; every member receives it
+    /// and reports [`Event::MemberUpdated`].
+    pub fn set_metadata(&mut self, now: Instant, metadata: &[u8]) -> Result<(), CommandError> {
+        self.clamp(now);
+        self.check_not_left()?;
+        if metadata.len() > usize::from(self.config.max_metadata_len) {
+            return Err(CommandError::MetadataTooLarge);
+        }
+        self.me.meta = Payload::from_slice(metadata).ok_or(CommandError::MetadataTooLarge)?;
+        self.me.meta_version = self.me.meta_version.wrapping_add(1);
+        self.me.meta_sent = 0;
+        self.me.meta_stamp = self.gossip.stamp();
+        let entry = Entry { slot: SELF_SLOT, record: RecordOf::Meta, stamp: self.me.meta_stamp };
+        self.push_gossip(entry);
+        Ok(())
+    }
+
+    /// Sends `payload` to every member, piggybacked like membership updates.
+    /// Each member reports it once as [`Event::Broadcast`]. A later broadcast
+    /// with the same `key` replaces this one wherever it is still queued.
+    ///
+    /// Fails with [`CommandError::BroadcastQueueFull`] when
+    /// `broadcast_queue_len` broadcasts are still being disseminated: retry
+    /// after a few gossip intervals.
+    pub fn broadcast(&mut self, now: Instant, key: Option<u64>, payload: &[u8]) -> Result<(), CommandError> {
+        self.clamp(now);
+        self.check_not_left()?;
+        if payload.len() > usize::from(self.config.max_payload_len) {
+            return Err(CommandError::PayloadTooLarge);
+        }
+        let payload = Payload::from_slice(payload).ok_or(CommandError::PayloadTooLarge)?;
+        let item = QueuedBroadcast {
+            origin: self.me.id.clone(),
+            epoch: self.me.broadcast_epoch,
+            seq: self.me.broadcast_seq,
+            key,
+            payload,
+            sent: 0,
+            local: true,
+        };
+        match self.broadcasts.push(item) {
+            Queued::Full => Err(CommandError::BroadcastQueueFull),
+            _ => {
+                self.me.broadcast_seq = self.me.broadcast_seq.wrapping_add(1);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends `payload` to the live member at `to`, best effort (one datagram,
+    /// no retry); it reports [`Event::Message`].
+    pub fn send_message(&mut self, now: Instant, to: &A, payload: &[u8]) -> Result<(), CommandError> {
+        self.clamp(now);
+        self.check_not_left()?;
+        if payload.len() > usize::from(self.config.max_payload_len) {
+            return Err(CommandError::PayloadTooLarge);
+        }
+        let known = self.members.find(to).and_then(|s| self.members.get(s));
+        if !known.is_some_and(|m| m.state.is_active()) {
+            return Err(CommandError::UnknownMember);
+        }
+        let payload = Payload::from_slice(payload).ok_or(CommandError::PayloadTooLarge)?;
+        self.outgoing
+            .push_back(Outgoing::Direct { to: to.clone(), payload }, OUTGOING_LIMIT)
+            .map_err(|_| CommandError::TransmitQueueFull)
+    }
+
+    /// The next event, if any. Poll until `None` after every input
+    /// (`handle_*`, commands); events are produced only by inputs.
+    pub fn poll_event(&mut self) -> Option<Event<A, B>> {
+        self.events.pop_front()
+    }
+
+    /// When [`Swim::handle_timeout`] must be called next; `None` when the
+    /// node has left. Ask again after every input, since inputs move it.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.me.status == LocalStatus::Left {
+            return None;
+        }
+        let mut next = self.next_probe_at;
+        if let Some(p) = &self.probe {
+            next = next.min(if p.acked || p.indirect_sent { p.period_end } else { p.direct_deadline });
+        }
+        for r in self.relays.iter() {
+            next = next.min(if r.nack_sent { r.expires } else { r.nack_at });
+        }
+        if self.has_pending_gossip() && !self.config.gossip_interval.is_zero() {
+            next = next.min(self.next_gossip_at);
+        }
+        if !self.config.push_pull_interval.is_zero() {
+            next = next.min(self.next_sync_at);
+        }
+        for s in self.suspicions.iter() {
+            next = next.min(s.deadline);
+        }
+        if let Some(&(_, at)) = self.reap_queue.front() {
+            next = next.min(at + self.config.dead_member_retention);
+        }
+        if let Some(j) = &self.join {
+            next = next.min(j.next_attempt);
+        }
+        if let Some(at) = self.leave_done_at {
+            next = next.min(at);
+        }
+        Some(next.max(self.last_now))
+    }
+
+    // ----- shared helpers -----
+
+    fn check_not_left(&self) -> Result<(), CommandError> {
+        if self.me.status == LocalStatus::Left {
+            Err(CommandError::HasLeft)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Clamps a `now` that went backwards to the last one, counting it.
+    fn clamp(&mut self, now: Instant) -> Instant {
+        if now < self.last_now {
+            self.counters.clock_regressions += 1;
+            self.last_now
+        } else {
+            self.last_now = now;
+            now
+        }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.next_seq
+    }
+
+    fn emit(&mut self, event: Event<A, B>) {
+        let limit = usize::from(self.config.event_queue_len);
+        if let Err(event) = self.events.push_back(event, limit) {
+            self.events.pop_front();
+            self.counters.events_dropped += 1;
+            let _ = self.events.push_back(event, limit);
+        }
+    }
+
+    fn send(&mut self, message: Outgoing<A, B>) {
+        if self.outgoing.push_back(message, OUTGOING_LIMIT).is_err() {
+            self.counters.drops.count(crate::counters::DropReason::TransmitQueueFull);
+        }
+    }
+
+    fn retransmit_limit(&self) -> u8 {
+        crate::math::retransmit_limit(self.config.retransmit_mult, self.cluster_size())
+    }
+
+    fn has_pending_gossip(&self) -> bool {
+        !self.gossip.is_empty() || !self.broadcasts.is_empty()
+    }
+
+    fn push_gossip(&mut self, entry: Entry) {
+        let (members, me) = (&self.members, &self.me);
+        let valid = |e: &Entry| entry_is_current(members, me, e);
+        if !self.gossip.push_new(entry, valid) {
+            // The most transmitted record lost its remaining sends; push-pull
+            // still carries it.
+            self.counters.gossip_queue_overflow += 1;
+        }
+    }
+
+    /// Queues the local node's state record for dissemination from scratch.
+    fn requeue_self_state(&mut self) {
+        self.me.state_sent = 0;
+        self.me.state_stamp = self.gossip.stamp();
+        let entry = Entry { slot: SELF_SLOT, record: RecordOf::State, stamp: self.me.state_stamp };
+        self.push_gossip(entry);
+    }
+
+    /// Queues a member's state record for dissemination from scratch.
+    fn requeue_member_state(&mut self, slot: Slot) {
+        let stamp = self.gossip.stamp();
+        if let Some(m) = self.members.get_mut(slot) {
+            m.state_sent = 0;
+            m.state_stamp = stamp;
+            self.push_gossip(Entry { slot, record: RecordOf::State, stamp });
+        }
+    }
+
+    fn self_state(&self) -> MemberState {
+        match self.me.status {
+            LocalStatus::Leaving | LocalStatus::Left => MemberState::Left,
+            _ => MemberState::Alive,
+        }
+    }
+}
+
+/// True if a queue entry still stands for its member's current record.
+fn entry_is_current<A, const N: usize, const B: usize>(
+    members: &MemberTable<A, N, B>,
+    me: &Local<A, B>,
+    e: &Entry,
+) -> bool
+where
+    A: Address,
+{
+    if e.slot == SELF_SLOT {
+        return match e.record {
+            RecordOf::State => me.state_stamp == e.stamp,
+            RecordOf::Meta => me.meta_stamp == e.stamp,
+        };
+    }
+    members.get(e.slot).is_some_and(|m| match e.record {
+        RecordOf::State => m.state_stamp == e.stamp,
+        RecordOf::Meta => m.meta_stamp == e.stamp,
+    })
+}
+
+fn view<A, const B: usize>(m: &crate::member::Member<A, B>) -> MemberView<'_, A> {
+    MemberView {
+        identity: &m.id,
+        incarnation: m.incarnation,
+        state: m.state,
+        since: m.since,
+        metadata: &m.meta,
+    }
+}
+
+/// A random duration in `0..d`, to spread periodic timers across nodes.
+fn jitter(rng: &mut impl Rng, d: Duration) -> Duration {
+    let micros = crate::time::duration_micros(d);
+    if micros == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_micros(rng.next_u64() % micros)
+}

@@ -1,0 +1,156 @@
+//! Incoming datagrams.
+
+use rand_core::Rng;
+
+use super::{LocalStatus, Outgoing, Relay, Swim};
+use crate::address::Address;
+use crate::counters::DropReason;
+use crate::event::{Event, LocalEvent};
+use crate::math::scale;
+use crate::storage::Payload;
+use crate::time::Instant;
+use crate::wire::{Message, Packet, Record};
+
+use crate::wire::SYNC_WANT_REPLY;
+
+impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
+    /// Handles one datagram received from `from` (the packet's source
+    /// address: replies go there, never to an address named in a payload).
+    ///
+    /// Bad input never panics: truncated, oversized, malformed,
+    /// wrong-cluster or unknown-version datagrams are dropped and counted in
+    /// [`Counters::drops`](crate::Counters). Afterwards, drain
+    /// [`Swim::poll_transmit`] and [`Swim::poll_event`] and ask
+    /// [`Swim::poll_timeout`] again.
+    pub fn handle_datagram(&mut self, now: Instant, from: A, datagram: &[u8]) {
+        let now = self.clamp(now);
+        self.counters.datagrams_in += 1;
+        self.counters.bytes_in += datagram.len() as u64;
+        if self.me.status == LocalStatus::Left {
+            self.counters.drops.count(DropReason::NotMember);
+            return;
+        }
+        if datagram.len() > usize::from(self.config.packet_budget) {
+            self.counters.drops.count(DropReason::Oversized);
+            return;
+        }
+        let packet = match Packet::<A>::decode(datagram, self.config.cluster_tag) {
+            Ok(p) => p,
+            Err(reason) => {
+                self.counters.drops.count(reason);
+                return;
+            }
+        };
+        // A target check comes first: a ping meant for a previous process on
+        // this address must not be answered, nor its records trusted.
+        if let Message::Ping { target, .. } = &packet.message {
+            if *target != self.me.id {
+                self.counters.drops.count(DropReason::WrongTarget);
+                return;
+            }
+        }
+        if matches!(self.me.status, LocalStatus::Idle | LocalStatus::Joining) {
+            self.finish_join();
+        }
+        self.join = None;
+        let from_sync = matches!(packet.message, Message::Sync { .. });
+        for record in packet.records().flatten() {
+            self.apply_record(now, &from, record, from_sync);
+        }
+        self.handle_message(now, from, packet.message);
+    }
+
+    fn handle_message(&mut self, now: Instant, from: A, message: Message<'_, A>) {
+        match message {
+            Message::Ping { seq, .. } => self.send(Outgoing::Ack { to: from, seq }),
+            Message::Ack { seq } => self.handle_ack(seq),
+            Message::Nack { seq } => match &mut self.probe {
+                Some(p) if p.seq == seq && p.indirect_sent => {
+                    p.nacks_received = p.nacks_received.saturating_add(1);
+                    self.counters.nacks_received += 1;
+                }
+                _ => self.counters.drops.count(DropReason::UnexpectedAck),
+            },
+            Message::PingReq { seq, target } => self.handle_ping_req(now, from, seq, target),
+            Message::Gossip => {}
+            Message::Sync { flags } => {
+                if flags & SYNC_WANT_REPLY != 0 {
+                    self.start_sync(from, 0);
+                }
+            }
+            Message::Direct { payload } => {
+                if payload.len() > usize::from(self.config.max_payload_len) {
+                    self.counters.drops.count(DropReason::Malformed);
+                    return;
+                }
+                match Payload::from_slice(payload) {
+                    Some(payload) => self.emit(Event::Message { from, payload }),
+                    None => self.counters.drops.count(DropReason::Malformed),
+                }
+            }
+        }
+    }
+
+    fn handle_ack(&mut self, seq: u32) {
+        if let Some(p) = &mut self.probe {
+            if p.seq == seq {
+                p.acked = true;
+                return;
+            }
+        }
+        if let Some(i) = self.relays.iter().position(|r| r.seq == seq) {
+            let relay = self.relays.swap_remove(i);
+            self.send(Outgoing::Ack { to: relay.requester, seq: relay.requester_seq });
+            return;
+        }
+        self.counters.drops.count(DropReason::UnexpectedAck);
+    }
+
+    /// Serves a ping-req only for a known, active member with exactly that
+    /// identity, so this node cannot be used to send traffic to arbitrary
+    /// addresses.
+    fn handle_ping_req(&mut self, now: Instant, from: A, seq: u32, target: crate::Identity<A>) {
+        let known = self.members.find(&target.addr).and_then(|s| self.members.get(s));
+        if !known.is_some_and(|m| m.state.is_active() && m.id == target) {
+            self.counters.drops.count(DropReason::UnknownTarget);
+            return;
+        }
+        let local_seq = self.next_seq();
+        // Lifeguard: nack at 80% of the probe timeout if the target is silent.
+        let timeout = self.config.probe_timeout;
+        let relay = Relay {
+            seq: local_seq,
+            requester: from,
+            requester_seq: seq,
+            nack_at: now + timeout * 4 / 5,
+            expires: now + scale(self.config.probe_interval, 1),
+            nack_sent: !self.config.lifeguard,
+        };
+        if self.relays.push(relay, usize::MAX).is_err() {
+            self.counters.drops.count(DropReason::TransmitQueueFull);
+            return;
+        }
+        self.counters.indirect_probes_relayed += 1;
+        let slot = self.members.find(&target.addr).unwrap_or(crate::gossip_queue::SELF_SLOT);
+        self.send(Outgoing::Ping { to: target.addr.clone(), seq: local_seq, target, slot });
+    }
+
+    fn finish_join(&mut self) {
+        self.me.status = LocalStatus::Joined;
+        self.join = None;
+        self.emit(Event::Local(LocalEvent::Joined));
+    }
+
+    fn apply_record(&mut self, now: Instant, from: &A, record: Record<'_, A>, from_sync: bool) {
+        match record {
+            Record::Member { state, id, incarnation, accuser } => {
+                let accuser = accuser.unwrap_or_else(|| from.clone());
+                self.merge_member(now, state, id, incarnation, accuser, from_sync);
+            }
+            Record::Meta { id, version, data } => self.merge_meta(id, version, data),
+            Record::Broadcast { origin, epoch, seq, key, payload } => {
+                self.merge_broadcast(origin, epoch, seq, key, payload)
+            }
+        }
+    }
+}

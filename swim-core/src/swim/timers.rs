@@ -1,0 +1,256 @@
+//! Timer-driven work: probes, gossip fan-out, push-pull, suspicion
+//! timeouts, reaping, join retries and the end of a leave.
+
+use rand_core::Rng;
+
+use super::{LocalStatus, Outgoing, Probe, Swim, SyncJob};
+use crate::address::Address;
+use crate::event::{Event, LocalEvent};
+use crate::math::{push_pull_interval, scale};
+use crate::member::MemberState;
+use crate::members::Slot;
+use crate::time::Instant;
+use crate::wire::{SYNC_JOIN, SYNC_WANT_REPLY};
+
+impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
+    /// Runs every timer due at `now`. Call it when `now` reaches
+    /// [`Swim::poll_timeout`] (calling it earlier is harmless); then drain
+    /// [`Swim::poll_transmit`] and [`Swim::poll_event`] and ask
+    /// `poll_timeout` again.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.clamp(now);
+        match self.me.status {
+            LocalStatus::Left => return,
+            LocalStatus::Leaving => {
+                if self.leave_done_at.is_some_and(|at| now >= at) {
+                    self.finish_leave();
+                    return;
+                }
+            }
+            _ => {}
+        }
+        if self.join.is_some_and(|j| now >= j.next_attempt) {
+            self.attempt_join(now);
+        }
+        if self.me.status != LocalStatus::Leaving {
+            self.run_probe(now);
+        }
+        self.run_relays(now);
+        self.expire_suspicions(now);
+        self.reap(now);
+        if now >= self.next_gossip_at && !self.config.gossip_interval.is_zero() {
+            if self.has_pending_gossip() {
+                self.gossip_to_random_members(now);
+            }
+            self.next_gossip_at = now + self.config.gossip_interval;
+        }
+        if now >= self.next_sync_at && !self.config.push_pull_interval.is_zero() {
+            if self.me.status != LocalStatus::Leaving {
+                self.periodic_sync();
+            }
+            self.next_sync_at = now + push_pull_interval(self.config.push_pull_interval, self.cluster_size());
+        }
+    }
+
+    fn finish_leave(&mut self) {
+        self.me.status = LocalStatus::Left;
+        self.leave_done_at = None;
+        self.probe = None;
+        self.emit(Event::Local(LocalEvent::Left));
+    }
+
+    /// Lifeguard's multiplier applied to probe interval and timeout.
+    fn health_factor(&self) -> u32 {
+        if self.config.lifeguard {
+            u32::from(self.health) + 1
+        } else {
+            1
+        }
+    }
+
+    fn adjust_health(&mut self, delta: i32) {
+        if !self.config.lifeguard {
+            return;
+        }
+        let value = (i32::from(self.health) + delta).clamp(0, i32::from(self.config.awareness_max));
+        self.health = value as u8;
+    }
+
+    fn run_probe(&mut self, now: Instant) {
+        if let Some(p) = self.probe.clone() {
+            if !p.acked && !p.indirect_sent && now >= p.direct_deadline {
+                self.send_ping_reqs(&p);
+            }
+            if now < p.period_end {
+                return;
+            }
+            self.finish_probe(now, &p);
+        }
+        if now >= self.next_probe_at {
+            self.start_probe(now);
+        }
+    }
+
+    fn start_probe(&mut self, now: Instant) {
+        let factor = self.health_factor();
+        let period = scale(self.config.probe_interval, factor);
+        self.next_probe_at = now + period;
+        let Some(slot) = self.members.next_probe_target(&mut self.rng, |m| m.state.is_active()) else {
+            return;
+        };
+        let Some(target) = self.members.get(slot).map(|m| m.id.clone()) else { return };
+        let seq = self.next_seq();
+        self.probe = Some(Probe {
+            slot,
+            target: target.clone(),
+            seq,
+            direct_deadline: now + scale(self.config.probe_timeout, factor),
+            period_end: now + period,
+            acked: false,
+            indirect_sent: false,
+            nacks_expected: 0,
+            nacks_received: 0,
+        });
+        self.counters.probes_sent += 1;
+        self.send(Outgoing::Ping { to: target.addr.clone(), seq, target, slot });
+    }
+
+    fn send_ping_reqs(&mut self, p: &Probe<A>) {
+        let mut chosen: heapless::Vec<Slot, 16> = heapless::Vec::new();
+        for _ in 0..self.config.indirect_checks {
+            let helper = self.members.random(&mut self.rng, |slot, m| {
+                slot != p.slot && m.state == MemberState::Alive && !chosen.contains(&slot)
+            });
+            let Some(helper) = helper else { break };
+            let _ = chosen.push(helper);
+        }
+        for &helper in chosen.iter() {
+            let Some(to) = self.members.get(helper).map(|m| m.id.addr.clone()) else { continue };
+            self.counters.indirect_probes_sent += 1;
+            self.send(Outgoing::PingReq { to, seq: p.seq, target: p.target.clone() });
+        }
+        if let Some(probe) = &mut self.probe {
+            probe.indirect_sent = true;
+            probe.nacks_expected = if self.config.lifeguard { chosen.len() as u8 } else { 0 };
+        }
+    }
+
+    fn finish_probe(&mut self, now: Instant, p: &Probe<A>) {
+        self.probe = None;
+        if p.acked {
+            self.adjust_health(-1);
+            return;
+        }
+        self.counters.probes_failed += 1;
+        // Lifeguard: a failed probe, and each missing nack, point at us.
+        let missing_nacks = p.nacks_expected.saturating_sub(p.nacks_received);
+        self.adjust_health(1 + i32::from(missing_nacks));
+        self.suspect(now, p.slot, &p.target);
+    }
+
+    fn run_relays(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.relays.len() {
+            let r = &mut self.relays[i];
+            if now >= r.expires {
+                self.relays.swap_remove(i);
+                continue;
+            }
+            if !r.nack_sent && now >= r.nack_at {
+                r.nack_sent = true;
+                let (to, seq) = (r.requester.clone(), r.requester_seq);
+                self.send(Outgoing::Nack { to, seq });
+            }
+            i += 1;
+        }
+    }
+
+    /// Sends pending records to `gossip_nodes` random members: alive and
+    /// suspect ones, and those dead for less than `gossip_to_the_dead_time`
+    /// (so they learn of it and refute).
+    pub(super) fn gossip_to_random_members(&mut self, now: Instant) {
+        let mut chosen: heapless::Vec<Slot, 16> = heapless::Vec::new();
+        let dead_window = self.config.gossip_to_the_dead_time;
+        for _ in 0..self.config.gossip_nodes.min(16) {
+            let pick = self.members.random(&mut self.rng, |slot, m| {
+                let eligible = m.state.is_active()
+                    || (m.state == MemberState::Dead && now.saturating_duration_since(m.since) < dead_window);
+                eligible && !chosen.contains(&slot)
+            });
+            let Some(slot) = pick else { break };
+            let _ = chosen.push(slot);
+        }
+        for &slot in chosen.iter() {
+            if let Some(to) = self.members.get(slot).map(|m| m.id.addr.clone()) {
+                self.send(Outgoing::Gossip { to });
+            }
+        }
+    }
+
+    /// Push-pull with one random active member, and, for partition healing,
+    /// with one random dead member (memberlist#222): if it is alive on the
+    /// other side of a healed partition, both sides learn each other again.
+    fn periodic_sync(&mut self) {
+        if let Some(slot) = self.members.random(&mut self.rng, |_, m| m.state == MemberState::Alive) {
+            if let Some(peer) = self.members.get(slot).map(|m| m.id.addr.clone()) {
+                self.counters.syncs_started += 1;
+                self.start_sync(peer, SYNC_WANT_REPLY);
+            }
+        }
+        if let Some(slot) = self.members.random(&mut self.rng, |_, m| m.state == MemberState::Dead) {
+            if let Some(peer) = self.members.get(slot).map(|m| m.id.addr.clone()) {
+                self.counters.syncs_started += 1;
+                self.start_sync(peer, SYNC_WANT_REPLY);
+            }
+        }
+        // Alone although seeds are known: the view has collapsed; rejoin.
+        if self.members.active() == 0 && !self.seeds.is_empty() && self.join.is_none() {
+            self.join = Some(super::JoinState {
+                next_attempt: self.last_now,
+                backoff: self.config.join_retry_initial,
+            });
+        }
+    }
+
+    /// Starts sending the local table to `peer`; `flags` ask for a reply.
+    /// Dropped and counted when every slot is busy or one already serves
+    /// this peer.
+    pub(super) fn start_sync(&mut self, peer: A, flags: u8) {
+        if self.syncs.iter().any(|j| j.peer == peer && j.flags == flags) {
+            return;
+        }
+        let limit = usize::from(self.config.max_concurrent_syncs);
+        if self.syncs.push(SyncJob { peer, flags, cursor: None }, limit).is_err() {
+            self.counters.drops.count(crate::counters::DropReason::SyncBusy);
+        }
+    }
+
+    pub(super) fn attempt_join(&mut self, now: Instant) {
+        let Some(mut state) = self.join else { return };
+        for i in 0..self.seeds.len() {
+            let seed = self.seeds[i].clone();
+            self.start_sync(seed, SYNC_WANT_REPLY | SYNC_JOIN);
+        }
+        state.next_attempt = now + state.backoff;
+        state.backoff = (state.backoff * 2).min(self.config.join_retry_max);
+        self.join = Some(state);
+    }
+
+    /// Forgets members dead or left for longer than `dead_member_retention`.
+    fn reap(&mut self, now: Instant) {
+        let retention = self.config.dead_member_retention;
+        while let Some(&(slot, since)) = self.reap_queue.front() {
+            if since + retention > now {
+                break;
+            }
+            self.reap_queue.pop_front();
+            let still_departed = self.members.get(slot).is_some_and(|m| !m.state.is_active() && m.since == since);
+            if still_departed {
+                self.forget(slot);
+            }
+        }
+        if self.is_joined() && self.members.len() == 0 && !self.seeds.is_empty() && self.join.is_none() {
+            self.join = Some(super::JoinState { next_attempt: now, backoff: self.config.join_retry_initial });
+        }
+    }
+}

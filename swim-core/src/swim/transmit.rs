@@ -1,0 +1,291 @@
+//! Outgoing datagrams: messages with piggybacked records, and push-pull
+//! chunks, each written into the caller's buffer within the packet budget.
+
+use rand_core::Rng;
+
+use super::{Outgoing, Swim, SyncJob};
+use crate::address::Address;
+use crate::gossip_queue::{Entry, RecordOf, SELF_SLOT};
+use crate::member::MemberState;
+use crate::members::Slot;
+use crate::wire::codec::Writer;
+use crate::wire::{encode_packet_start, encode_record, Message, Record};
+
+use super::Transmit;
+
+/// Queue entries that may be set aside in one packet because they did not
+/// fit, before assembly stops looking further.
+const MAX_SKIPPED: usize = 8;
+/// Broadcasts placed in one packet at most.
+const MAX_BROADCASTS_PER_PACKET: usize = 64;
+
+impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
+    /// Writes the next datagram into `buf` and says where to send it, or
+    /// returns `None` when nothing is waiting. Call it until `None` after
+    /// every input; each datagram is at most
+    /// `min(buf.len(), packet_budget)` bytes (a buffer of at least the
+    /// packet budget is expected: anything smaller limits what is sent).
+    pub fn poll_transmit(&mut self, now: crate::Instant, buf: &mut [u8]) -> Option<Transmit<A>> {
+        let _ = self.clamp(now);
+        if self.me.status == super::LocalStatus::Left {
+            return None;
+        }
+        let budget = buf.len().min(usize::from(self.config.packet_budget));
+        let buf = &mut buf[..budget];
+        while let Some(message) = self.outgoing.pop_front() {
+            if let Some(t) = self.write_message(message, buf) {
+                return Some(self.count_out(t));
+            }
+        }
+        while !self.syncs.is_empty() {
+            if let Some(t) = self.write_sync_chunk(buf) {
+                return Some(self.count_out(t));
+            }
+        }
+        None
+    }
+
+    fn count_out(&mut self, t: Transmit<A>) -> Transmit<A> {
+        self.counters.datagrams_out += 1;
+        self.counters.bytes_out += t.len as u64;
+        t
+    }
+
+    fn write_message(&mut self, outgoing: Outgoing<A, B>, buf: &mut [u8]) -> Option<Transmit<A>> {
+        let tag = self.config.cluster_tag;
+        let mut w = Writer::new(buf);
+        let mut buddy = None;
+        let (to, empty_is_pointless) = match &outgoing {
+            Outgoing::Ping { to, seq, target, slot } => {
+                encode_packet_start(&mut w, tag, &Message::Ping { seq: *seq, target: target.clone() })?;
+                buddy = Some(*slot);
+                (to.clone(), false)
+            }
+            Outgoing::Ack { to, seq } => {
+                encode_packet_start::<A>(&mut w, tag, &Message::Ack { seq: *seq })?;
+                (to.clone(), false)
+            }
+            Outgoing::PingReq { to, seq, target } => {
+                encode_packet_start(&mut w, tag, &Message::PingReq { seq: *seq, target: target.clone() })?;
+                (to.clone(), false)
+            }
+            Outgoing::Nack { to, seq } => {
+                encode_packet_start::<A>(&mut w, tag, &Message::Nack { seq: *seq })?;
+                (to.clone(), false)
+            }
+            Outgoing::Gossip { to } => {
+                encode_packet_start::<A>(&mut w, tag, &Message::Gossip)?;
+                (to.clone(), true)
+            }
+            Outgoing::Direct { to, payload } => {
+                encode_packet_start::<A>(&mut w, tag, &Message::Direct { payload })?;
+                (to.clone(), false)
+            }
+        };
+        let header_len = w.len();
+        // Buddy system: a ping to a suspect carries the suspicion first, so
+        // the member learns of it at once and can refute.
+        if let Some(slot) = buddy.filter(|_| self.config.lifeguard) {
+            if self.members.get(slot).is_some_and(|m| m.state == MemberState::Suspect) {
+                self.write_member_state(&mut w, slot);
+            }
+        }
+        self.fill_piggyback(&mut w);
+        if empty_is_pointless && w.len() == header_len {
+            return None;
+        }
+        Some(Transmit { destination: to, len: w.len() })
+    }
+
+    /// Packs records until the packet is full: broadcasts up to their
+    /// reserved share first, then membership and metadata records least
+    /// transmitted first, then more broadcasts if room remains.
+    fn fill_piggyback(&mut self, w: &mut Writer<'_>) {
+        let reserve = w.remaining() * usize::from(self.config.broadcast_share_percent) / 100;
+        let mut placed: heapless::Vec<u16, MAX_BROADCASTS_PER_PACKET> = heapless::Vec::new();
+        let reserved_end = w.len() + reserve;
+        self.pack_broadcasts(w, &mut placed, reserved_end);
+        self.pack_gossip(w);
+        let end = w.len() + w.remaining();
+        self.pack_broadcasts(w, &mut placed, end);
+        let limit = self.retransmit_limit();
+        self.broadcasts.mark_sent(&placed, limit);
+    }
+
+    fn pack_broadcasts(
+        &mut self,
+        w: &mut Writer<'_>,
+        placed: &mut heapless::Vec<u16, MAX_BROADCASTS_PER_PACKET>,
+        end: usize,
+    ) {
+        let mut skipped: heapless::Vec<u16, MAX_SKIPPED> = heapless::Vec::new();
+        while !placed.is_full() && w.len() < end {
+            let skip = |i: usize| placed.contains(&(i as u16)) || skipped.contains(&(i as u16));
+            let Some(i) = self.broadcasts.least_sent(skip) else { break };
+            let q = self.broadcasts.get(i);
+            let record = Record::Broadcast {
+                origin: q.origin.clone(),
+                epoch: q.epoch,
+                seq: q.seq,
+                key: q.key,
+                payload: &q.payload,
+            };
+            let start = w.len();
+            if encode_record(w, &record).is_some() && w.len() <= end {
+                let _ = placed.push(i as u16);
+            } else {
+                w.truncate(start);
+                if skipped.push(i as u16).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn pack_gossip(&mut self, w: &mut Writer<'_>) {
+        let limit = self.retransmit_limit();
+        let mut skipped: heapless::Vec<Entry, MAX_SKIPPED> = heapless::Vec::new();
+        let mut budget = self.gossip.len();
+        while budget > 0 && w.remaining() > 0 {
+            budget -= 1;
+            let Some(entry) = self.gossip.pop() else { break };
+            let Some(sent) = self.entry_sent_count(&entry) else { continue }; // stale
+            if sent >= limit {
+                continue; // retransmitted enough
+            }
+            let written = match entry.record {
+                RecordOf::State => self.write_state(w, entry.slot),
+                RecordOf::Meta => self.write_meta(w, entry.slot),
+            };
+            if written {
+                self.bump_sent(&entry);
+                if sent + 1 < limit {
+                    self.gossip.push_sent(entry);
+                }
+            } else if skipped.push(entry).is_err() {
+                self.gossip.push_unsent(entry);
+                break;
+            }
+        }
+        for entry in skipped.into_iter().rev() {
+            self.gossip.push_unsent(entry);
+        }
+    }
+
+    /// Transmissions so far of the record `entry` stands for; `None` if the
+    /// entry is stale.
+    fn entry_sent_count(&self, e: &Entry) -> Option<u8> {
+        if e.slot == SELF_SLOT {
+            return match e.record {
+                RecordOf::State => (self.me.state_stamp == e.stamp).then_some(self.me.state_sent),
+                RecordOf::Meta => (self.me.meta_stamp == e.stamp).then_some(self.me.meta_sent),
+            };
+        }
+        let m = self.members.get(e.slot)?;
+        match e.record {
+            RecordOf::State => (m.state_stamp == e.stamp).then_some(m.state_sent),
+            RecordOf::Meta => (m.meta_stamp == e.stamp).then_some(m.meta_sent),
+        }
+    }
+
+    fn bump_sent(&mut self, e: &Entry) {
+        if e.slot == SELF_SLOT {
+            let counter = match e.record {
+                RecordOf::State => &mut self.me.state_sent,
+                RecordOf::Meta => &mut self.me.meta_sent,
+            };
+            *counter = counter.saturating_add(1);
+        } else if let Some(m) = self.members.get_mut(e.slot) {
+            let counter = match e.record {
+                RecordOf::State => &mut m.state_sent,
+                RecordOf::Meta => &mut m.meta_sent,
+            };
+            *counter = counter.saturating_add(1);
+        }
+    }
+
+    fn write_state(&self, w: &mut Writer<'_>, slot: Slot) -> bool {
+        if slot == SELF_SLOT {
+            let record = Record::Member {
+                state: self.self_state(),
+                id: self.me.id.clone(),
+                incarnation: self.me.incarnation,
+                accuser: None,
+            };
+            return encode_record(w, &record).is_some();
+        }
+        self.write_member_state(w, slot)
+    }
+
+    fn write_member_state(&self, w: &mut Writer<'_>, slot: Slot) -> bool {
+        let Some(m) = self.members.get(slot) else { return false };
+        let accuser = (m.state == MemberState::Suspect).then(|| {
+            self.suspicions
+                .iter()
+                .find(|s| s.slot == slot)
+                .and_then(|s| s.accusers.last().cloned())
+                .unwrap_or_else(|| self.me.id.addr.clone())
+        });
+        let record = Record::Member { state: m.state, id: m.id.clone(), incarnation: m.incarnation, accuser };
+        encode_record(w, &record).is_some()
+    }
+
+    fn write_meta(&self, w: &mut Writer<'_>, slot: Slot) -> bool {
+        let record = if slot == SELF_SLOT {
+            Record::Meta { id: self.me.id.clone(), version: self.me.meta_version, data: &self.me.meta }
+        } else {
+            let Some(m) = self.members.get(slot) else { return false };
+            Record::Meta { id: m.id.clone(), version: m.meta_version, data: &m.meta }
+        };
+        encode_record(w, &record).is_some()
+    }
+
+    /// Writes the next chunk of the first push-pull job: the local node's
+    /// own records first, then every remembered member with its metadata.
+    fn write_sync_chunk(&mut self, buf: &mut [u8]) -> Option<Transmit<A>> {
+        let SyncJob { peer, flags, cursor } = self.syncs.first()?.clone();
+        let tag = self.config.cluster_tag;
+        let mut w = Writer::new(buf);
+        if encode_packet_start::<A>(&mut w, tag, &Message::Sync { flags }).is_none() {
+            self.syncs.remove(0);
+            return None;
+        }
+        let first_chunk = cursor.is_none();
+        let mut next = cursor.unwrap_or(0);
+        let mut wrote_any = false;
+        if first_chunk {
+            wrote_any |= self.write_state(&mut w, SELF_SLOT);
+            if !self.me.meta.is_empty() {
+                wrote_any |= self.write_meta(&mut w, SELF_SLOT);
+            }
+        }
+        let slot_count = self.members.slot_count() as u32;
+        while next < slot_count {
+            if self.members.get(next).is_some() {
+                let mark = w.len();
+                let has_meta = self.members.get(next).is_some_and(|m| !m.meta.is_empty());
+                let ok = self.write_member_state(&mut w, next) && (!has_meta || self.write_meta(&mut w, next));
+                if !ok {
+                    w.truncate(mark);
+                    if wrote_any {
+                        break; // next chunk
+                    }
+                    // Cannot fit even an empty packet: skip rather than stall.
+                }
+                wrote_any = true;
+            }
+            next += 1;
+        }
+        if next >= slot_count {
+            self.syncs.remove(0);
+        } else if let Some(job) = self.syncs.first_mut() {
+            // Later chunks never ask for another reply.
+            job.cursor = Some(next);
+            job.flags &= !crate::wire::SYNC_WANT_REPLY;
+        }
+        if !wrote_any && !first_chunk {
+            return None;
+        }
+        Some(Transmit { destination: peer, len: w.len() })
+    }
+}

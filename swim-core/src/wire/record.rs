@@ -1,0 +1,145 @@
+//! Records: the piggybacked updates that follow the message of a packet.
+
+use crate::address::{Address, Identity};
+use crate::counters::DropReason;
+use crate::member::MemberState;
+
+use super::codec::{Reader, Writer};
+
+/// Numeric record kinds on the wire (low four bits of the tag byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RecordKind {
+    /// Member is alive at an incarnation.
+    Alive = 0,
+    /// Member is suspected at an incarnation, by an accuser.
+    Suspect = 1,
+    /// Member was declared dead at an incarnation.
+    Dead = 2,
+    /// Member left at an incarnation.
+    Left = 3,
+    /// Member's metadata at a version.
+    Meta = 4,
+    /// Application broadcast.
+    Broadcast = 5,
+}
+
+/// Tag bit of a broadcast record that carries a key.
+const HAS_KEY: u8 = 0x10;
+
+/// One decoded record; byte strings borrow from the datagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record<'a, A> {
+    /// A membership update.
+    Member {
+        /// Alive, suspect, dead or left.
+        state: MemberState,
+        /// Which member.
+        id: Identity<A>,
+        /// The member's incarnation the update is about.
+        incarnation: u32,
+        /// For suspicions: who suspects (confirmations are counted per accuser).
+        accuser: Option<A>,
+    },
+    /// A member's metadata.
+    Meta {
+        /// Which member.
+        id: Identity<A>,
+        /// Metadata version; higher replaces lower.
+        version: u32,
+        /// The metadata bytes.
+        data: &'a [u8],
+    },
+    /// An application broadcast.
+    Broadcast {
+        /// Member that sent it first.
+        origin: Identity<A>,
+        /// Random number the origin drew at start; with `seq`, identifies
+        /// the broadcast for duplicate suppression.
+        epoch: u32,
+        /// Origin's sequence number within its epoch.
+        seq: u32,
+        /// Invalidation key: a newer broadcast with the same key replaces it.
+        key: Option<u64>,
+        /// The application's bytes.
+        payload: &'a [u8],
+    },
+}
+
+impl<'a, A: Address> Record<'a, A> {
+    pub(crate) fn encode(&self, out: &mut Writer<'_>) -> Option<()> {
+        match self {
+            Record::Member { state, id, incarnation, accuser } => {
+                out.u8(state.record_kind() as u8)?;
+                id.encode(out)?;
+                out.varint(u64::from(*incarnation))?;
+                if *state == MemberState::Suspect {
+                    accuser.as_ref()?.encode(out)?;
+                }
+                Some(())
+            }
+            Record::Meta { id, version, data } => {
+                out.u8(RecordKind::Meta as u8)?;
+                id.encode(out)?;
+                out.varint(u64::from(*version))?;
+                out.blob(data)
+            }
+            Record::Broadcast { origin, epoch, seq, key, payload } => {
+                let flag = if key.is_some() { HAS_KEY } else { 0 };
+                out.u8(RecordKind::Broadcast as u8 | flag)?;
+                origin.encode(out)?;
+                out.bytes(&epoch.to_le_bytes())?;
+                out.varint(u64::from(*seq))?;
+                if let Some(key) = key {
+                    out.varint(*key)?;
+                }
+                out.blob(payload)
+            }
+        }
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'a>) -> Result<Self, DropReason> {
+        use DropReason::Malformed;
+        let tag = r.u8().ok_or(DropReason::Truncated)?;
+        let kind = tag & 0x0f;
+        if kind != RecordKind::Broadcast as u8 && tag & 0xf0 != 0 {
+            return Err(Malformed);
+        }
+        let state = match kind {
+            0 => Some(MemberState::Alive),
+            1 => Some(MemberState::Suspect),
+            2 => Some(MemberState::Dead),
+            3 => Some(MemberState::Left),
+            _ => None,
+        };
+        if let Some(state) = state {
+            let id = Identity::decode(r).ok_or(Malformed)?;
+            let incarnation = r.varint_u32().ok_or(Malformed)?;
+            let accuser = match state {
+                MemberState::Suspect => Some(A::decode(r).ok_or(Malformed)?),
+                _ => None,
+            };
+            return Ok(Record::Member { state, id, incarnation, accuser });
+        }
+        match kind {
+            4 => {
+                let id = Identity::decode(r).ok_or(Malformed)?;
+                let version = r.varint_u32().ok_or(Malformed)?;
+                let data = r.blob(usize::MAX).ok_or(Malformed)?;
+                Ok(Record::Meta { id, version, data })
+            }
+            5 => {
+                if tag & !HAS_KEY & 0xf0 != 0 {
+                    return Err(Malformed);
+                }
+                let origin = Identity::decode(r).ok_or(Malformed)?;
+                let epoch = u32::from_le_bytes(r.array::<4>().ok_or(Malformed)?);
+                let seq = r.varint_u32().ok_or(Malformed)?;
+                let key = if tag & HAS_KEY != 0 { Some(r.varint().ok_or(Malformed)?) } else { None };
+                let payload = r.blob(usize::MAX).ok_or(Malformed)?;
+                Ok(Record::Broadcast { origin, epoch, seq, key, payload })
+            }
+            _ => Err(DropReason::UnknownType),
+        }
+    }
+}

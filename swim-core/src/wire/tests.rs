@@ -1,0 +1,136 @@
+use core::net::SocketAddr;
+
+use super::*;
+use crate::address::Identity;
+use crate::member::MemberState;
+extern crate std;
+use std::println;
+
+const TAG: u32 = 0x1234_5678;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn encode(message: &Message<'_, SocketAddr>, records: &[Record<'_, SocketAddr>]) -> ([u8; 1400], usize) {
+    let mut buf = [0u8; 1400];
+    let mut w = Writer::new(&mut buf);
+    encode_packet_start(&mut w, TAG, message).unwrap();
+    for r in records {
+        encode_record(&mut w, r).unwrap();
+    }
+    let n = w.len();
+    (buf, n)
+}
+
+fn sample_records() -> [Record<'static, SocketAddr>; 5] {
+    let id = Identity::new(addr("10.1.2.3:7946"), 3);
+    [
+        Record::Member { state: MemberState::Alive, id: id.clone(), incarnation: 7, accuser: None },
+        Record::Member {
+            state: MemberState::Suspect,
+            id: id.clone(),
+            incarnation: 8,
+            accuser: Some(addr("[::1]:9")),
+        },
+        Record::Member { state: MemberState::Left, id: id.clone(), incarnation: 9, accuser: None },
+        Record::Meta { id: id.clone(), version: 2, data: b"zone=a" },
+        Record::Broadcast { origin: id, epoch: 0xdead_beef, seq: 77, key: Some(5), payload: b"hello" },
+    ]
+}
+
+#[test]
+fn every_message_type_round_trips_with_records() {
+    let target = Identity::new(addr("192.168.0.9:1000"), 1);
+    let messages = [
+        Message::Ping { seq: 1, target: target.clone() },
+        Message::Ack { seq: u32::MAX },
+        Message::PingReq { seq: 300, target },
+        Message::Nack { seq: 0 },
+        Message::Gossip,
+        Message::Sync { flags: SYNC_WANT_REPLY | SYNC_JOIN },
+        Message::Direct { payload: b"direct" },
+    ];
+    let records = sample_records();
+    for m in &messages {
+        let (buf, n) = encode(m, &records);
+        let packet = Packet::<SocketAddr>::decode(&buf[..n], TAG).unwrap();
+        assert_eq!(&packet.message, m);
+        let decoded: std::vec::Vec<_> = packet.records().map(|r| r.unwrap()).collect();
+        assert_eq!(decoded.as_slice(), &records[..]);
+    }
+}
+
+#[test]
+fn every_truncation_is_rejected_without_panic() {
+    let (buf, n) = encode(&Message::Ping { seq: 5, target: Identity::new(addr("1.2.3.4:5"), 0) }, &sample_records());
+    for cut in 0..n {
+        let result = Packet::<SocketAddr>::decode(&buf[..cut], TAG);
+        // A cut exactly between records is a valid shorter packet.
+        if let Ok(p) = result {
+            assert!(p.records().all(|r| r.is_ok()));
+        }
+    }
+    assert_eq!(Packet::<SocketAddr>::decode(&[], TAG).unwrap_err(), DropReason::Truncated);
+}
+
+#[test]
+fn foreign_and_unknown_packets_are_classified() {
+    let (mut buf, n) = encode(&Message::Gossip, &[]);
+    assert_eq!(Packet::<SocketAddr>::decode(&buf[..n], TAG + 1).unwrap_err(), DropReason::WrongCluster);
+    buf[0] = 9;
+    assert_eq!(Packet::<SocketAddr>::decode(&buf[..n], TAG).unwrap_err(), DropReason::UnknownVersion);
+    buf[0] = PROTOCOL_VERSION;
+    buf[HEADER_LEN] = 200;
+    assert_eq!(Packet::<SocketAddr>::decode(&buf[..n], TAG).unwrap_err(), DropReason::UnknownType);
+    let (mut buf, n) = encode(&Message::Gossip, &sample_records()[..1]);
+    buf[HEADER_LEN + 1] = 0x0e; // unknown record kind
+    assert!(Packet::<SocketAddr>::decode(&buf[..n], TAG).is_err());
+}
+
+#[test]
+fn garbage_never_panics() {
+    // A deterministic byte soup: every prefix of every rotation.
+    let mut state: u32 = 0x9e37_79b9;
+    let mut soup = [0u8; 256];
+    for b in soup.iter_mut() {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        *b = state as u8;
+    }
+    soup[0] = PROTOCOL_VERSION;
+    soup[1..5].copy_from_slice(&TAG.to_le_bytes());
+    for start in 5..64 {
+        for len in 0..soup.len() - start {
+            let mut data = [0u8; 256];
+            data[..5].copy_from_slice(&soup[..5]);
+            data[5..5 + len].copy_from_slice(&soup[start..start + len]);
+            let _ = Packet::<SocketAddr>::decode(&data[..5 + len], TAG).map(|p| p.records().count());
+        }
+    }
+}
+
+/// Prints the encoded sizes and asserts the targets: ping <= 24, ack <= 16,
+/// one membership update <= 12 bytes with an IPv4 socket address (for a
+/// generation and incarnation below 2^14, as a persisted counter gives).
+#[test]
+fn size_targets_with_ipv4_identity() {
+    let target = Identity::new(addr("10.0.0.17:7946"), 16_000);
+    let ping = encode(&Message::Ping { seq: 2_000_000, target: target.clone() }, &[]).1;
+    let ack = encode(&Message::Ack { seq: 2_000_000 }, &[]).1;
+    let header_only = encode(&Message::Gossip, &[]).1;
+    let alive = Record::Member { state: MemberState::Alive, id: target.clone(), incarnation: 16_000, accuser: None };
+    let update = encode(&Message::Gossip, &[alive]).1 - header_only;
+    let suspect = Record::Member {
+        state: MemberState::Suspect,
+        id: target,
+        incarnation: 16_000,
+        accuser: Some(addr("10.0.0.18:7946")),
+    };
+    let suspect_len = encode(&Message::Gossip, &[suspect]).1 - header_only;
+    println!("wire sizes (IPv4): ping {ping} B, ack {ack} B, membership update {update} B, suspicion {suspect_len} B");
+    assert!(ping <= 24, "ping is {ping} bytes");
+    assert!(ack <= 16, "ack is {ack} bytes");
+    assert!(update <= 12, "update is {update} bytes");
+}
