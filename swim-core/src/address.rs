@@ -101,6 +101,7 @@ integer_address!(u16, u32, u64);
 /// member with a higher generation replaces the one with a lower generation,
 /// whatever their incarnations. Small values encode in fewer bytes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Identity<A> {
     /// Address other members send datagrams to.
     pub addr: A,

@@ -7,6 +7,7 @@ use crate::wire::RecordKind;
 
 /// What the local node believes about a member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum MemberState {
     /// Answering probes.
     Alive,
