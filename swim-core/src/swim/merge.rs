@@ -350,12 +350,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Suspects a member after a failed probe (accuser: the local node).
     pub(super) fn suspect(&mut self, now: Instant, slot: Slot, target: &Identity<A>) {
         let Some(m) = self.members.get(slot) else { return };
-        if m.id != *target || m.state != MemberState::Alive {
+        if m.id != *target || !m.state.is_active() {
             return;
         }
         let incarnation = m.incarnation;
         self.counters.suspicions_raised += 1;
         let me = self.me.id.addr.clone();
+        // Already suspect: this failed probe is an independent confirmation.
         self.merge_member(now, MemberState::Suspect, target.clone(), incarnation, me, false);
     }
 

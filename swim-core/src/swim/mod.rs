@@ -432,7 +432,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if self.me.status == LocalStatus::Left {
             return None;
         }
-        let mut next = self.next_probe_at;
+        let mut next = Instant::MAX;
+        if self.me.status != LocalStatus::Leaving {
+            next = self.next_probe_at;
+        }
         if let Some(p) = &self.probe {
             next = next.min(if p.acked || p.indirect_sent { p.period_end } else { p.direct_deadline });
         }
