@@ -145,9 +145,15 @@ mod tests {
 
     #[test]
     fn addresses_round_trip() {
-        assert_eq!(round_trip("10.0.0.1:7946".parse::<SocketAddr>().unwrap()), 7);
+        assert_eq!(
+            round_trip("10.0.0.1:7946".parse::<SocketAddr>().unwrap()),
+            7
+        );
         assert_eq!(round_trip("[::1]:7946".parse::<SocketAddr>().unwrap()), 19);
-        assert_eq!(round_trip("10.0.0.1:7946".parse::<SocketAddrV4>().unwrap()), 6);
+        assert_eq!(
+            round_trip("10.0.0.1:7946".parse::<SocketAddrV4>().unwrap()),
+            6
+        );
         assert_eq!(round_trip(u32::MAX), 5);
         assert_eq!(round_trip(7u16), 1);
         assert_eq!(round_trip(u64::MAX), 10);
@@ -155,7 +161,10 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_rejected() {
-        assert_eq!(SocketAddr::decode(&mut Reader::new(&[5, 1, 2, 3, 4, 0, 1])), None);
+        assert_eq!(
+            SocketAddr::decode(&mut Reader::new(&[5, 1, 2, 3, 4, 0, 1])),
+            None
+        );
         assert_eq!(SocketAddr::decode(&mut Reader::new(&[4, 1, 2, 3])), None);
         assert_eq!(u16::decode(&mut Reader::new(&[0xff, 0xff, 0x7f])), None);
     }

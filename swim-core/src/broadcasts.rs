@@ -40,7 +40,10 @@ pub(crate) struct BroadcastQueue<A, const Q: usize, const B: usize> {
 
 impl<A: PartialEq, const Q: usize, const B: usize> BroadcastQueue<A, Q, B> {
     pub fn new(limit: usize) -> Self {
-        BroadcastQueue { items: BoundedVec::new(), limit }
+        BroadcastQueue {
+            items: BoundedVec::new(),
+            limit,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -53,8 +56,10 @@ impl<A: PartialEq, const Q: usize, const B: usize> BroadcastQueue<A, Q, B> {
 
     pub fn push(&mut self, item: QueuedBroadcast<A, B>) -> Queued {
         if let Some(key) = item.key {
-            if let Some(old) =
-                self.items.iter_mut().find(|q| q.key == Some(key) && q.origin == item.origin)
+            if let Some(old) = self
+                .items
+                .iter_mut()
+                .find(|q| q.key == Some(key) && q.origin == item.origin)
             {
                 *old = item;
                 return Queued::Replaced;
@@ -117,7 +122,10 @@ mod tests {
 
     fn item(seq: u32, key: Option<u64>, local: bool) -> QueuedBroadcast<u32, 16> {
         QueuedBroadcast {
-            origin: Identity { addr: 1, generation: 0 },
+            origin: Identity {
+                addr: 1,
+                generation: 0,
+            },
             epoch: 0,
             seq,
             key,
@@ -142,7 +150,11 @@ mod tests {
         q.push(item(1, None, false));
         q.push(item(2, None, true));
         assert_eq!(q.push(item(3, None, true)), Queued::Full);
-        assert_eq!(q.push(item(4, None, false)), Queued::Full, "nothing sent yet");
+        assert_eq!(
+            q.push(item(4, None, false)),
+            Queued::Full,
+            "nothing sent yet"
+        );
         q.mark_sent(&[0], 10);
         assert_eq!(q.push(item(5, None, false)), Queued::Evicted);
         assert_eq!(q.get(0).seq, 5);

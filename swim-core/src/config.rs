@@ -236,7 +236,10 @@ mod tests {
 
     #[test]
     fn labels_change_the_tag() {
-        assert_ne!(Config::lan().with_label("a").cluster_tag, Config::lan().cluster_tag);
+        assert_ne!(
+            Config::lan().with_label("a").cluster_tag,
+            Config::lan().cluster_tag
+        );
         assert_eq!(label_hash(b"a"), 0xe40c_292c);
     }
 }

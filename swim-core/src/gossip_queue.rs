@@ -36,7 +36,11 @@ pub(crate) struct GossipQueue<const N: usize> {
 
 impl<const N: usize> GossipQueue<N> {
     pub fn new(limit: usize) -> Self {
-        GossipQueue { entries: BoundedDeque::new(), next_stamp: 1, limit }
+        GossipQueue {
+            entries: BoundedDeque::new(),
+            next_stamp: 1,
+            limit,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -61,7 +65,9 @@ impl<const N: usize> GossipQueue<N> {
         let mut complete = true;
         if self.entries.len() >= crate::storage::BoundedVec::<Entry, N>::capacity_for(self.limit) {
             self.compact(valid);
-            if self.entries.len() >= crate::storage::BoundedVec::<Entry, N>::capacity_for(self.limit) {
+            if self.entries.len()
+                >= crate::storage::BoundedVec::<Entry, N>::capacity_for(self.limit)
+            {
                 self.entries.pop_back();
                 complete = false;
             }
@@ -104,7 +110,14 @@ mod tests {
         let mut q: GossipQueue<8> = GossipQueue::new(8);
         for slot in 0..3 {
             let stamp = q.stamp();
-            assert!(q.push_new(Entry { slot, record: RecordOf::State, stamp }, |_| true));
+            assert!(q.push_new(
+                Entry {
+                    slot,
+                    record: RecordOf::State,
+                    stamp
+                },
+                |_| true
+            ));
         }
         let first = q.pop().unwrap();
         assert_eq!(first.slot, 2);
@@ -117,17 +130,45 @@ mod tests {
         let mut q: GossipQueue<4> = GossipQueue::new(4);
         for slot in 0..4 {
             let stamp = q.stamp();
-            q.push_new(Entry { slot, record: RecordOf::State, stamp }, |_| true);
+            q.push_new(
+                Entry {
+                    slot,
+                    record: RecordOf::State,
+                    stamp,
+                },
+                |_| true,
+            );
         }
         // Entries of odd slots are stale.
         let stamp = q.stamp();
-        assert!(q.push_new(Entry { slot: 9, record: RecordOf::State, stamp }, |e| e.slot % 2 == 0));
+        assert!(q.push_new(
+            Entry {
+                slot: 9,
+                record: RecordOf::State,
+                stamp
+            },
+            |e| e.slot % 2 == 0
+        ));
         assert_eq!(q.len(), 3);
         // Nothing stale: the most transmitted entry is dropped.
         let stamp = q.stamp();
-        q.push_new(Entry { slot: 10, record: RecordOf::State, stamp }, |_| true);
+        q.push_new(
+            Entry {
+                slot: 10,
+                record: RecordOf::State,
+                stamp,
+            },
+            |_| true,
+        );
         let stamp = q.stamp();
-        assert!(!q.push_new(Entry { slot: 11, record: RecordOf::State, stamp }, |_| true));
+        assert!(!q.push_new(
+            Entry {
+                slot: 11,
+                record: RecordOf::State,
+                stamp
+            },
+            |_| true
+        ));
         assert_eq!(q.len(), 4);
     }
 }

@@ -107,5 +107,5 @@ pub use error::{CommandError, ConfigError};
 pub use event::{Event, LocalEvent};
 pub use member::MemberState;
 pub use storage::Payload;
-pub use swim::{LocalNode, LocalStatus, MemberView, Swim, Transmit, MAX_SEEDS};
+pub use swim::{LocalNode, LocalStatus, MemberView, QueueLengths, Swim, Transmit, MAX_SEEDS};
 pub use time::Instant;

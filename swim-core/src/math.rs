@@ -109,7 +109,10 @@ mod tests {
         assert!(near(suspicion_min(4, 100, second), 8_000));
         assert!(near(suspicion_min(4, 1000, second), 12_000));
         assert!(near(suspicion_min(4, 10_000, second), 16_000));
-        assert!(near(suspicion_min(4, 3, second), 4_000), "floor of log10 is 1");
+        assert!(
+            near(suspicion_min(4, 3, second), 4_000),
+            "floor of log10 is 1"
+        );
     }
 
     #[test]

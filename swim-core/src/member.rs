@@ -142,20 +142,36 @@ mod tests {
 
     #[test]
     fn precedence_follows_the_paper() {
-        let p = |incarnation, state| Precedence { generation: 0, incarnation, state };
+        let p = |incarnation, state| Precedence {
+            generation: 0,
+            incarnation,
+            state,
+        };
         use MemberState::*;
         assert!(p(0, Alive) < p(0, Suspect));
         assert!(p(0, Suspect) < p(0, Dead));
         assert!(p(0, Dead) < p(0, Left));
         assert!(p(0, Left) < p(1, Alive));
         assert!(p(1, Alive) > p(0, Dead));
-        let newer_generation = Precedence { generation: 1, incarnation: 0, state: Alive };
+        let newer_generation = Precedence {
+            generation: 1,
+            incarnation: 0,
+            state: Alive,
+        };
         assert!(newer_generation > p(u32::MAX, Left));
     }
 
     #[test]
     fn broadcast_window_suppresses_duplicates() {
-        let mut m: Member<u32, 8> = Member::new(Identity { addr: 1, generation: 0 }, 0, MemberState::Alive, Instant::ZERO);
+        let mut m: Member<u32, 8> = Member::new(
+            Identity {
+                addr: 1,
+                generation: 0,
+            },
+            0,
+            MemberState::Alive,
+            Instant::ZERO,
+        );
         assert!(m.first_sight_of_broadcast(7, 10));
         assert!(!m.first_sight_of_broadcast(7, 10));
         assert!(m.first_sight_of_broadcast(7, 12));

@@ -160,7 +160,9 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
             }
             None => {
                 let slot = self.slots.len() as Slot;
-                self.slots.push(Some(member), usize::MAX).map_err(|m| m.unwrap_or_else(|| unreachable_none()))?;
+                if let Err(Some(member)) = self.slots.push(Some(member), usize::MAX) {
+                    return Err(member);
+                }
                 let _ = self.position.push(0, usize::MAX);
                 slot
             }
@@ -272,19 +274,10 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         self.slots.len()
     }
 
-    /// Occupied slots in no particular order.
-    pub fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        self.order.iter().copied()
-    }
-
     /// Members in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Member<A, B>> + '_ {
         self.order.iter().filter_map(|&s| self.get(s))
     }
-}
-
-fn unreachable_none<T>() -> T {
-    unreachable!("a pushed Some is returned as Some")
 }
 
 /// Uniform integer in `0..n` (n > 0) without modulo bias worth noting:
@@ -298,11 +291,19 @@ mod tests {
     use super::*;
     use crate::address::Identity;
     use crate::time::Instant;
-    use rand_pcg::Pcg32;
     use rand_core::SeedableRng;
+    use rand_pcg::Pcg32;
 
     fn member(addr: u32) -> Member<u32, 8> {
-        Member::new(Identity { addr, generation: 0 }, 0, MemberState::Alive, Instant::ZERO)
+        Member::new(
+            Identity {
+                addr,
+                generation: 0,
+            },
+            0,
+            MemberState::Alive,
+            Instant::ZERO,
+        )
     }
 
     #[test]

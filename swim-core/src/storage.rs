@@ -19,7 +19,9 @@ pub struct BoundedVec<T, const N: usize> {
 impl<T, const N: usize> BoundedVec<T, N> {
     /// An empty vector.
     pub fn new() -> Self {
-        BoundedVec { items: Default::default() }
+        BoundedVec {
+            items: Default::default(),
+        }
     }
 
     /// How many items fit, given the runtime `limit`.
@@ -59,6 +61,7 @@ impl<T, const N: usize> BoundedVec<T, N> {
     }
 
     /// Inserts at `index`, shifting later items (O(n); for small tables).
+    #[cfg_attr(feature = "alloc", allow(dead_code))]
     pub fn insert(&mut self, index: usize, item: T, limit: usize) -> Result<(), T> {
         if self.items.len() >= Self::capacity_for(limit) {
             return Err(item);
@@ -77,11 +80,6 @@ impl<T, const N: usize> BoundedVec<T, N> {
     /// Removes the item at `index`, shifting later items.
     pub fn remove(&mut self, index: usize) -> T {
         self.items.remove(index)
-    }
-
-    /// Removes every item.
-    pub fn clear(&mut self) {
-        self.items.clear();
     }
 
     /// Keeps the items for which `keep` returns true.
@@ -121,7 +119,9 @@ pub struct BoundedDeque<T, const N: usize> {
 impl<T, const N: usize> BoundedDeque<T, N> {
     /// An empty queue.
     pub fn new() -> Self {
-        BoundedDeque { items: Default::default() }
+        BoundedDeque {
+            items: Default::default(),
+        }
     }
 
     /// Items held.
@@ -180,16 +180,6 @@ impl<T, const N: usize> BoundedDeque<T, N> {
     pub fn front(&self) -> Option<&T> {
         self.items.front()
     }
-
-    /// Mutable access to the oldest item.
-    pub fn front_mut(&mut self) -> Option<&mut T> {
-        self.items.front_mut()
-    }
-
-    /// Iterates from oldest to newest.
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.items.iter()
-    }
 }
 
 impl<T, const N: usize> Default for BoundedDeque<T, N> {
@@ -219,11 +209,15 @@ impl<const N: usize> Payload<N> {
     pub fn from_slice(data: &[u8]) -> Option<Self> {
         #[cfg(feature = "alloc")]
         {
-            Some(Payload { bytes: data.to_vec() })
+            Some(Payload {
+                bytes: data.to_vec(),
+            })
         }
         #[cfg(not(feature = "alloc"))]
         {
-            heapless::Vec::from_slice(data).ok().map(|bytes| Payload { bytes })
+            heapless::Vec::from_slice(data)
+                .ok()
+                .map(|bytes| Payload { bytes })
         }
     }
 

@@ -15,7 +15,9 @@ fn secs(s: u64) -> Duration {
 fn ten_nodes_joining_through_one_seed_converge() {
     let mut c = Cluster::new(10, Config::lan(), 1);
     c.join_all_via(0);
-    let took = c.run_until(secs(10), Cluster::converged).expect("converged");
+    let took = c
+        .run_until(secs(10), Cluster::converged)
+        .expect("converged");
     // Push-pull with the seed gives each joiner the whole table at once.
     assert!(took < secs(5), "took {took:?}");
     for i in 0..10 {
@@ -28,27 +30,38 @@ fn ten_nodes_joining_through_one_seed_converge() {
 fn killed_node_is_declared_dead_by_every_survivor_in_time() {
     let mut c = Cluster::new(10, Config::lan(), 2);
     c.join_all_via(0);
-    c.run_until(secs(10), Cluster::converged).expect("converged");
+    c.run_until(secs(10), Cluster::converged)
+        .expect("converged");
     c.run_for(secs(5));
     c.kill(7);
     let killed_at = c.now;
     // LAN, n = 10: suspicion lasts 4 s with two confirmations, 24 s at
     // most; detection takes a few probe periods before that.
     let everyone_knows = |c: &Cluster| {
-        (0..10).filter(|&i| i != 7).all(|i| c.view(i, 7).is_some_and(|(s, _, _)| s == MemberState::Dead))
+        (0..10)
+            .filter(|&i| i != 7)
+            .all(|i| c.view(i, 7).is_some_and(|(s, _, _)| s == MemberState::Dead))
     };
-    let took = c.run_until(secs(40), everyone_knows).expect("all survivors declared it dead");
+    let took = c
+        .run_until(secs(40), everyone_knows)
+        .expect("all survivors declared it dead");
     assert!(took <= secs(30), "took {took:?}");
     for i in (0..10).filter(|&i| i != 7) {
         let failed = c.count_events(i, |e| matches!(e, Event::MemberFailed(id) if id.addr == 7));
         assert_eq!(failed, 1, "node {i} reports the failure once");
         let suspected = c.log.iter().any(|l| {
-            l.node == i && l.at >= killed_at && matches!(&l.event, Event::MemberSuspected(id) if id.addr == 7)
+            l.node == i
+                && l.at >= killed_at
+                && matches!(&l.event, Event::MemberSuspected(id) if id.addr == 7)
         });
         assert!(suspected, "node {i} suspected it first");
     }
     // No false positive about anyone else.
-    let false_positives = c.log.iter().filter(|l| matches!(&l.event, Event::MemberFailed(id) if id.addr != 7)).count();
+    let false_positives = c
+        .log
+        .iter()
+        .filter(|l| matches!(&l.event, Event::MemberFailed(id) if id.addr != 7))
+        .count();
     assert_eq!(false_positives, 0);
 }
 
@@ -56,19 +69,35 @@ fn killed_node_is_declared_dead_by_every_survivor_in_time() {
 fn suspected_live_node_refutes() {
     let mut c = Cluster::new(6, Config::lan(), 3);
     c.join_all_via(0);
-    c.run_until(secs(10), Cluster::converged).expect("converged");
+    c.run_until(secs(10), Cluster::converged)
+        .expect("converged");
     // Nothing node 4 sends gets through for a while: the others suspect it.
     c.blocked = Box::new(|from, _| from == 4);
-    let suspected = c.run_until(secs(30), |c| c.count_events(1, |e| matches!(e, Event::MemberSuspected(id) if id.addr == 4)) > 0);
+    let suspected = c.run_until(secs(30), |c| {
+        c.count_events(
+            1,
+            |e| matches!(e, Event::MemberSuspected(id) if id.addr == 4),
+        ) > 0
+    });
     assert!(suspected.is_some(), "node 1 suspected node 4");
     c.blocked = Box::new(|_, _| false);
     let refuted = c.run_until(secs(10), |c| {
         c.count_events(4, |e| matches!(e, Event::Local(LocalEvent::Refuted { .. }))) > 0
-            && (0..6).filter(|&i| i != 4).all(|i| c.view(i, 4).is_some_and(|(s, inc, _)| s == MemberState::Alive && inc >= 1))
+            && (0..6).filter(|&i| i != 4).all(|i| {
+                c.view(i, 4)
+                    .is_some_and(|(s, inc, _)| s == MemberState::Alive && inc >= 1)
+            })
     });
-    assert!(refuted.is_some(), "node 4 refuted and everyone sees it alive at a higher incarnation");
+    assert!(
+        refuted.is_some(),
+        "node 4 refuted and everyone sees it alive at a higher incarnation"
+    );
     assert!(c.node(4).local().incarnation >= 1);
-    let deaths = c.log.iter().filter(|l| matches!(&l.event, Event::MemberFailed(_))).count();
+    let deaths = c
+        .log
+        .iter()
+        .filter(|l| matches!(&l.event, Event::MemberFailed(_)))
+        .count();
     assert_eq!(deaths, 0, "a live node is never declared dead");
 }
 
@@ -76,36 +105,64 @@ fn suspected_live_node_refutes() {
 fn leave_is_seen_as_left_everywhere() {
     let mut c = Cluster::new(8, Config::lan(), 4);
     c.join_all_via(0);
-    c.run_until(secs(10), Cluster::converged).expect("converged");
+    c.run_until(secs(10), Cluster::converged)
+        .expect("converged");
     let now = c.now;
     c.node_mut(5).leave(now).unwrap();
     c.drain(5);
-    let all_left = |c: &Cluster| (0..8).filter(|&i| i != 5).all(|i| c.view(i, 5).is_some_and(|(s, _, _)| s == MemberState::Left));
-    let took = c.run_until(secs(5), all_left).expect("everyone saw the leave");
+    let all_left = |c: &Cluster| {
+        (0..8)
+            .filter(|&i| i != 5)
+            .all(|i| c.view(i, 5).is_some_and(|(s, _, _)| s == MemberState::Left))
+    };
+    let took = c
+        .run_until(secs(5), all_left)
+        .expect("everyone saw the leave");
     assert!(took < secs(2), "took {took:?}");
     c.run_for(secs(3));
     assert_eq!(c.node(5).local().status, LocalStatus::Left);
-    assert_eq!(c.count_events(5, |e| matches!(e, Event::Local(LocalEvent::Left))), 1);
+    assert_eq!(
+        c.count_events(5, |e| matches!(e, Event::Local(LocalEvent::Left))),
+        1
+    );
     for i in (0..8).filter(|&i| i != 5) {
-        assert_eq!(c.count_events(i, |e| matches!(e, Event::MemberLeft(id) if id.addr == 5)), 1);
-        assert_eq!(c.count_events(i, |e| matches!(e, Event::MemberFailed(id) if id.addr == 5)), 0, "left is not dead");
+        assert_eq!(
+            c.count_events(i, |e| matches!(e, Event::MemberLeft(id) if id.addr == 5)),
+            1
+        );
+        assert_eq!(
+            c.count_events(i, |e| matches!(e, Event::MemberFailed(id) if id.addr == 5)),
+            0,
+            "left is not dead"
+        );
     }
     let now = c.now;
-    assert_eq!(c.node_mut(5).join(now, &[0]), Err(swim_core::CommandError::HasLeft));
+    assert_eq!(
+        c.node_mut(5).join(now, &[0]),
+        Err(swim_core::CommandError::HasLeft)
+    );
 }
 
 #[test]
 fn restarted_node_with_higher_incarnation_is_alive_again() {
     let mut c = Cluster::new(8, Config::lan(), 5);
     c.join_all_via(0);
-    c.run_until(secs(10), Cluster::converged).expect("converged");
+    c.run_until(secs(10), Cluster::converged)
+        .expect("converged");
     let before = c.node(3).local().incarnation;
     c.kill(3);
-    let dead_everywhere = |c: &Cluster| (0..8).filter(|&i| i != 3).all(|i| c.view(i, 3).is_some_and(|(s, _, _)| s == MemberState::Dead));
-    c.run_until(secs(40), dead_everywhere).expect("declared dead");
+    let dead_everywhere = |c: &Cluster| {
+        (0..8)
+            .filter(|&i| i != 3)
+            .all(|i| c.view(i, 3).is_some_and(|(s, _, _)| s == MemberState::Dead))
+    };
+    c.run_until(secs(40), dead_everywhere)
+        .expect("declared dead");
     // Same address and generation, persisted incarnation + 1.
     c.restart(3, 1, before + 1, &[0]);
-    let took = c.run_until(secs(10), Cluster::converged).expect("alive everywhere again");
+    let took = c
+        .run_until(secs(10), Cluster::converged)
+        .expect("alive everywhere again");
     assert!(took < secs(5), "took {took:?}");
     for i in (0..8).filter(|&i| i != 3) {
         assert!(c.count_events(i, |e| matches!(e, Event::MemberAlive(id) if id.addr == 3)) >= 1);
@@ -116,12 +173,16 @@ fn restarted_node_with_higher_incarnation_is_alive_again() {
 fn restarted_node_with_new_generation_replaces_the_old_one() {
     let mut c = Cluster::new(6, Config::lan(), 6);
     c.join_all_via(0);
-    c.run_until(secs(10), Cluster::converged).expect("converged");
+    c.run_until(secs(10), Cluster::converged)
+        .expect("converged");
     c.kill(2);
     c.run_for(secs(2));
     c.restart(2, 2, 0, &[0]);
     let took = c.run_until(secs(10), |c| {
-        c.converged() && (0..6).filter(|&i| i != 2).all(|i| c.view(i, 2).is_some_and(|(_, _, g)| g == 2))
+        c.converged()
+            && (0..6)
+                .filter(|&i| i != 2)
+                .all(|i| c.view(i, 2).is_some_and(|(_, _, g)| g == 2))
     });
     assert!(took.is_some(), "every node knows generation 2 alive");
 }
@@ -130,15 +191,23 @@ fn restarted_node_with_new_generation_replaces_the_old_one() {
 fn health_score_rises_when_the_local_node_is_slow() {
     let mut c = Cluster::new(6, Config::lan(), 7);
     c.join_all_via(0);
-    c.run_until(secs(10), Cluster::converged).expect("converged");
+    c.run_until(secs(10), Cluster::converged)
+        .expect("converged");
     assert_eq!(c.node(5).local().health, 0);
     // Node 5 takes 1.5 s to see anything sent to it: its probes time out.
     c.inbound_delay[5] = Duration::from_millis(1500);
     let rose = c.run_until(secs(20), |c| c.node(5).local().health >= 2);
-    assert!(rose.is_some(), "health score is {}", c.node(5).local().health);
+    assert!(
+        rose.is_some(),
+        "health score is {}",
+        c.node(5).local().health
+    );
     // The slow node is the least healthy.
     let worst_other = (0..5).map(|i| c.node(i).local().health).max().unwrap();
-    assert!(worst_other < c.node(5).local().health, "others up to {worst_other}");
+    assert!(
+        worst_other < c.node(5).local().health,
+        "others up to {worst_other}"
+    );
     // Recovery: once fast again the score decays.
     c.inbound_delay[5] = Duration::ZERO;
     let healed = c.run_until(secs(60), |c| c.node(5).local().health == 0);
@@ -153,7 +222,8 @@ fn every_datagram_fits_the_budget() {
     config.max_payload_len = 256;
     let mut c = Cluster::new(30, config, 8);
     c.join_all_via(0);
-    c.run_until(secs(20), Cluster::converged).expect("converged");
+    c.run_until(secs(20), Cluster::converged)
+        .expect("converged");
     for i in 0..30 {
         let now = c.now;
         c.node_mut(i).set_metadata(now, &[i as u8; 100]).unwrap();
@@ -174,7 +244,11 @@ fn same_seed_gives_the_same_run() {
         c.run_for(secs(5));
         c.kill(4);
         c.run_for(secs(30));
-        let trace: Vec<String> = c.log.iter().map(|l| format!("{:?} {} {:?}", l.at, l.node, l.event)).collect();
+        let trace: Vec<String> = c
+            .log
+            .iter()
+            .map(|l| format!("{:?} {} {:?}", l.at, l.node, l.event))
+            .collect();
         (trace, c.datagrams)
     };
     assert_eq!(run(11), run(11));
@@ -185,7 +259,8 @@ fn same_seed_gives_the_same_run() {
 fn clock_going_backwards_is_clamped_and_counted() {
     let mut c = Cluster::new(3, Config::lan(), 9);
     c.join_all_via(0);
-    c.run_until(secs(10), Cluster::converged).expect("converged");
+    c.run_until(secs(10), Cluster::converged)
+        .expect("converged");
     let now = c.now;
     let node = c.node_mut(1);
     node.handle_timeout(now - secs(100));

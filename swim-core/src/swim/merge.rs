@@ -31,8 +31,16 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.merge_about_self(state, id, incarnation);
             return;
         }
-        let state = if from_sync && state == MemberState::Dead { MemberState::Suspect } else { state };
-        let incoming = Precedence { generation: id.generation, incarnation, state };
+        let state = if from_sync && state == MemberState::Dead {
+            MemberState::Suspect
+        } else {
+            state
+        };
+        let incoming = Precedence {
+            generation: id.generation,
+            incarnation,
+            state,
+        };
         let Some(slot) = self.members.find(&id.addr) else {
             if state.is_active() {
                 self.add_member(now, id, incarnation, state, accuser);
@@ -41,7 +49,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             }
             return;
         };
-        let Some(member) = self.members.get(slot) else { return };
+        let Some(member) = self.members.get(slot) else {
+            return;
+        };
         let current = member.precedence();
         if incoming <= current {
             let same_suspicion = incoming == current && state == MemberState::Suspect;
@@ -93,7 +103,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
-    fn add_member(&mut self, now: Instant, id: Identity<A>, incarnation: u32, state: MemberState, accuser: A) {
+    fn add_member(
+        &mut self,
+        now: Instant,
+        id: Identity<A>,
+        incarnation: u32,
+        state: MemberState,
+        accuser: A,
+    ) {
         if self.members.is_full() && !self.evict_one_departed() {
             self.counters.members_refused += 1;
             return;
@@ -114,7 +131,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Frees a slot by forgetting the longest-departed dead or left member.
     fn evict_one_departed(&mut self) -> bool {
         while let Some((slot, since)) = self.reap_queue.pop_front() {
-            if self.members.get(slot).is_some_and(|m| !m.state.is_active() && m.since == since) {
+            if self
+                .members
+                .get(slot)
+                .is_some_and(|m| !m.state.is_active() && m.since == since)
+            {
                 self.forget(slot);
                 return true;
             }
@@ -133,7 +154,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if let Err(item) = self.reap_queue.push_back((slot, since), usize::MAX) {
             // Full: the oldest entry is due first anyway; make room.
             if let Some((old, old_since)) = self.reap_queue.pop_front() {
-                if self.members.get(old).is_some_and(|m| !m.state.is_active() && m.since == old_since) {
+                if self
+                    .members
+                    .get(old)
+                    .is_some_and(|m| !m.state.is_active() && m.since == old_since)
+                {
                     self.forget(old);
                 }
             }
@@ -181,7 +206,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 self.requeue_self_state();
                 let was_declared_dead = state != MemberState::Suspect;
                 let incarnation = self.me.incarnation;
-                self.emit(Event::Local(LocalEvent::Refuted { incarnation, was_declared_dead }));
+                self.emit(Event::Local(LocalEvent::Refuted {
+                    incarnation,
+                    was_declared_dead,
+                }));
             }
             _ => {
                 // A stale accusation (memberlist#311): the sender missed our
@@ -195,20 +223,30 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if id.addr == self.me.id.addr || data.len() > usize::from(self.config.max_metadata_len) {
             return;
         }
-        let Some(slot) = self.members.find(&id.addr) else { return };
+        let Some(slot) = self.members.find(&id.addr) else {
+            return;
+        };
         let stamp = self.gossip.stamp();
-        let Some(m) = self.members.get_mut(slot) else { return };
+        let Some(m) = self.members.get_mut(slot) else {
+            return;
+        };
         let newer = version.wrapping_sub(m.meta_version) as i32 > 0;
         if m.id != id || !newer {
             self.counters.stale_updates += 1;
             return;
         }
-        let Some(meta) = Payload::from_slice(data) else { return };
+        let Some(meta) = Payload::from_slice(data) else {
+            return;
+        };
         m.meta = meta;
         m.meta_version = version;
         m.meta_sent = 0;
         m.meta_stamp = stamp;
-        self.push_gossip(Entry { slot, record: RecordOf::Meta, stamp });
+        self.push_gossip(Entry {
+            slot,
+            record: RecordOf::Meta,
+            stamp,
+        });
         self.emit(Event::MemberUpdated(id));
     }
 
@@ -220,14 +258,18 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         key: Option<u64>,
         payload: &[u8],
     ) {
-        if origin.addr == self.me.id.addr || payload.len() > usize::from(self.config.max_payload_len) {
+        if origin.addr == self.me.id.addr
+            || payload.len() > usize::from(self.config.max_payload_len)
+        {
             return;
         }
         let Some(slot) = self.members.find(&origin.addr) else {
             self.counters.broadcasts_unknown_origin += 1;
             return;
         };
-        let Some(m) = self.members.get_mut(slot) else { return };
+        let Some(m) = self.members.get_mut(slot) else {
+            return;
+        };
         if m.id != origin {
             self.counters.broadcasts_unknown_origin += 1;
             return;
@@ -236,7 +278,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.counters.broadcasts_duplicate += 1;
             return;
         }
-        let Some(payload) = Payload::from_slice(payload) else { return };
+        let Some(payload) = Payload::from_slice(payload) else {
+            return;
+        };
         let item = QueuedBroadcast {
             origin: origin.clone(),
             epoch,
@@ -249,17 +293,28 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if self.broadcasts.push(item) == Queued::Full {
             self.counters.broadcasts_dropped += 1;
         }
-        self.emit(Event::Broadcast { origin: origin.addr, key, payload });
+        self.emit(Event::Broadcast {
+            origin: origin.addr,
+            key,
+            payload,
+        });
     }
 
     // ----- suspicion timers (Lifeguard) -----
 
     fn suspicion_bounds(&self) -> (u64, u64) {
-        let min = math::suspicion_min(self.config.suspicion_mult, self.cluster_size(), self.config.probe_interval);
+        let min = math::suspicion_min(
+            self.config.suspicion_mult,
+            self.cluster_size(),
+            self.config.probe_interval,
+        );
         if !self.config.lifeguard {
             return (min, min);
         }
-        (min, min.saturating_mul(u64::from(self.config.suspicion_max_timeout_mult)))
+        (
+            min,
+            min.saturating_mul(u64::from(self.config.suspicion_max_timeout_mult)),
+        )
     }
 
     /// Confirmations Lifeguard waits for before using the shortest timeout.
@@ -272,7 +327,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         k.min(self.members.active().saturating_sub(1) as u32)
     }
 
-    pub(super) fn start_suspicion(&mut self, now: Instant, slot: Slot, incarnation: u32, accuser: A) {
+    pub(super) fn start_suspicion(
+        &mut self,
+        now: Instant,
+        slot: Slot,
+        incarnation: u32,
+        accuser: A,
+    ) {
         self.remove_suspicion(slot);
         let (_, max) = self.suspicion_bounds();
         let mut accusers = heapless::Vec::new();
@@ -287,7 +348,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if let Err(s) = self.suspicions.push(suspicion, usize::MAX) {
             // No room: time it with the shortest timeout by replacing the
             // suspicion that expires last.
-            if let Some(i) = (0..self.suspicions.len()).max_by_key(|&i| self.suspicions[i].deadline) {
+            if let Some(i) = (0..self.suspicions.len()).max_by_key(|&i| self.suspicions[i].deadline)
+            {
                 self.suspicions[i] = s;
             }
         }
@@ -296,7 +358,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     fn confirm_suspicion(&mut self, now: Instant, slot: Slot, accuser: A) {
         let _ = now;
-        let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else { return };
+        let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else {
+            return;
+        };
         if s.accusers.contains(&accuser) || s.accusers.is_full() {
             self.counters.stale_updates += 1;
             return;
@@ -310,7 +374,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     fn update_suspicion_deadline(&mut self, slot: Slot) {
         let (min, max) = self.suspicion_bounds();
         let expected = self.expected_confirmations();
-        let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else { return };
+        let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else {
+            return;
+        };
         let confirmations = s.accusers.len().saturating_sub(1) as u32;
         let timeout = math::suspicion_timeout(min, max, confirmations, expected);
         s.deadline = Instant::from_micros(s.started.as_micros().saturating_add(timeout));
@@ -331,7 +397,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 continue;
             }
             let s = self.suspicions.swap_remove(i);
-            let Some(m) = self.members.get(s.slot) else { continue };
+            let Some(m) = self.members.get(s.slot) else {
+                continue;
+            };
             if m.state != MemberState::Suspect || m.incarnation != s.incarnation {
                 continue;
             }
@@ -349,7 +417,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     /// Suspects a member after a failed probe (accuser: the local node).
     pub(super) fn suspect(&mut self, now: Instant, slot: Slot, target: &Identity<A>) {
-        let Some(m) = self.members.get(slot) else { return };
+        let Some(m) = self.members.get(slot) else {
+            return;
+        };
         if m.id != *target || !m.state.is_active() {
             return;
         }
@@ -357,7 +427,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.counters.suspicions_raised += 1;
         let me = self.me.id.addr.clone();
         // Already suspect: this failed probe is an independent confirmation.
-        self.merge_member(now, MemberState::Suspect, target.clone(), incarnation, me, false);
+        self.merge_member(
+            now,
+            MemberState::Suspect,
+            target.clone(),
+            incarnation,
+            me,
+            false,
+        );
     }
 
     pub(super) fn is_joined(&self) -> bool {

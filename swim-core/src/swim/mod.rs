@@ -43,6 +43,38 @@ pub struct Transmit<A> {
     pub len: usize,
 }
 
+/// How full each table and queue is, against its cap: for monitoring and
+/// for checking that every queue stays bounded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueLengths {
+    /// Remembered remote members, of any state.
+    pub members: usize,
+    /// Cap of `members`.
+    pub members_cap: usize,
+    /// Entries in the membership/metadata dissemination queue.
+    pub gossip: usize,
+    /// Cap of `gossip`.
+    pub gossip_cap: usize,
+    /// Broadcasts awaiting dissemination.
+    pub broadcasts: usize,
+    /// Cap of `broadcasts`.
+    pub broadcasts_cap: usize,
+    /// Events not yet polled.
+    pub events: usize,
+    /// Cap of `events`.
+    pub events_cap: usize,
+    /// Messages waiting for `poll_transmit`.
+    pub outgoing: usize,
+    /// Cap of `outgoing`.
+    pub outgoing_cap: usize,
+    /// Push-pull exchanges in progress.
+    pub syncs: usize,
+    /// Cap of `syncs`.
+    pub syncs_cap: usize,
+    /// Suspicion timers running.
+    pub suspicions: usize,
+}
+
 /// The local node's place in the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LocalStatus {
@@ -152,12 +184,32 @@ struct SyncJob<A> {
 /// A message waiting for `poll_transmit`.
 #[derive(Clone, Debug)]
 enum Outgoing<A, const B: usize> {
-    Ping { to: A, seq: u32, target: Identity<A>, slot: Slot },
-    Ack { to: A, seq: u32 },
-    PingReq { to: A, seq: u32, target: Identity<A> },
-    Nack { to: A, seq: u32 },
-    Gossip { to: A },
-    Direct { to: A, payload: Payload<B> },
+    Ping {
+        to: A,
+        seq: u32,
+        target: Identity<A>,
+        slot: Slot,
+    },
+    Ack {
+        to: A,
+        seq: u32,
+    },
+    PingReq {
+        to: A,
+        seq: u32,
+        target: Identity<A>,
+    },
+    Nack {
+        to: A,
+        seq: u32,
+    },
+    Gossip {
+        to: A,
+    },
+    Direct {
+        to: A,
+        payload: Payload<B>,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -212,12 +264,18 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// [`Swim::join`], or wait for others to join through it.
     ///
     /// Fails if `config` does not [validate](Config::validate).
-    pub fn new(identity: Identity<A>, config: Config, mut rng: R, now: Instant) -> Result<Self, ConfigError> {
+    pub fn new(
+        identity: Identity<A>,
+        config: Config,
+        mut rng: R,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let members_limit = config.max_members as usize;
         let broadcast_epoch = rng.next_u32();
         let first_probe = now + jitter(&mut rng, config.probe_interval);
-        let first_sync = now + config.push_pull_interval + jitter(&mut rng, config.push_pull_interval);
+        let first_sync =
+            now + config.push_pull_interval + jitter(&mut rng, config.push_pull_interval);
         let swim = Swim {
             me: Local {
                 id: identity,
@@ -277,6 +335,26 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         c
     }
 
+    /// How full each table and queue is, with its cap.
+    pub fn queue_lengths(&self) -> QueueLengths {
+        let cap = |limit: usize| BoundedVec::<(), N>::capacity_for(limit);
+        QueueLengths {
+            members: self.members.len(),
+            members_cap: cap(self.config.max_members as usize),
+            gossip: self.gossip.len(),
+            gossip_cap: cap((self.config.max_members as usize).saturating_mul(4)),
+            broadcasts: self.broadcasts.len(),
+            broadcasts_cap: cap(usize::from(self.config.broadcast_queue_len)),
+            events: self.events.len(),
+            events_cap: cap(usize::from(self.config.event_queue_len)),
+            outgoing: self.outgoing.len(),
+            outgoing_cap: cap(OUTGOING_LIMIT),
+            syncs: self.syncs.len(),
+            syncs_cap: usize::from(self.config.max_concurrent_syncs).min(MAX_SYNC_SLOTS),
+            suspicions: self.suspicions.len(),
+        }
+    }
+
     /// The local node.
     pub fn local(&self) -> LocalNode<'_, A> {
         LocalNode {
@@ -319,7 +397,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let mut list: FixedVec<A, MAX_SEEDS> = FixedVec::new();
         for seed in seeds.iter().filter(|s| **s != self.me.id.addr) {
             if !list.contains(seed) {
-                list.push(seed.clone()).map_err(|_| CommandError::TooManySeeds)?;
+                list.push(seed.clone())
+                    .map_err(|_| CommandError::TooManySeeds)?;
             }
         }
         if list.is_empty() {
@@ -329,7 +408,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if self.me.status == LocalStatus::Idle {
             self.me.status = LocalStatus::Joining;
         }
-        self.join = Some(JoinState { next_attempt: now, backoff: self.config.join_retry_initial });
+        self.join = Some(JoinState {
+            next_attempt: now,
+            backoff: self.config.join_retry_initial,
+        });
         self.attempt_join(now);
         Ok(())
     }
@@ -365,7 +447,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.me.meta_version = self.me.meta_version.wrapping_add(1);
         self.me.meta_sent = 0;
         self.me.meta_stamp = self.gossip.stamp();
-        let entry = Entry { slot: SELF_SLOT, record: RecordOf::Meta, stamp: self.me.meta_stamp };
+        let entry = Entry {
+            slot: SELF_SLOT,
+            record: RecordOf::Meta,
+            stamp: self.me.meta_stamp,
+        };
         self.push_gossip(entry);
         Ok(())
     }
@@ -377,7 +463,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Fails with [`CommandError::BroadcastQueueFull`] when
     /// `broadcast_queue_len` broadcasts are still being disseminated: retry
     /// after a few gossip intervals.
-    pub fn broadcast(&mut self, now: Instant, key: Option<u64>, payload: &[u8]) -> Result<(), CommandError> {
+    pub fn broadcast(
+        &mut self,
+        now: Instant,
+        key: Option<u64>,
+        payload: &[u8],
+    ) -> Result<(), CommandError> {
         self.clamp(now);
         self.check_not_left()?;
         if payload.len() > usize::from(self.config.max_payload_len) {
@@ -404,7 +495,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     /// Sends `payload` to the live member at `to`, best effort (one datagram,
     /// no retry); it reports [`Event::Message`].
-    pub fn send_message(&mut self, now: Instant, to: &A, payload: &[u8]) -> Result<(), CommandError> {
+    pub fn send_message(
+        &mut self,
+        now: Instant,
+        to: &A,
+        payload: &[u8],
+    ) -> Result<(), CommandError> {
         self.clamp(now);
         self.check_not_left()?;
         if payload.len() > usize::from(self.config.max_payload_len) {
@@ -416,7 +512,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         let payload = Payload::from_slice(payload).ok_or(CommandError::PayloadTooLarge)?;
         self.outgoing
-            .push_back(Outgoing::Direct { to: to.clone(), payload }, OUTGOING_LIMIT)
+            .push_back(
+                Outgoing::Direct {
+                    to: to.clone(),
+                    payload,
+                },
+                OUTGOING_LIMIT,
+            )
             .map_err(|_| CommandError::TransmitQueueFull)
     }
 
@@ -437,7 +539,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             next = self.next_probe_at;
         }
         if let Some(p) = &self.probe {
-            next = next.min(if p.acked || p.indirect_sent { p.period_end } else { p.direct_deadline });
+            next = next.min(if p.acked || p.indirect_sent {
+                p.period_end
+            } else {
+                p.direct_deadline
+            });
         }
         for r in self.relays.iter() {
             next = next.min(if r.nack_sent { r.expires } else { r.nack_at });
@@ -500,7 +606,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     fn send(&mut self, message: Outgoing<A, B>) {
         if self.outgoing.push_back(message, OUTGOING_LIMIT).is_err() {
-            self.counters.drops.count(crate::counters::DropReason::TransmitQueueFull);
+            self.counters
+                .drops
+                .count(crate::counters::DropReason::TransmitQueueFull);
         }
     }
 
@@ -526,7 +634,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     fn requeue_self_state(&mut self) {
         self.me.state_sent = 0;
         self.me.state_stamp = self.gossip.stamp();
-        let entry = Entry { slot: SELF_SLOT, record: RecordOf::State, stamp: self.me.state_stamp };
+        let entry = Entry {
+            slot: SELF_SLOT,
+            record: RecordOf::State,
+            stamp: self.me.state_stamp,
+        };
         self.push_gossip(entry);
     }
 
@@ -536,7 +648,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if let Some(m) = self.members.get_mut(slot) {
             m.state_sent = 0;
             m.state_stamp = stamp;
-            self.push_gossip(Entry { slot, record: RecordOf::State, stamp });
+            self.push_gossip(Entry {
+                slot,
+                record: RecordOf::State,
+                stamp,
+            });
         }
     }
 

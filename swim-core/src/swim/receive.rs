@@ -100,7 +100,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         if let Some(i) = self.relays.iter().position(|r| r.seq == seq) {
             let relay = self.relays.swap_remove(i);
-            self.send(Outgoing::Ack { to: relay.requester, seq: relay.requester_seq });
+            self.send(Outgoing::Ack {
+                to: relay.requester,
+                seq: relay.requester_seq,
+            });
             return;
         }
         self.counters.drops.count(DropReason::UnexpectedAck);
@@ -110,7 +113,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// identity, so this node cannot be used to send traffic to arbitrary
     /// addresses.
     fn handle_ping_req(&mut self, now: Instant, from: A, seq: u32, target: crate::Identity<A>) {
-        let known = self.members.find(&target.addr).and_then(|s| self.members.get(s));
+        let known = self
+            .members
+            .find(&target.addr)
+            .and_then(|s| self.members.get(s));
         if !known.is_some_and(|m| m.state.is_active() && m.id == target) {
             self.counters.drops.count(DropReason::UnknownTarget);
             return;
@@ -131,8 +137,16 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return;
         }
         self.counters.indirect_probes_relayed += 1;
-        let slot = self.members.find(&target.addr).unwrap_or(crate::gossip_queue::SELF_SLOT);
-        self.send(Outgoing::Ping { to: target.addr.clone(), seq: local_seq, target, slot });
+        let slot = self
+            .members
+            .find(&target.addr)
+            .unwrap_or(crate::gossip_queue::SELF_SLOT);
+        self.send(Outgoing::Ping {
+            to: target.addr.clone(),
+            seq: local_seq,
+            target,
+            slot,
+        });
     }
 
     fn finish_join(&mut self) {
@@ -143,14 +157,23 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     fn apply_record(&mut self, now: Instant, from: &A, record: Record<'_, A>, from_sync: bool) {
         match record {
-            Record::Member { state, id, incarnation, accuser } => {
+            Record::Member {
+                state,
+                id,
+                incarnation,
+                accuser,
+            } => {
                 let accuser = accuser.unwrap_or_else(|| from.clone());
                 self.merge_member(now, state, id, incarnation, accuser, from_sync);
             }
             Record::Meta { id, version, data } => self.merge_meta(id, version, data),
-            Record::Broadcast { origin, epoch, seq, key, payload } => {
-                self.merge_broadcast(origin, epoch, seq, key, payload)
-            }
+            Record::Broadcast {
+                origin,
+                epoch,
+                seq,
+                key,
+                payload,
+            } => self.merge_broadcast(origin, epoch, seq, key, payload),
         }
     }
 }

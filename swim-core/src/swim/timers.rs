@@ -21,11 +21,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let now = self.clamp(now);
         match self.me.status {
             LocalStatus::Left => return,
-            LocalStatus::Leaving => {
-                if self.leave_done_at.is_some_and(|at| now >= at) {
-                    self.finish_leave();
-                    return;
-                }
+            LocalStatus::Leaving if self.leave_done_at.is_some_and(|at| now >= at) => {
+                self.finish_leave();
+                return;
             }
             _ => {}
         }
@@ -48,7 +46,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             if self.me.status != LocalStatus::Leaving {
                 self.periodic_sync();
             }
-            self.next_sync_at = now + push_pull_interval(self.config.push_pull_interval, self.cluster_size());
+            self.next_sync_at =
+                now + push_pull_interval(self.config.push_pull_interval, self.cluster_size());
         }
     }
 
@@ -95,10 +94,15 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let factor = self.health_factor();
         let period = scale(self.config.probe_interval, factor);
         self.next_probe_at = now + period;
-        let Some(slot) = self.members.next_probe_target(&mut self.rng, |m| m.state.is_active()) else {
+        let Some(slot) = self
+            .members
+            .next_probe_target(&mut self.rng, |m| m.state.is_active())
+        else {
             return;
         };
-        let Some(target) = self.members.get(slot).map(|m| m.id.clone()) else { return };
+        let Some(target) = self.members.get(slot).map(|m| m.id.clone()) else {
+            return;
+        };
         let seq = self.next_seq();
         self.probe = Some(Probe {
             slot,
@@ -112,7 +116,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             nacks_received: 0,
         });
         self.counters.probes_sent += 1;
-        self.send(Outgoing::Ping { to: target.addr.clone(), seq, target, slot });
+        self.send(Outgoing::Ping {
+            to: target.addr.clone(),
+            seq,
+            target,
+            slot,
+        });
     }
 
     fn send_ping_reqs(&mut self, p: &Probe<A>) {
@@ -125,13 +134,23 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             let _ = chosen.push(helper);
         }
         for &helper in chosen.iter() {
-            let Some(to) = self.members.get(helper).map(|m| m.id.addr.clone()) else { continue };
+            let Some(to) = self.members.get(helper).map(|m| m.id.addr.clone()) else {
+                continue;
+            };
             self.counters.indirect_probes_sent += 1;
-            self.send(Outgoing::PingReq { to, seq: p.seq, target: p.target.clone() });
+            self.send(Outgoing::PingReq {
+                to,
+                seq: p.seq,
+                target: p.target.clone(),
+            });
         }
         if let Some(probe) = &mut self.probe {
             probe.indirect_sent = true;
-            probe.nacks_expected = if self.config.lifeguard { chosen.len() as u8 } else { 0 };
+            probe.nacks_expected = if self.config.lifeguard {
+                chosen.len() as u8
+            } else {
+                0
+            };
         }
     }
 
@@ -174,7 +193,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         for _ in 0..self.config.gossip_nodes.min(16) {
             let pick = self.members.random(&mut self.rng, |slot, m| {
                 let eligible = m.state.is_active()
-                    || (m.state == MemberState::Dead && now.saturating_duration_since(m.since) < dead_window);
+                    || (m.state == MemberState::Dead
+                        && now.saturating_duration_since(m.since) < dead_window);
                 eligible && !chosen.contains(&slot)
             });
             let Some(slot) = pick else { break };
@@ -191,13 +211,19 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// with one random dead member (memberlist#222): if it is alive on the
     /// other side of a healed partition, both sides learn each other again.
     fn periodic_sync(&mut self) {
-        if let Some(slot) = self.members.random(&mut self.rng, |_, m| m.state == MemberState::Alive) {
+        if let Some(slot) = self
+            .members
+            .random(&mut self.rng, |_, m| m.state == MemberState::Alive)
+        {
             if let Some(peer) = self.members.get(slot).map(|m| m.id.addr.clone()) {
                 self.counters.syncs_started += 1;
                 self.start_sync(peer, SYNC_WANT_REPLY);
             }
         }
-        if let Some(slot) = self.members.random(&mut self.rng, |_, m| m.state == MemberState::Dead) {
+        if let Some(slot) = self
+            .members
+            .random(&mut self.rng, |_, m| m.state == MemberState::Dead)
+        {
             if let Some(peer) = self.members.get(slot).map(|m| m.id.addr.clone()) {
                 self.counters.syncs_started += 1;
                 self.start_sync(peer, SYNC_WANT_REPLY);
@@ -216,12 +242,29 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Dropped and counted when every slot is busy or one already serves
     /// this peer.
     pub(super) fn start_sync(&mut self, peer: A, flags: u8) {
-        if self.syncs.iter().any(|j| j.peer == peer && j.flags == flags) {
+        if self
+            .syncs
+            .iter()
+            .any(|j| j.peer == peer && j.flags == flags)
+        {
             return;
         }
         let limit = usize::from(self.config.max_concurrent_syncs);
-        if self.syncs.push(SyncJob { peer, flags, cursor: None }, limit).is_err() {
-            self.counters.drops.count(crate::counters::DropReason::SyncBusy);
+        if self
+            .syncs
+            .push(
+                SyncJob {
+                    peer,
+                    flags,
+                    cursor: None,
+                },
+                limit,
+            )
+            .is_err()
+        {
+            self.counters
+                .drops
+                .count(crate::counters::DropReason::SyncBusy);
         }
     }
 
@@ -244,13 +287,23 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 break;
             }
             self.reap_queue.pop_front();
-            let still_departed = self.members.get(slot).is_some_and(|m| !m.state.is_active() && m.since == since);
+            let still_departed = self
+                .members
+                .get(slot)
+                .is_some_and(|m| !m.state.is_active() && m.since == since);
             if still_departed {
                 self.forget(slot);
             }
         }
-        if self.is_joined() && self.members.len() == 0 && !self.seeds.is_empty() && self.join.is_none() {
-            self.join = Some(super::JoinState { next_attempt: now, backoff: self.config.join_retry_initial });
+        if self.is_joined()
+            && self.members.len() == 0
+            && !self.seeds.is_empty()
+            && self.join.is_none()
+        {
+            self.join = Some(super::JoinState {
+                next_attempt: now,
+                backoff: self.config.join_retry_initial,
+            });
         }
     }
 }

@@ -56,8 +56,20 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let mut w = Writer::new(buf);
         let mut buddy = None;
         let (to, empty_is_pointless) = match &outgoing {
-            Outgoing::Ping { to, seq, target, slot } => {
-                encode_packet_start(&mut w, tag, &Message::Ping { seq: *seq, target: target.clone() })?;
+            Outgoing::Ping {
+                to,
+                seq,
+                target,
+                slot,
+            } => {
+                encode_packet_start(
+                    &mut w,
+                    tag,
+                    &Message::Ping {
+                        seq: *seq,
+                        target: target.clone(),
+                    },
+                )?;
                 buddy = Some(*slot);
                 (to.clone(), false)
             }
@@ -66,7 +78,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 (to.clone(), false)
             }
             Outgoing::PingReq { to, seq, target } => {
-                encode_packet_start(&mut w, tag, &Message::PingReq { seq: *seq, target: target.clone() })?;
+                encode_packet_start(
+                    &mut w,
+                    tag,
+                    &Message::PingReq {
+                        seq: *seq,
+                        target: target.clone(),
+                    },
+                )?;
                 (to.clone(), false)
             }
             Outgoing::Nack { to, seq } => {
@@ -86,7 +105,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         // Buddy system: a ping to a suspect carries the suspicion first, so
         // the member learns of it at once and can refute.
         if let Some(slot) = buddy.filter(|_| self.config.lifeguard) {
-            if self.members.get(slot).is_some_and(|m| m.state == MemberState::Suspect) {
+            if self
+                .members
+                .get(slot)
+                .is_some_and(|m| m.state == MemberState::Suspect)
+            {
                 self.write_member_state(&mut w, slot);
             }
         }
@@ -94,7 +117,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if empty_is_pointless && w.len() == header_len {
             return None;
         }
-        Some(Transmit { destination: to, len: w.len() })
+        Some(Transmit {
+            destination: to,
+            len: w.len(),
+        })
     }
 
     /// Packs records until the packet is full: broadcasts up to their
@@ -121,7 +147,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let mut skipped: heapless::Vec<u16, MAX_SKIPPED> = heapless::Vec::new();
         while !placed.is_full() && w.len() < end {
             let skip = |i: usize| placed.contains(&(i as u16)) || skipped.contains(&(i as u16));
-            let Some(i) = self.broadcasts.least_sent(skip) else { break };
+            let Some(i) = self.broadcasts.least_sent(skip) else {
+                break;
+            };
             let q = self.broadcasts.get(i);
             let record = Record::Broadcast {
                 origin: q.origin.clone(),
@@ -148,8 +176,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let mut budget = self.gossip.len();
         while budget > 0 && w.remaining() > 0 {
             budget -= 1;
-            let Some(entry) = self.gossip.pop() else { break };
-            let Some(sent) = self.entry_sent_count(&entry) else { continue }; // stale
+            let Some(entry) = self.gossip.pop() else {
+                break;
+            };
+            let Some(sent) = self.entry_sent_count(&entry) else {
+                continue;
+            }; // stale
             if sent >= limit {
                 continue; // retransmitted enough
             }
@@ -218,7 +250,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     fn write_member_state(&self, w: &mut Writer<'_>, slot: Slot) -> bool {
-        let Some(m) = self.members.get(slot) else { return false };
+        let Some(m) = self.members.get(slot) else {
+            return false;
+        };
         let accuser = (m.state == MemberState::Suspect).then(|| {
             self.suspicions
                 .iter()
@@ -226,16 +260,31 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 .and_then(|s| s.accusers.last().cloned())
                 .unwrap_or_else(|| self.me.id.addr.clone())
         });
-        let record = Record::Member { state: m.state, id: m.id.clone(), incarnation: m.incarnation, accuser };
+        let record = Record::Member {
+            state: m.state,
+            id: m.id.clone(),
+            incarnation: m.incarnation,
+            accuser,
+        };
         encode_record(w, &record).is_some()
     }
 
     fn write_meta(&self, w: &mut Writer<'_>, slot: Slot) -> bool {
         let record = if slot == SELF_SLOT {
-            Record::Meta { id: self.me.id.clone(), version: self.me.meta_version, data: &self.me.meta }
+            Record::Meta {
+                id: self.me.id.clone(),
+                version: self.me.meta_version,
+                data: &self.me.meta,
+            }
         } else {
-            let Some(m) = self.members.get(slot) else { return false };
-            Record::Meta { id: m.id.clone(), version: m.meta_version, data: &m.meta }
+            let Some(m) = self.members.get(slot) else {
+                return false;
+            };
+            Record::Meta {
+                id: m.id.clone(),
+                version: m.meta_version,
+                data: &m.meta,
+            }
         };
         encode_record(w, &record).is_some()
     }
@@ -243,7 +292,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Writes the next chunk of the first push-pull job: the local node's
     /// own records first, then every remembered member with its metadata.
     fn write_sync_chunk(&mut self, buf: &mut [u8]) -> Option<Transmit<A>> {
-        let SyncJob { peer, flags, cursor } = self.syncs.first()?.clone();
+        let SyncJob {
+            peer,
+            flags,
+            cursor,
+        } = self.syncs.first()?.clone();
         let tag = self.config.cluster_tag;
         let mut w = Writer::new(buf);
         if encode_packet_start::<A>(&mut w, tag, &Message::Sync { flags }).is_none() {
@@ -264,7 +317,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             if self.members.get(next).is_some() {
                 let mark = w.len();
                 let has_meta = self.members.get(next).is_some_and(|m| !m.meta.is_empty());
-                let ok = self.write_member_state(&mut w, next) && (!has_meta || self.write_meta(&mut w, next));
+                let ok = self.write_member_state(&mut w, next)
+                    && (!has_meta || self.write_meta(&mut w, next));
                 if !ok {
                     w.truncate(mark);
                     if wrote_any {
@@ -286,6 +340,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if !wrote_any && !first_chunk {
             return None;
         }
-        Some(Transmit { destination: peer, len: w.len() })
+        Some(Transmit {
+            destination: peer,
+            len: w.len(),
+        })
     }
 }

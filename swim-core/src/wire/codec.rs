@@ -167,7 +167,17 @@ mod tests {
 
     #[test]
     fn varint_round_trip_and_length() {
-        for v in [0u64, 1, 127, 128, 300, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            u32::MAX as u64,
+            u64::MAX,
+        ] {
             let mut buf = [0u8; 10];
             let mut w = Writer::new(&mut buf);
             w.varint(v).unwrap();
@@ -184,7 +194,10 @@ mod tests {
         assert_eq!(Reader::new(&[0x80]).varint(), None); // truncated
         assert_eq!(Reader::new(&[0x80, 0x00]).varint(), None); // overlong
         assert_eq!(Reader::new(&[0xff; 11]).varint(), None); // too long
-        assert_eq!(Reader::new(&[0xff, 0xff, 0xff, 0xff, 0x10]).varint_u32(), None);
+        assert_eq!(
+            Reader::new(&[0xff, 0xff, 0xff, 0xff, 0x10]).varint_u32(),
+            None
+        );
     }
 
     #[test]

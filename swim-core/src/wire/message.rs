@@ -105,9 +105,15 @@ impl<'a, A: Address> Message<'a, A> {
         let kind = r.u8().ok_or(Truncated)?;
         let seq = |r: &mut Reader<'a>| r.varint_u32().ok_or(Malformed);
         let message = match kind {
-            1 => Message::Ping { seq: seq(r)?, target: Identity::decode(r).ok_or(Malformed)? },
+            1 => Message::Ping {
+                seq: seq(r)?,
+                target: Identity::decode(r).ok_or(Malformed)?,
+            },
             2 => Message::Ack { seq: seq(r)? },
-            3 => Message::PingReq { seq: seq(r)?, target: Identity::decode(r).ok_or(Malformed)? },
+            3 => Message::PingReq {
+                seq: seq(r)?,
+                target: Identity::decode(r).ok_or(Malformed)?,
+            },
             4 => Message::Nack { seq: seq(r)? },
             5 => Message::Gossip,
             6 => {
@@ -117,7 +123,9 @@ impl<'a, A: Address> Message<'a, A> {
                 }
                 Message::Sync { flags }
             }
-            7 => Message::Direct { payload: r.blob(usize::MAX).ok_or(Malformed)? },
+            7 => Message::Direct {
+                payload: r.blob(usize::MAX).ok_or(Malformed)?,
+            },
             _ => return Err(DropReason::UnknownType),
         };
         Ok(message)

@@ -58,7 +58,10 @@ impl<'a, A: Address> Packet<'a, A> {
     /// The records, in order. Each item is already validated by
     /// [`Packet::decode`], so errors only appear for hand-built packets.
     pub fn records(&self) -> RecordIter<'a, A> {
-        RecordIter { reader: Reader::new(self.records), _address: core::marker::PhantomData }
+        RecordIter {
+            reader: Reader::new(self.records),
+            _address: core::marker::PhantomData,
+        }
     }
 }
 

@@ -69,7 +69,12 @@ pub enum Record<'a, A> {
 impl<'a, A: Address> Record<'a, A> {
     pub(crate) fn encode(&self, out: &mut Writer<'_>) -> Option<()> {
         match self {
-            Record::Member { state, id, incarnation, accuser } => {
+            Record::Member {
+                state,
+                id,
+                incarnation,
+                accuser,
+            } => {
                 out.u8(state.record_kind() as u8)?;
                 id.encode(out)?;
                 out.varint(u64::from(*incarnation))?;
@@ -84,7 +89,13 @@ impl<'a, A: Address> Record<'a, A> {
                 out.varint(u64::from(*version))?;
                 out.blob(data)
             }
-            Record::Broadcast { origin, epoch, seq, key, payload } => {
+            Record::Broadcast {
+                origin,
+                epoch,
+                seq,
+                key,
+                payload,
+            } => {
                 let flag = if key.is_some() { HAS_KEY } else { 0 };
                 out.u8(RecordKind::Broadcast as u8 | flag)?;
                 origin.encode(out)?;
@@ -119,7 +130,12 @@ impl<'a, A: Address> Record<'a, A> {
                 MemberState::Suspect => Some(A::decode(r).ok_or(Malformed)?),
                 _ => None,
             };
-            return Ok(Record::Member { state, id, incarnation, accuser });
+            return Ok(Record::Member {
+                state,
+                id,
+                incarnation,
+                accuser,
+            });
         }
         match kind {
             4 => {
@@ -135,9 +151,19 @@ impl<'a, A: Address> Record<'a, A> {
                 let origin = Identity::decode(r).ok_or(Malformed)?;
                 let epoch = u32::from_le_bytes(r.array::<4>().ok_or(Malformed)?);
                 let seq = r.varint_u32().ok_or(Malformed)?;
-                let key = if tag & HAS_KEY != 0 { Some(r.varint().ok_or(Malformed)?) } else { None };
+                let key = if tag & HAS_KEY != 0 {
+                    Some(r.varint().ok_or(Malformed)?)
+                } else {
+                    None
+                };
                 let payload = r.blob(usize::MAX).ok_or(Malformed)?;
-                Ok(Record::Broadcast { origin, epoch, seq, key, payload })
+                Ok(Record::Broadcast {
+                    origin,
+                    epoch,
+                    seq,
+                    key,
+                    payload,
+                })
             }
             _ => Err(DropReason::UnknownType),
         }

@@ -12,7 +12,10 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn encode(message: &Message<'_, SocketAddr>, records: &[Record<'_, SocketAddr>]) -> ([u8; 1400], usize) {
+fn encode(
+    message: &Message<'_, SocketAddr>,
+    records: &[Record<'_, SocketAddr>],
+) -> ([u8; 1400], usize) {
     let mut buf = [0u8; 1400];
     let mut w = Writer::new(&mut buf);
     encode_packet_start(&mut w, TAG, message).unwrap();
@@ -26,16 +29,36 @@ fn encode(message: &Message<'_, SocketAddr>, records: &[Record<'_, SocketAddr>])
 fn sample_records() -> [Record<'static, SocketAddr>; 5] {
     let id = Identity::new(addr("10.1.2.3:7946"), 3);
     [
-        Record::Member { state: MemberState::Alive, id: id.clone(), incarnation: 7, accuser: None },
+        Record::Member {
+            state: MemberState::Alive,
+            id: id.clone(),
+            incarnation: 7,
+            accuser: None,
+        },
         Record::Member {
             state: MemberState::Suspect,
             id: id.clone(),
             incarnation: 8,
             accuser: Some(addr("[::1]:9")),
         },
-        Record::Member { state: MemberState::Left, id: id.clone(), incarnation: 9, accuser: None },
-        Record::Meta { id: id.clone(), version: 2, data: b"zone=a" },
-        Record::Broadcast { origin: id, epoch: 0xdead_beef, seq: 77, key: Some(5), payload: b"hello" },
+        Record::Member {
+            state: MemberState::Left,
+            id: id.clone(),
+            incarnation: 9,
+            accuser: None,
+        },
+        Record::Meta {
+            id: id.clone(),
+            version: 2,
+            data: b"zone=a",
+        },
+        Record::Broadcast {
+            origin: id,
+            epoch: 0xdead_beef,
+            seq: 77,
+            key: Some(5),
+            payload: b"hello",
+        },
     ]
 }
 
@@ -43,12 +66,17 @@ fn sample_records() -> [Record<'static, SocketAddr>; 5] {
 fn every_message_type_round_trips_with_records() {
     let target = Identity::new(addr("192.168.0.9:1000"), 1);
     let messages = [
-        Message::Ping { seq: 1, target: target.clone() },
+        Message::Ping {
+            seq: 1,
+            target: target.clone(),
+        },
         Message::Ack { seq: u32::MAX },
         Message::PingReq { seq: 300, target },
         Message::Nack { seq: 0 },
         Message::Gossip,
-        Message::Sync { flags: SYNC_WANT_REPLY | SYNC_JOIN },
+        Message::Sync {
+            flags: SYNC_WANT_REPLY | SYNC_JOIN,
+        },
         Message::Direct { payload: b"direct" },
     ];
     let records = sample_records();
@@ -63,7 +91,13 @@ fn every_message_type_round_trips_with_records() {
 
 #[test]
 fn every_truncation_is_rejected_without_panic() {
-    let (buf, n) = encode(&Message::Ping { seq: 5, target: Identity::new(addr("1.2.3.4:5"), 0) }, &sample_records());
+    let (buf, n) = encode(
+        &Message::Ping {
+            seq: 5,
+            target: Identity::new(addr("1.2.3.4:5"), 0),
+        },
+        &sample_records(),
+    );
     for cut in 0..n {
         let result = Packet::<SocketAddr>::decode(&buf[..cut], TAG);
         // A cut exactly between records is a valid shorter packet.
@@ -71,18 +105,30 @@ fn every_truncation_is_rejected_without_panic() {
             assert!(p.records().all(|r| r.is_ok()));
         }
     }
-    assert_eq!(Packet::<SocketAddr>::decode(&[], TAG).unwrap_err(), DropReason::Truncated);
+    assert_eq!(
+        Packet::<SocketAddr>::decode(&[], TAG).unwrap_err(),
+        DropReason::Truncated
+    );
 }
 
 #[test]
 fn foreign_and_unknown_packets_are_classified() {
     let (mut buf, n) = encode(&Message::Gossip, &[]);
-    assert_eq!(Packet::<SocketAddr>::decode(&buf[..n], TAG + 1).unwrap_err(), DropReason::WrongCluster);
+    assert_eq!(
+        Packet::<SocketAddr>::decode(&buf[..n], TAG + 1).unwrap_err(),
+        DropReason::WrongCluster
+    );
     buf[0] = 9;
-    assert_eq!(Packet::<SocketAddr>::decode(&buf[..n], TAG).unwrap_err(), DropReason::UnknownVersion);
+    assert_eq!(
+        Packet::<SocketAddr>::decode(&buf[..n], TAG).unwrap_err(),
+        DropReason::UnknownVersion
+    );
     buf[0] = PROTOCOL_VERSION;
     buf[HEADER_LEN] = 200;
-    assert_eq!(Packet::<SocketAddr>::decode(&buf[..n], TAG).unwrap_err(), DropReason::UnknownType);
+    assert_eq!(
+        Packet::<SocketAddr>::decode(&buf[..n], TAG).unwrap_err(),
+        DropReason::UnknownType
+    );
     let (mut buf, n) = encode(&Message::Gossip, &sample_records()[..1]);
     buf[HEADER_LEN + 1] = 0x0e; // unknown record kind
     assert!(Packet::<SocketAddr>::decode(&buf[..n], TAG).is_err());
@@ -106,7 +152,8 @@ fn garbage_never_panics() {
             let mut data = [0u8; 256];
             data[..5].copy_from_slice(&soup[..5]);
             data[5..5 + len].copy_from_slice(&soup[start..start + len]);
-            let _ = Packet::<SocketAddr>::decode(&data[..5 + len], TAG).map(|p| p.records().count());
+            let _ =
+                Packet::<SocketAddr>::decode(&data[..5 + len], TAG).map(|p| p.records().count());
         }
     }
 }
@@ -117,10 +164,22 @@ fn garbage_never_panics() {
 #[test]
 fn size_targets_with_ipv4_identity() {
     let target = Identity::new(addr("10.0.0.17:7946"), 16_000);
-    let ping = encode(&Message::Ping { seq: 2_000_000, target: target.clone() }, &[]).1;
+    let ping = encode(
+        &Message::Ping {
+            seq: 2_000_000,
+            target: target.clone(),
+        },
+        &[],
+    )
+    .1;
     let ack = encode(&Message::Ack { seq: 2_000_000 }, &[]).1;
     let header_only = encode(&Message::Gossip, &[]).1;
-    let alive = Record::Member { state: MemberState::Alive, id: target.clone(), incarnation: 16_000, accuser: None };
+    let alive = Record::Member {
+        state: MemberState::Alive,
+        id: target.clone(),
+        incarnation: 16_000,
+        accuser: None,
+    };
     let update = encode(&Message::Gossip, &[alive]).1 - header_only;
     let suspect = Record::Member {
         state: MemberState::Suspect,

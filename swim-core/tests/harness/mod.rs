@@ -79,10 +79,18 @@ impl Cluster {
     }
 
     fn make_node(&self, addr: u32, generation: u32, incarnation: u32) -> Node {
-        let rng = Pcg32::seed_from_u64(self.seed.wrapping_mul(1000).wrapping_add(u64::from(addr)) ^ u64::from(generation) << 40);
-        Node::new(Identity::new(addr, generation), self.config.clone(), rng, self.now)
-            .expect("valid config")
-            .with_incarnation(incarnation)
+        let rng = Pcg32::seed_from_u64(
+            self.seed.wrapping_mul(1000).wrapping_add(u64::from(addr))
+                ^ u64::from(generation) << 40,
+        );
+        Node::new(
+            Identity::new(addr, generation),
+            self.config.clone(),
+            rng,
+            self.now,
+        )
+        .expect("valid config")
+        .with_incarnation(incarnation)
     }
 
     pub fn len(&self) -> u32 {
@@ -141,13 +149,24 @@ impl Cluster {
         let budget = usize::from(self.config.packet_budget);
         let mut buf = vec![0u8; 65_536];
         let mut out = Vec::new();
-        let Some(node) = self.nodes[i as usize].as_mut() else { return };
+        let Some(node) = self.nodes[i as usize].as_mut() else {
+            return;
+        };
         while let Some(t) = node.poll_transmit(now, &mut buf) {
-            assert!(t.len <= budget, "datagram of {} bytes over the {} budget", t.len, budget);
+            assert!(
+                t.len <= budget,
+                "datagram of {} bytes over the {} budget",
+                t.len,
+                budget
+            );
             out.push((t.destination, buf[..t.len].to_vec()));
         }
         while let Some(event) = node.poll_event() {
-            self.log.push(Logged { at: now, node: i, event });
+            self.log.push(Logged {
+                at: now,
+                node: i,
+                event,
+            });
         }
         for (to, bytes) in out {
             self.datagrams += 1;
@@ -164,17 +183,31 @@ impl Cluster {
             return;
         }
         let latency = Duration::from_micros(500 + u64::from(self.rng.next_u32() % 1000));
-        let delay = latency + self.inbound_delay.get(to as usize).copied().unwrap_or_default();
+        let delay = latency
+            + self
+                .inbound_delay
+                .get(to as usize)
+                .copied()
+                .unwrap_or_default();
         let at = (self.now + delay).as_micros();
         self.in_flight.push(Some(Datagram { from, to, bytes }));
         self.seq += 1;
-        self.queue.push(Reverse((at, self.seq, self.in_flight.len() - 1)));
+        self.queue
+            .push(Reverse((at, self.seq, self.in_flight.len() - 1)));
     }
 
     /// Advances the virtual clock to the next thing that happens.
     fn step(&mut self, limit: Instant) -> bool {
-        let next_packet = self.queue.peek().map(|Reverse((at, _, _))| Instant::from_micros(*at));
-        let next_timer = self.nodes.iter().flatten().filter_map(|n| n.poll_timeout()).min();
+        let next_packet = self
+            .queue
+            .peek()
+            .map(|Reverse((at, _, _))| Instant::from_micros(*at));
+        let next_timer = self
+            .nodes
+            .iter()
+            .flatten()
+            .filter_map(|n| n.poll_timeout())
+            .min();
         let next = match (next_packet, next_timer) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => match a.or(b) {
@@ -193,7 +226,9 @@ impl Cluster {
                 break;
             }
             self.queue.pop();
-            let Some(d) = self.in_flight[idx].take() else { continue };
+            let Some(d) = self.in_flight[idx].take() else {
+                continue;
+            };
             if let Some(node) = self.nodes[d.to as usize].as_mut() {
                 node.handle_datagram(now, d.from, &d.bytes);
                 self.drain(d.to);
@@ -203,7 +238,10 @@ impl Cluster {
             self.in_flight.clear();
         }
         for i in 0..self.len() {
-            let due = self.nodes[i as usize].as_ref().and_then(|n| n.poll_timeout()).is_some_and(|t| t <= now);
+            let due = self.nodes[i as usize]
+                .as_ref()
+                .and_then(|n| n.poll_timeout())
+                .is_some_and(|t| t <= now);
             if due {
                 self.node_mut(i).handle_timeout(now);
                 self.drain(i);
@@ -220,7 +258,11 @@ impl Cluster {
 
     /// Runs until `done` holds (checked after every step) or `d` elapsed;
     /// returns the time it took.
-    pub fn run_until(&mut self, d: Duration, mut done: impl FnMut(&Cluster) -> bool) -> Option<Duration> {
+    pub fn run_until(
+        &mut self,
+        d: Duration,
+        mut done: impl FnMut(&Cluster) -> bool,
+    ) -> Option<Duration> {
         let start = self.now;
         let end = self.now + d;
         loop {
@@ -235,19 +277,33 @@ impl Cluster {
 
     /// What node `i` believes about node `j`.
     pub fn view(&self, i: u32, j: u32) -> Option<(MemberState, u32, u32)> {
-        self.node(i).member(&j).map(|m| (m.state, m.incarnation, m.identity.generation))
+        self.node(i)
+            .member(&j)
+            .map(|m| (m.state, m.incarnation, m.identity.generation))
     }
 
     /// True if every running node sees every other running node alive.
     pub fn converged(&self) -> bool {
         let running: Vec<u32> = (0..self.len()).filter(|&i| self.is_running(i)).collect();
         running.iter().all(|&i| {
-            running.iter().all(|&j| i == j || self.view(i, j).is_some_and(|(s, _, _)| s == MemberState::Alive))
+            running.iter().all(|&j| {
+                i == j
+                    || self
+                        .view(i, j)
+                        .is_some_and(|(s, _, _)| s == MemberState::Alive)
+            })
         })
     }
 
     /// Events of `kind` logged at node `at` about member `about`.
-    pub fn count_events(&self, at: u32, mut matches: impl FnMut(&Event<u32, BLOB>) -> bool) -> usize {
-        self.log.iter().filter(|l| l.node == at && matches(&l.event)).count()
+    pub fn count_events(
+        &self,
+        at: u32,
+        mut matches: impl FnMut(&Event<u32, BLOB>) -> bool,
+    ) -> usize {
+        self.log
+            .iter()
+            .filter(|l| l.node == at && matches(&l.event))
+            .count()
     }
 }

@@ -1,0 +1,320 @@
+//! Anti-entropy, partition healing, restarts, metadata, broadcasts and
+//! cluster isolation, driven by the in-memory harness.
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use harness::Cluster;
+use swim_core::{CommandError, Config, Event, Identity, Instant, MemberState, Swim};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn healed_partition_merges_without_any_join_call() {
+    let config = Config::lan();
+    let push_pull = config.push_pull_interval;
+    let mut c = Cluster::new(20, config, 21);
+    c.join_all_via(0);
+    c.run_until(secs(20), Cluster::converged)
+        .expect("converged");
+    let side = |i: u32| i < 10;
+    c.blocked = Box::new(move |from, to| side(from) != side(to));
+    let split = |c: &Cluster| {
+        (0..20).all(|i| {
+            (0..20)
+                .filter(|&j| side(j) != side(i))
+                .all(|j| c.view(i, j).is_some_and(|(s, _, _)| s == MemberState::Dead))
+        })
+    };
+    c.run_until(secs(120), split)
+        .expect("each side declared the other dead");
+    c.blocked = Box::new(|_, _| false);
+    let healed_in = c.run_until(push_pull + secs(20), Cluster::converged);
+    let healed_in = healed_in.expect("full agreement after the heal, with no join call");
+    println!("partition healed in {healed_in:?} (push-pull interval {push_pull:?})");
+    assert!(healed_in <= push_pull + secs(10), "took {healed_in:?}");
+}
+
+#[test]
+fn mass_restart_of_30_percent_recovers() {
+    let mut c = Cluster::new(20, Config::lan(), 22);
+    c.join_all_via(0);
+    c.run_until(secs(20), Cluster::converged)
+        .expect("converged");
+    let restarted: Vec<u32> = (14..20).collect();
+    for &i in &restarted {
+        c.kill(i);
+    }
+    let dead_everywhere = |c: &Cluster| {
+        (0..14)
+            .all(|i| (14..20).all(|j| c.view(i, j).is_some_and(|(s, _, _)| s == MemberState::Dead)))
+    };
+    c.run_until(secs(60), dead_everywhere)
+        .expect("declared dead");
+    // Same addresses, same generation, incarnation lost (not persisted).
+    for &i in &restarted {
+        c.restart(i, 1, 0, &[0, 1]);
+    }
+    let took = c
+        .run_until(secs(30), Cluster::converged)
+        .expect("all alive everywhere");
+    println!("mass restart recovered in {took:?}");
+    assert!(took <= secs(10), "took {took:?}");
+    for &i in &restarted {
+        assert!(
+            c.node(i).local().incarnation >= 1,
+            "node {i} refuted the stale death"
+        );
+    }
+}
+
+#[test]
+fn stale_accusation_at_a_high_incarnation_is_refuted_after_restart() {
+    let mut c = Cluster::new(5, Config::lan(), 23);
+    c.join_all_via(0);
+    c.run_until(secs(20), Cluster::converged)
+        .expect("converged");
+    // Node 4 raised its incarnation to 9 in a previous life.
+    c.kill(4);
+    c.restart(4, 1, 9, &[0]);
+    c.run_until(secs(10), Cluster::converged)
+        .expect("converged");
+    c.kill(4);
+    c.run_until(secs(60), |c| {
+        (0..4).all(|i| c.view(i, 4).is_some_and(|(s, _, _)| s == MemberState::Dead))
+    })
+    .expect("dead at incarnation 9");
+    c.restart(4, 1, 0, &[0]);
+    c.run_until(secs(10), Cluster::converged)
+        .expect("alive again");
+    assert!(c.node(4).local().incarnation >= 10);
+}
+
+#[test]
+fn metadata_reaches_every_node_and_oversize_is_refused() {
+    let mut config = Config::lan();
+    config.max_metadata_len = 100;
+    let mut c = Cluster::new(10, config, 24);
+    c.join_all_via(0);
+    c.run_until(secs(20), Cluster::converged)
+        .expect("converged");
+    let now = c.now;
+    c.node_mut(3).set_metadata(now, b"role=db zone=b").unwrap();
+    c.drain(3);
+    let everywhere = |c: &Cluster| {
+        (0..10)
+            .filter(|&i| i != 3)
+            .all(|i| c.node(i).member(&3).unwrap().metadata == b"role=db zone=b")
+    };
+    let took = c.run_until(secs(10), everywhere).expect("metadata spread");
+    assert!(took < secs(3), "took {took:?}");
+    for i in (0..10).filter(|&i| i != 3) {
+        assert_eq!(
+            c.count_events(i, |e| matches!(e, Event::MemberUpdated(id) if id.addr == 3)),
+            1
+        );
+    }
+    assert_eq!(
+        c.node_mut(3).set_metadata(now, &[0; 101]),
+        Err(CommandError::MetadataTooLarge)
+    );
+    assert_eq!(c.node(3).local().metadata, b"role=db zone=b");
+    // The default limit is 512: 600 bytes is refused as well.
+    let mut node: Swim<u32, rand_pcg::Pcg32> = Swim::new(
+        Identity::new(1, 1),
+        Config::lan(),
+        rand_core::SeedableRng::seed_from_u64(1),
+        Instant::ZERO,
+    )
+    .unwrap();
+    assert_eq!(
+        node.set_metadata(Instant::ZERO, &[0; 600]),
+        Err(CommandError::MetadataTooLarge)
+    );
+}
+
+#[test]
+fn late_joiner_learns_metadata_through_push_pull() {
+    let mut c = Cluster::new(6, Config::lan(), 25);
+    for i in 0..5 {
+        c.node_mut(i)
+            .set_metadata(Instant::from_secs(1), format!("node-{i}").as_bytes())
+            .unwrap();
+    }
+    for i in 1..5 {
+        c.node_mut(i).join(Instant::from_secs(1), &[0]).unwrap();
+        c.drain(i);
+    }
+    c.run_for(secs(60)); // long after every record stopped being gossiped
+    let now = c.now;
+    c.node_mut(5).join(now, &[2]).unwrap();
+    c.drain(5);
+    let knows = |c: &Cluster| {
+        (0..5).all(|i| {
+            c.node(5)
+                .member(&i)
+                .is_some_and(|m| m.metadata == format!("node-{i}").as_bytes())
+        })
+    };
+    assert!(c.run_until(secs(5), knows).is_some());
+}
+
+#[test]
+fn a_thousand_broadcasts_during_churn_arrive_once_everywhere() {
+    let mut c = Cluster::new(20, Config::lan(), 26);
+    c.join_all_via(0);
+    c.run_until(secs(20), Cluster::converged)
+        .expect("converged");
+    let senders = [1u32, 2, 3, 4, 5];
+    let churners = [16u32, 17, 18, 19];
+    let stable: Vec<u32> = (0..16).collect();
+    let mut next = BTreeMap::new();
+    let mut step = 0u64;
+    while next.values().sum::<u32>() < 1000 || step < 10 {
+        for &s in &senders {
+            let k = next.entry(s).or_insert(0u32);
+            if *k >= 200 {
+                continue;
+            }
+            let now = c.now;
+            let payload = format!("{s}:{k}");
+            match c.node_mut(s).broadcast(now, None, payload.as_bytes()) {
+                Ok(()) => *k += 1,
+                Err(CommandError::BroadcastQueueFull) => {}
+                Err(e) => panic!("{e}"),
+            }
+            c.drain(s);
+        }
+        // Churn: every 2 s one churner leaves or crashes, and comes back.
+        if step % 40 == 0 {
+            let who = churners[(step / 40) as usize % churners.len()];
+            if c.is_running(who) {
+                if step % 80 == 0 {
+                    let now = c.now;
+                    c.node_mut(who).leave(now).unwrap();
+                    c.drain(who);
+                } else {
+                    c.kill(who);
+                }
+            }
+        }
+        if step % 40 == 20 {
+            for &who in &churners {
+                let gone = !c.is_running(who)
+                    || c.node(who).local().status == swim_core::LocalStatus::Left;
+                if gone {
+                    let generation = 2 + (step / 40) as u32;
+                    c.restart(who, generation, 0, &[0]);
+                }
+            }
+        }
+        c.run_for(Duration::from_millis(50));
+        step += 1;
+    }
+    c.run_for(secs(30));
+    for &node in &stable {
+        let mut seen: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+        for l in c.log.iter().filter(|l| l.node == node) {
+            if let Event::Broadcast { payload, .. } = &l.event {
+                *seen.entry(payload.to_vec()).or_default() += 1;
+            }
+        }
+        let expected = if senders.contains(&node) { 800 } else { 1000 };
+        assert_eq!(
+            seen.len(),
+            expected,
+            "node {node} got {} distinct broadcasts",
+            seen.len()
+        );
+        assert!(
+            seen.values().all(|&n| n == 1),
+            "node {node} got a duplicate"
+        );
+    }
+}
+
+#[test]
+fn newer_broadcast_with_the_same_key_replaces_the_queued_one() {
+    let mut c = Cluster::new(4, Config::lan(), 27);
+    c.join_all_via(0);
+    c.run_until(secs(20), Cluster::converged)
+        .expect("converged");
+    // Node 3 is cut off while two versions of key 7 are broadcast.
+    c.blocked = Box::new(|from, to| from == 3 || to == 3);
+    let now = c.now;
+    c.node_mut(1).broadcast(now, Some(7), b"v1").unwrap();
+    c.node_mut(1).broadcast(now, Some(7), b"v2").unwrap();
+    c.drain(1);
+    c.run_for(secs(1));
+    c.blocked = Box::new(|_, _| false);
+    c.run_for(secs(5));
+    let got: Vec<Vec<u8>> = c
+        .log
+        .iter()
+        .filter(|l| l.node == 2)
+        .filter_map(|l| match &l.event {
+            Event::Broadcast { payload, key, .. } if *key == Some(7) => Some(payload.to_vec()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![b"v2".to_vec()], "v1 never left the queue");
+}
+
+#[test]
+fn direct_message_reaches_only_its_destination() {
+    let mut c = Cluster::new(4, Config::lan(), 28);
+    c.join_all_via(0);
+    c.run_until(secs(20), Cluster::converged)
+        .expect("converged");
+    let now = c.now;
+    c.node_mut(1).send_message(now, &2, b"hi two").unwrap();
+    c.drain(1);
+    c.run_for(secs(1));
+    assert_eq!(
+        c.count_events(
+            2,
+            |e| matches!(e, Event::Message { from: 1, payload } if &payload[..] == b"hi two")
+        ),
+        1
+    );
+    assert_eq!(c.count_events(3, |e| matches!(e, Event::Message { .. })), 0);
+    assert_eq!(
+        c.node_mut(1).send_message(now, &99, b"x"),
+        Err(CommandError::UnknownMember)
+    );
+}
+
+#[test]
+fn packets_of_another_cluster_or_version_are_dropped_and_counted() {
+    let run = |label: &str| {
+        let mut a: Swim<u32, rand_pcg::Pcg32> = Swim::new(
+            Identity::new(1, 1),
+            Config::lan().with_label(label),
+            rand_core::SeedableRng::seed_from_u64(1),
+            Instant::ZERO,
+        )
+        .unwrap();
+        a.join(Instant::ZERO, &[2]).unwrap();
+        let mut buf = [0u8; 1400];
+        let t = a.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+        buf[..t.len].to_vec()
+    };
+    let mut c = Cluster::new(2, Config::lan().with_label("prod"), 29);
+    let foreign = run("staging");
+    c.inject(1, 0, &foreign);
+    assert_eq!(c.node(0).counters().drops.wrong_cluster, 1);
+    let mut other_version = run("prod");
+    c.inject(1, 0, &other_version);
+    assert_eq!(c.node(0).active_members(), 1, "same label is accepted");
+    other_version[0] = 2;
+    c.inject(1, 0, &other_version);
+    assert_eq!(c.node(0).counters().drops.unknown_version, 1);
+    c.inject(1, 0, &[]);
+    c.inject(1, 0, &vec![1u8; 70_000]);
+    let drops = c.node(0).counters().drops;
+    assert_eq!((drops.truncated, drops.oversized), (1, 1));
+}
