@@ -101,6 +101,14 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         }
     }
 
+    /// Bytes of storage per member: slot, probe order, position, free list
+    /// and address index.
+    pub fn bytes_per_member() -> usize {
+        core::mem::size_of::<Option<Member<A, B>>>()
+            + 3 * core::mem::size_of::<Slot>()
+            + core::mem::size_of::<(A, Slot)>()
+    }
+
     /// Members remembered, of any state.
     pub fn len(&self) -> usize {
         self.order.len()

@@ -316,6 +316,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         Ok(swim)
     }
 
+    /// Bytes of table storage each remembered member takes: its entry, its
+    /// place in the probe order and its address index entry (with `alloc`,
+    /// B-tree node overhead and metadata bytes come on top). Use it to size
+    /// `N` on small targets.
+    pub fn storage_bytes_per_member() -> usize {
+        MemberTable::<A, N, B>::bytes_per_member()
+    }
+
     /// Starts with `incarnation` instead of 0: for a node that persisted its
     /// last incarnation and restarts with the same identity.
     pub fn with_incarnation(mut self, incarnation: u32) -> Self {

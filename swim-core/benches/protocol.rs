@@ -1,0 +1,140 @@
+//! Hot-path benchmarks: answering a ping with 10, 1 000 and 10 000 known
+//! members, and encoding/decoding a full 1400-byte packet.
+//!
+//! Run: `cargo bench -p swim-core --features alloc --bench protocol`
+
+use std::hint::black_box;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use rand_core::SeedableRng;
+use rand_pcg::Pcg32;
+use swim_core::wire::codec::Writer;
+use swim_core::wire::{encode_packet_start, encode_record, Message, Packet, Record};
+use swim_core::{Config, Identity, Instant, MemberState, Swim};
+
+type Node = Swim<SocketAddr, Pcg32>;
+
+fn addr(i: u32) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(0x0a00_0000 + i), 7946))
+}
+
+/// A node that knows `n` alive members and has nothing left to gossip.
+fn node_with_members(n: u32) -> Node {
+    let config = Config::lan();
+    let me = Identity::new(addr(0), 1);
+    let mut node = Node::new(me, config.clone(), Pcg32::seed_from_u64(7), Instant::ZERO).unwrap();
+    let mut buf = [0u8; 1400];
+    let mut next = 1;
+    while next <= n {
+        let mut w = Writer::new(&mut buf);
+        encode_packet_start::<SocketAddr>(&mut w, config.cluster_tag, &Message::Sync { flags: 0 })
+            .unwrap();
+        while next <= n {
+            let record = Record::Member {
+                state: MemberState::Alive,
+                id: Identity::new(addr(next), 1),
+                incarnation: 0,
+                accuser: None,
+            };
+            if encode_record(&mut w, &record).is_none() {
+                break;
+            }
+            next += 1;
+        }
+        let len = w.len();
+        node.handle_datagram(Instant::ZERO, addr(1), &buf[..len]);
+    }
+    drain(&mut node, &mut buf);
+    // Let piggybacking use up every record's retransmissions.
+    let ping = ping_from(&config, &node);
+    let mut out = [0u8; 1400];
+    for _ in 0..(n as usize * 25 / 100 + 64) {
+        node.handle_datagram(Instant::ZERO, addr(1), &ping);
+        drain(&mut node, &mut out);
+    }
+    assert_eq!(node.active_members(), n as usize);
+    node
+}
+
+fn drain(node: &mut Node, buf: &mut [u8]) {
+    while node.poll_transmit(Instant::ZERO, buf).is_some() {}
+    while node.poll_event().is_some() {}
+}
+
+fn ping_from(config: &Config, node: &Node) -> Vec<u8> {
+    let mut buf = [0u8; 64];
+    let mut w = Writer::new(&mut buf);
+    let target = node.local().identity.clone();
+    encode_packet_start::<SocketAddr>(
+        &mut w,
+        config.cluster_tag,
+        &Message::Ping { seq: 42, target },
+    )
+    .unwrap();
+    let len = w.len();
+    buf[..len].to_vec()
+}
+
+fn ping_ack(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ping_to_ack");
+    for n in [10u32, 1_000, 10_000] {
+        let mut node = node_with_members(n);
+        let ping = ping_from(node.config(), &node);
+        let mut out = [0u8; 1400];
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                node.handle_datagram(Instant::ZERO, addr(1), black_box(&ping));
+                let t = node.poll_transmit(Instant::ZERO, &mut out).unwrap();
+                black_box(t.len)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn full_packet(c: &mut Criterion) {
+    let tag = Config::lan().cluster_tag;
+    let records: Vec<Record<'static, SocketAddr>> = (0..200)
+        .map(|i| Record::Member {
+            state: MemberState::Alive,
+            id: Identity::new(addr(i), 3),
+            incarnation: i,
+            accuser: None,
+        })
+        .collect();
+    let mut buf = [0u8; 1400];
+    c.bench_function("encode_full_1400_byte_packet", |b| {
+        b.iter(|| {
+            let mut w = Writer::new(&mut buf);
+            encode_packet_start::<SocketAddr>(&mut w, tag, &Message::Gossip).unwrap();
+            for r in &records {
+                if encode_record(&mut w, r).is_none() {
+                    break;
+                }
+            }
+            black_box(w.len())
+        })
+    });
+    let len = {
+        let mut w = Writer::new(&mut buf);
+        encode_packet_start::<SocketAddr>(&mut w, tag, &Message::Gossip).unwrap();
+        for r in &records {
+            if encode_record(&mut w, r).is_none() {
+                break;
+            }
+        }
+        w.len()
+    };
+    assert!(len > 1380, "packet is {len} bytes");
+    let packet = buf[..len].to_vec();
+    c.bench_function("decode_full_1400_byte_packet", |b| {
+        b.iter(|| {
+            let p = Packet::<SocketAddr>::decode(black_box(&packet), tag).unwrap();
+            black_box(p.records().count())
+        })
+    });
+}
+
+criterion_group!(benches, ping_ack, full_packet);
+criterion_main!(benches);
