@@ -56,7 +56,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if incoming <= current {
             let same_suspicion = incoming == current && state == MemberState::Suspect;
             if same_suspicion && self.config.lifeguard {
-                self.confirm_suspicion(now, slot, accuser);
+                self.confirm_suspicion(slot, accuser);
             } else {
                 self.counters.stale_updates += 1;
             }
@@ -356,8 +356,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.update_suspicion_deadline(slot);
     }
 
-    fn confirm_suspicion(&mut self, now: Instant, slot: Slot, accuser: A) {
-        let _ = now;
+    fn confirm_suspicion(&mut self, slot: Slot, accuser: A) {
         let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else {
             return;
         };

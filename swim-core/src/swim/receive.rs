@@ -6,7 +6,6 @@ use super::{LocalStatus, Outgoing, Relay, Swim};
 use crate::address::Address;
 use crate::counters::DropReason;
 use crate::event::{Event, LocalEvent};
-use crate::math::scale;
 use crate::storage::Payload;
 use crate::time::Instant;
 use crate::wire::{Message, Packet, Record};
@@ -129,7 +128,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             requester: from,
             requester_seq: seq,
             nack_at: now + timeout * 4 / 5,
-            expires: now + scale(self.config.probe_interval, 1),
+            expires: now + self.config.probe_interval,
             nack_sent: !self.config.lifeguard,
         };
         if self.relays.push(relay, usize::MAX).is_err() {
