@@ -1,0 +1,279 @@
+//! `simulate`: runs a swim-core cluster in virtual time and reports how a
+//! configuration behaves (convergence, detection, false positives, load).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use swim_core::Config;
+use swim_tests::alloc_counter::{self, CountingAlloc};
+use swim_tests::fault::RestartMode;
+use swim_tests::net::LinkModel;
+use swim_tests::scenario::{JoinPlan, Scenario};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Preset {
+    Lan,
+    Wan,
+    Local,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "simulate",
+    about = "Simulate a swim-core cluster in virtual time"
+)]
+struct Args {
+    /// Number of nodes.
+    #[arg(short, long, default_value_t = 100)]
+    nodes: usize,
+    /// Configuration preset.
+    #[arg(long, value_enum, default_value = "lan")]
+    preset: Preset,
+    /// Virtual seconds to simulate.
+    #[arg(short, long, default_value_t = 60.0)]
+    duration: f64,
+    /// Seed of every random choice.
+    #[arg(short, long, default_value_t = 1)]
+    seed: u64,
+    /// Seconds over which the nodes start (node i joins at i*spread/n).
+    #[arg(long, default_value_t = 1.0)]
+    join_spread: f64,
+    /// Each node joins through this many random earlier nodes instead of
+    /// through node 0.
+    #[arg(long)]
+    random_seeds: Option<usize>,
+    /// Probe interval override, ms.
+    #[arg(long)]
+    probe_interval_ms: Option<u64>,
+    /// Probe timeout override, ms.
+    #[arg(long)]
+    probe_timeout_ms: Option<u64>,
+    /// Suspicion multiplier override.
+    #[arg(long)]
+    suspicion_mult: Option<u8>,
+    /// Indirect checks override.
+    #[arg(long)]
+    indirect_checks: Option<u8>,
+    /// Push-pull interval override, seconds (0 disables).
+    #[arg(long)]
+    push_pull_secs: Option<u64>,
+    /// Turn Lifeguard off (plain SWIM).
+    #[arg(long)]
+    no_lifeguard: bool,
+    /// One-way link latency, ms.
+    #[arg(long, default_value_t = 1.0)]
+    latency_ms: f64,
+    /// Link jitter, ms.
+    #[arg(long, default_value_t = 0.2)]
+    jitter_ms: f64,
+    /// Loss probability of every link, percent.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Duplication probability, percent.
+    #[arg(long, default_value_t = 0.0)]
+    duplicate: f64,
+    /// Reordering probability, percent.
+    #[arg(long, default_value_t = 0.0)]
+    reorder: f64,
+    /// Sender bandwidth cap, bytes per second.
+    #[arg(long)]
+    bandwidth: Option<u64>,
+    /// Crash this many random nodes at --kill-at.
+    #[arg(long, default_value_t = 0)]
+    kill: usize,
+    /// Virtual second of the crashes.
+    #[arg(long, default_value_t = 30.0)]
+    kill_at: f64,
+    /// Split the cluster in halves at this second...
+    #[arg(long)]
+    partition_at: Option<f64>,
+    /// ...for this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    partition_for: f64,
+    /// Restart this percentage of nodes (new generation) at --restart-at.
+    #[arg(long)]
+    restart_percent: Option<f64>,
+    /// Virtual second of the mass restart.
+    #[arg(long, default_value_t = 30.0)]
+    restart_at: f64,
+    /// Pause node 1 for 2-5 s at random times (10-30 s apart).
+    #[arg(long)]
+    pauses: bool,
+    /// Churn: percentage of nodes leaving and rejoining every 10 s.
+    #[arg(long)]
+    churn_percent: Option<f64>,
+    /// Check invariants after every input (slow on large runs).
+    #[arg(long)]
+    invariants: bool,
+    /// Sampling interval of the time series, seconds.
+    #[arg(long, default_value_t = 1.0)]
+    sample_secs: f64,
+    /// Write the JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the SVG plot here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn secs(name: &str, v: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(v).map_err(|e| format!("--{name} {v}: {e}"))
+}
+
+fn percent(name: &str, v: f64) -> Result<f64, String> {
+    if (0.0..=100.0).contains(&v) {
+        Ok(v / 100.0)
+    } else {
+        Err(format!("--{name} {v}: must be between 0 and 100"))
+    }
+}
+
+fn scenario(a: &Args) -> Result<Scenario, String> {
+    if a.nodes < 2 || a.nodes > u32::MAX as usize {
+        return Err(format!("--nodes {}: need at least 2", a.nodes));
+    }
+    let mut config = match a.preset {
+        Preset::Lan => Config::lan(),
+        Preset::Wan => Config::wan(),
+        Preset::Local => Config::local(),
+    };
+    if let Some(v) = a.probe_interval_ms {
+        config.probe_interval = Duration::from_millis(v);
+    }
+    if let Some(v) = a.probe_timeout_ms {
+        config.probe_timeout = Duration::from_millis(v);
+    }
+    if let Some(v) = a.suspicion_mult {
+        config.suspicion_mult = v;
+    }
+    if let Some(v) = a.indirect_checks {
+        config.indirect_checks = v;
+    }
+    if let Some(v) = a.push_pull_secs {
+        config.push_pull_interval = Duration::from_secs(v);
+    }
+    config.lifeguard = !a.no_lifeguard;
+    config
+        .validate()
+        .map_err(|e| format!("invalid configuration: {e:?}"))?;
+    let link = LinkModel {
+        latency: secs("latency-ms", a.latency_ms / 1000.0)?,
+        jitter: secs("jitter-ms", a.jitter_ms / 1000.0)?,
+        loss: percent("loss", a.loss)?,
+        duplicate: percent("duplicate", a.duplicate)?,
+        reorder: percent("reorder", a.reorder)?,
+        bandwidth: a.bandwidth,
+        ..LinkModel::default()
+    };
+    let duration = secs("duration", a.duration)?;
+    let spread = secs("join-spread", a.join_spread)?;
+    let join = match a.random_seeds {
+        Some(seeds) => JoinPlan::RandomSeeds { spread, seeds },
+        None => JoinPlan::OneSeed { spread },
+    };
+    let preset = format!("{:?}", a.preset).to_lowercase();
+    let mut s = Scenario::new(a.nodes, config, a.seed)
+        .named(&format!("simulate --preset {preset}"))
+        .with_duration(duration)
+        .with_link(link)
+        .with_join(join)
+        .with_invariants(a.invariants)
+        .with_sampling(secs("sample-secs", a.sample_secs)?);
+    if a.kill > 0 {
+        s = s.kill_random(secs("kill-at", a.kill_at)?, a.kill);
+    }
+    if let Some(at) = a.partition_at {
+        s = s.partition_halves(
+            secs("partition-at", at)?,
+            secs("partition-for", a.partition_for)?,
+        );
+    }
+    if let Some(p) = a.restart_percent {
+        let fraction = percent("restart-percent", p)?;
+        s = s.mass_restart(
+            secs("restart-at", a.restart_at)?,
+            fraction,
+            Duration::from_secs(5),
+            RestartMode::NewGeneration,
+        );
+    }
+    if a.pauses {
+        let (two, five) = (Duration::from_secs(2), Duration::from_secs(5));
+        s = s.pauses(
+            1,
+            spread,
+            duration,
+            two,
+            five,
+            Duration::from_secs(10),
+            Duration::from_secs(30),
+        );
+    }
+    if let Some(p) = a.churn_percent {
+        let fraction = percent("churn-percent", p)?;
+        let period = Duration::from_secs(10);
+        s = s.churn(
+            spread + period,
+            duration.saturating_sub(period),
+            period,
+            fraction,
+            Duration::from_secs(4),
+        );
+    }
+    Ok(s)
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let s = scenario(a)?;
+    let heap_before = alloc_counter::live_bytes();
+    let wall = Instant::now();
+    let every = if a.quiet {
+        s.duration
+    } else {
+        (s.duration / 20).max(Duration::from_secs(1))
+    };
+    let mut heap_end = heap_before;
+    let mut report = s.run_with_progress(every, |sim| {
+        heap_end = alloc_counter::live_bytes();
+        if a.quiet {
+            return;
+        }
+        eprintln!(
+            "[{:>7.1} s virtual | {:>7.1} s wall] {} running, {} queued events",
+            sim.now().as_secs_f64(),
+            wall.elapsed().as_secs_f64(),
+            sim.up(),
+            sim.pending()
+        );
+    });
+    report.heap_bytes_per_node = Some((heap_end.saturating_sub(heap_before) / a.nodes) as u64);
+    print!("{}", report.summary());
+    if let Some(path) = &a.json {
+        report.write_json(path)?;
+        println!("JSON report: {}", path.display());
+    }
+    if let Some(path) = &a.svg {
+        report.write_svg(path)?;
+        println!("SVG plot: {}", path.display());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("simulate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

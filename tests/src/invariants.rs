@@ -1,0 +1,71 @@
+//! Safety properties checked after every input of every node.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Virtual time, µs.
+    pub at: u64,
+    /// Node where it was observed.
+    pub node: u32,
+    /// What went wrong.
+    pub what: String,
+}
+
+/// What the checker remembers between checks.
+#[derive(Debug, Default)]
+pub struct Invariants {
+    /// Whether checks run (they cost time on large runs).
+    pub enabled: bool,
+    /// Highest incarnation each (node, generation) ever held itself.
+    pub highest: BTreeMap<(u32, u32), u32>,
+    /// Last view each observer had of each member: (generation, incarnation).
+    pub views: Vec<BTreeMap<u32, (u32, u32)>>,
+    /// Incarnation each running process had at its last check.
+    pub own: Vec<Option<u32>>,
+    /// Violations found (at most [`Invariants::KEEP`] are kept).
+    pub violations: Vec<Violation>,
+    /// Violations found, including those not kept.
+    pub count: u64,
+}
+
+impl Invariants {
+    /// Violations stored in full; later ones are only counted.
+    pub const KEEP: usize = 100;
+
+    /// A checker for `nodes` nodes.
+    pub fn new(nodes: usize, enabled: bool) -> Self {
+        Invariants {
+            enabled,
+            views: if enabled {
+                vec![BTreeMap::new(); nodes]
+            } else {
+                Vec::new()
+            },
+            own: vec![None; nodes],
+            ..Invariants::default()
+        }
+    }
+
+    /// Records a violation.
+    pub fn fail(&mut self, at: u64, node: u32, what: String) {
+        self.count += 1;
+        if self.violations.len() < Self::KEEP {
+            self.violations.push(Violation { at, node, what });
+        }
+    }
+
+    /// Forgets what is known about `node`'s process (it crashed or
+    /// restarted).
+    pub fn reset_process(&mut self, node: u32) {
+        if let Some(v) = self.views.get_mut(node as usize) {
+            v.clear();
+        }
+        if let Some(o) = self.own.get_mut(node as usize) {
+            *o = None;
+        }
+    }
+}

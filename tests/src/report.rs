@@ -1,0 +1,255 @@
+//! What a run measured: a serializable report, a text summary and an SVG
+//! plot of convergence and detection over virtual time.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::invariants::Violation;
+use crate::metrics::{Accusation, Detection, Sample};
+use crate::scenario::Scenario;
+use crate::sim::Simulator;
+
+/// Everything measured in one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub name: String,
+    /// Nodes simulated.
+    pub nodes: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Virtual seconds simulated.
+    pub virtual_secs: f64,
+    /// Wall-clock seconds the run took.
+    pub wall_secs: f64,
+    /// Inputs handled by all nodes (datagrams, timeouts, commands).
+    pub inputs: u64,
+    /// Lifeguard on or off.
+    pub lifeguard: bool,
+    /// Loss probability of the default link.
+    pub loss: f64,
+    /// Hash of the whole trace, hex.
+    pub trace_hash: String,
+    /// When every running node first knew every other after the last
+    /// start (virtual seconds), if it happened.
+    pub converged_at_secs: Option<f64>,
+    /// When every running node first knew every other (virtual seconds).
+    pub first_converged_at_secs: Option<f64>,
+    /// Share of known pairs of running nodes at the end.
+    pub known_at_end: f64,
+    /// Running nodes at the end.
+    pub up_at_end: usize,
+    /// Detection of crashed nodes.
+    pub detection: Detection,
+    /// Live, reachable, unpaused nodes declared dead.
+    pub false_positives: usize,
+    /// The first of them.
+    pub false_positive_list: Vec<Accusation>,
+    /// Suspicions of live, reachable, unpaused nodes.
+    pub false_suspicions: u64,
+    /// Live nodes declared dead while paused or partitioned away.
+    pub unreachable_deaths: u64,
+    /// Refutations by nodes of accusations against themselves.
+    pub refutations: u64,
+    /// Datagrams sent per node per virtual second.
+    pub datagrams_per_node_sec: f64,
+    /// Bytes sent per node per virtual second.
+    pub bytes_per_node_sec: f64,
+    /// Datagrams lost on links.
+    pub lost: u64,
+    /// Datagrams dropped by partitions.
+    pub partitioned: u64,
+    /// Invariant violations found (`None`: checks were off).
+    pub violations: Option<u64>,
+    /// The first violations.
+    pub violation_list: Vec<Violation>,
+    /// Heap bytes per node at the end (whole simulator divided by the node
+    /// count), when measured by the `simulate` command.
+    pub heap_bytes_per_node: Option<u64>,
+    /// Time series.
+    pub samples: Vec<Sample>,
+}
+
+impl Report {
+    /// Collects the report of `sim` after running `scenario`.
+    pub fn new(scenario: &Scenario, sim: &Simulator, wall: Duration) -> Self {
+        let m = sim.metrics();
+        let secs = sim.now().as_secs_f64().max(1e-9);
+        let per_node = scenario.nodes.max(1) as f64 * secs;
+        let up = sim.up() as u64;
+        let inv = sim.invariants();
+        Report {
+            name: scenario.name.clone(),
+            nodes: scenario.nodes,
+            seed: scenario.seed,
+            virtual_secs: secs,
+            wall_secs: wall.as_secs_f64(),
+            inputs: m.inputs,
+            lifeguard: scenario.config.lifeguard,
+            loss: scenario.link.loss,
+            trace_hash: format!("{:016x}", sim.trace_hash()),
+            converged_at_secs: m.converged_at.map(|t| t as f64 / 1e6),
+            first_converged_at_secs: m.first_converged_at.map(|t| t as f64 / 1e6),
+            known_at_end: if up < 2 {
+                1.0
+            } else {
+                sim.known_pairs() as f64 / (up * (up - 1)) as f64
+            },
+            up_at_end: sim.up(),
+            detection: sim.detection(),
+            false_positives: m.false_positives.len(),
+            false_positive_list: m.false_positives.iter().take(50).cloned().collect(),
+            false_suspicions: m.false_suspicions,
+            unreachable_deaths: m.unreachable_deaths,
+            refutations: m.refutations,
+            datagrams_per_node_sec: m.datagrams as f64 / per_node,
+            bytes_per_node_sec: m.bytes as f64 / per_node,
+            lost: m.lost,
+            partitioned: m.partitioned,
+            violations: inv.enabled.then_some(inv.count),
+            violation_list: inv.violations.clone(),
+            heap_bytes_per_node: None,
+            samples: m.samples.clone(),
+        }
+    }
+
+    /// A plain-text table of the main figures.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let opt = |v: Option<f64>| v.map_or_else(|| "never".to_string(), |v| format!("{v:.3} s"));
+        let pct = |p: &crate::metrics::Percentiles| {
+            if p.count == 0 {
+                "-".to_string()
+            } else {
+                format!(
+                    "p50 {:.2} s  p99 {:.2} s  max {:.2} s  (n={})",
+                    p.p50, p.p99, p.max, p.count
+                )
+            }
+        };
+        let rows: Vec<(&str, String)> = vec![
+            ("scenario", self.name.clone()),
+            ("nodes / seed", format!("{} / {}", self.nodes, self.seed)),
+            ("virtual time", format!("{:.1} s", self.virtual_secs)),
+            (
+                "wall time",
+                format!("{:.2} s ({} inputs)", self.wall_secs, self.inputs),
+            ),
+            (
+                "lifeguard / link loss",
+                format!("{} / {:.1}%", self.lifeguard, self.loss * 100.0),
+            ),
+            (
+                "full membership first at",
+                opt(self.first_converged_at_secs),
+            ),
+            ("full membership again at", opt(self.converged_at_secs)),
+            (
+                "known pairs at end",
+                format!(
+                    "{:.4}% of {} running",
+                    self.known_at_end * 100.0,
+                    self.up_at_end
+                ),
+            ),
+            ("crashes timed", self.detection.crashes.to_string()),
+            ("first suspicion", pct(&self.detection.first_suspicion)),
+            ("first detection", pct(&self.detection.first_detection)),
+            ("detection per survivor", pct(&self.detection.per_survivor)),
+            (
+                "full dissemination",
+                pct(&self.detection.full_dissemination),
+            ),
+            ("undetected pairs", self.detection.undetected.to_string()),
+            ("false positives", self.false_positives.to_string()),
+            ("false suspicions", self.false_suspicions.to_string()),
+            (
+                "unreachable declared dead",
+                self.unreachable_deaths.to_string(),
+            ),
+            ("refutations", self.refutations.to_string()),
+            (
+                "traffic per node",
+                format!(
+                    "{:.2} datagrams/s, {:.0} B/s",
+                    self.datagrams_per_node_sec, self.bytes_per_node_sec
+                ),
+            ),
+            (
+                "lost / partitioned",
+                format!("{} / {}", self.lost, self.partitioned),
+            ),
+            (
+                "heap per node",
+                self.heap_bytes_per_node
+                    .map_or_else(|| "-".to_string(), |b| format!("{b} B")),
+            ),
+            (
+                "invariant violations",
+                self.violations
+                    .map_or_else(|| "not checked".to_string(), |v| v.to_string()),
+            ),
+            ("trace hash", self.trace_hash.clone()),
+        ];
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in rows {
+            let _ = writeln!(s, "{k:<width$}  {v}");
+        }
+        s
+    }
+
+    /// Writes the report as pretty JSON to `path`.
+    pub fn write_json(&self, path: &Path) -> Result<(), String> {
+        let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Plots known member pairs and crash detection (percent) over virtual
+    /// time as an SVG at `path`.
+    pub fn write_svg(&self, path: &Path) -> Result<(), String> {
+        use plotters::prelude::*;
+        let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let root = SVGBackend::new(path, (900, 500)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let x_max = self.samples.last().map_or(1.0, |s| s.t).max(1.0);
+        let title = format!("{}: {} nodes, seed {}", self.name, self.nodes, self.seed);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..x_max, 0.0..100.5)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("virtual time (s)")
+            .y_desc("%")
+            .draw()
+            .map_err(|e| err(&e))?;
+        let known = self.samples.iter().map(|s| (s.t, s.known * 100.0));
+        chart
+            .draw_series(LineSeries::new(known, BLUE.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label("member pairs known")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+        if self.detection.crashes > 0 {
+            let detected = self.samples.iter().map(|s| (s.t, s.detected * 100.0));
+            chart
+                .draw_series(LineSeries::new(detected, RED.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label("crashed nodes declared dead (survivor pairs)")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))
+    }
+}

@@ -1,0 +1,343 @@
+//! Scenario builder: cluster size, configuration, join plan, faults and
+//! duration, expanded deterministically from one seed into a schedule.
+
+use std::time::{Duration, Instant as WallClock};
+
+use rand_core::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+use swim_core::Config;
+
+use crate::fault::{Action, RestartMode};
+use crate::net::{rng_below, LinkModel, Partition};
+use crate::report::Report;
+use crate::sim::Simulator;
+
+/// How the nodes form the cluster at the start.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JoinPlan {
+    /// Node 0 starts alone; node `i` starts at `i * spread / n` and joins
+    /// through node 0.
+    OneSeed {
+        /// Time over which the starts are spread.
+        spread: Duration,
+    },
+    /// Node `i` starts at `i * spread / n` and joins through up to `seeds`
+    /// random nodes among those started before it.
+    RandomSeeds {
+        /// Time over which the starts are spread.
+        spread: Duration,
+        /// Seeds per node.
+        seeds: usize,
+    },
+}
+
+/// A complete simulation setup. Build it with the `with_*` and fault
+/// methods (each fault method draws its random choices from the seed given
+/// to [`Scenario::new`], so the schedule is deterministic), then
+/// [`Scenario::run`].
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Configuration of every node.
+    pub config: Config,
+    /// Default model of every link.
+    pub link: LinkModel,
+    /// Seed of every random choice (network, nodes, schedule).
+    pub seed: u64,
+    /// Virtual time simulated.
+    pub duration: Duration,
+    /// How the cluster forms.
+    pub join: JoinPlan,
+    /// Scheduled actions besides the joins.
+    pub actions: Vec<(Duration, Action)>,
+    /// Check invariants after every input.
+    pub invariants: bool,
+    /// Time between two samples of the time series (zero: none).
+    pub sample_every: Duration,
+    /// Name shown in reports.
+    pub name: String,
+}
+
+impl Scenario {
+    /// `nodes` nodes with `config`, every random choice drawn from `seed`;
+    /// defaults: 60 s, quiet 1 ms links, joins through node 0 spread over
+    /// 1 s, invariants on, a sample every second.
+    pub fn new(nodes: usize, config: Config, seed: u64) -> Self {
+        Scenario {
+            nodes,
+            config,
+            link: LinkModel::default(),
+            seed,
+            duration: Duration::from_secs(60),
+            join: JoinPlan::OneSeed {
+                spread: Duration::from_secs(1),
+            },
+            actions: Vec::new(),
+            invariants: true,
+            sample_every: Duration::from_secs(1),
+            name: String::from("scenario"),
+        }
+    }
+
+    /// Sets the name shown in reports.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Sets the simulated duration.
+    pub fn with_duration(mut self, d: Duration) -> Self {
+        self.duration = d;
+        self
+    }
+
+    /// Sets the default link model.
+    pub fn with_link(mut self, link: LinkModel) -> Self {
+        self.link = link;
+        self
+    }
+
+    /// Sets the join plan.
+    pub fn with_join(mut self, join: JoinPlan) -> Self {
+        self.join = join;
+        self
+    }
+
+    /// Turns invariant checks on or off.
+    pub fn with_invariants(mut self, on: bool) -> Self {
+        self.invariants = on;
+        self
+    }
+
+    /// Sets the sampling interval of the time series.
+    pub fn with_sampling(mut self, every: Duration) -> Self {
+        self.sample_every = every;
+        self
+    }
+
+    /// Schedules `action` at `t`.
+    pub fn at(mut self, t: Duration, action: Action) -> Self {
+        self.actions.push((t, action));
+        self
+    }
+
+    /// A fresh RNG for the next fault generator (depends on the seed and on
+    /// how many actions exist already, so generators don't share draws).
+    fn rng(&self, salt: u64) -> Pcg64 {
+        Pcg64::seed_from_u64(
+            self.seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.actions.len() as u64,
+        )
+    }
+
+    /// Crashes `count` distinct random nodes (never node 0) at `t`.
+    pub fn kill_random(mut self, t: Duration, count: usize) -> Self {
+        let mut rng = self.rng(1);
+        for node in pick(&mut rng, self.nodes, count) {
+            self.actions.push((t, Action::Crash { node }));
+        }
+        self
+    }
+
+    /// Splits the cluster into halves (nodes below `n/2` and the rest) at
+    /// `t`, symmetric, and heals it after `length`.
+    pub fn partition_halves(self, t: Duration, length: Duration) -> Self {
+        let half = (self.nodes / 2) as u32;
+        let partition = Partition {
+            from: (0..half).collect(),
+            to: (half..self.nodes as u32).collect(),
+            symmetric: true,
+        };
+        self.at(t, Action::Partition { id: 1, partition })
+            .at(t + length, Action::Heal { id: 1 })
+    }
+
+    /// Crashes `fraction` of the nodes (never node 0) at `t`, restarts them
+    /// after `downtime` with `mode`, joining through node 0.
+    pub fn mass_restart(
+        mut self,
+        t: Duration,
+        fraction: f64,
+        downtime: Duration,
+        mode: RestartMode,
+    ) -> Self {
+        let mut rng = self.rng(2);
+        let count = (self.nodes as f64 * fraction).round() as usize;
+        for node in pick(&mut rng, self.nodes, count) {
+            self.actions.push((t, Action::Crash { node }));
+            self.actions.push((
+                t + downtime,
+                Action::Restart {
+                    node,
+                    mode,
+                    seeds: vec![0],
+                },
+            ));
+        }
+        self
+    }
+
+    /// Pauses `node` again and again between `from` and `until`: each pause
+    /// lasts between `min` and `max`, separated by `gap_min..gap_max`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pauses(
+        mut self,
+        node: u32,
+        from: Duration,
+        until: Duration,
+        min: Duration,
+        max: Duration,
+        gap_min: Duration,
+        gap_max: Duration,
+    ) -> Self {
+        let mut rng = self.rng(3);
+        let mut t = from + between(&mut rng, gap_min, gap_max);
+        while t < until {
+            let duration = between(&mut rng, min, max);
+            self.actions.push((t, Action::Pause { node, duration }));
+            t += duration + between(&mut rng, gap_min, gap_max);
+        }
+        self
+    }
+
+    /// At `t`, the clocks of `count` random nodes (never node 0) jump by
+    /// `micros` (negative: backwards).
+    pub fn clock_jumps(mut self, t: Duration, count: usize, micros: i64) -> Self {
+        let mut rng = self.rng(4);
+        for node in pick(&mut rng, self.nodes, count) {
+            self.actions.push((t, Action::ClockJump { node, micros }));
+        }
+        self
+    }
+
+    /// Continuous churn between `from` and `until`: in every `period`,
+    /// `fraction` of the nodes (never node 0) leave gracefully at a random
+    /// time in the first half of the period and come back `downtime` later
+    /// (at most half a period) as a new generation joining through node 0.
+    pub fn churn(
+        mut self,
+        from: Duration,
+        until: Duration,
+        period: Duration,
+        fraction: f64,
+        downtime: Duration,
+    ) -> Self {
+        let mut rng = self.rng(5);
+        let count = (self.nodes as f64 * fraction).round() as usize;
+        let downtime = downtime.min(period / 2);
+        let mut start = from;
+        while start + period <= until {
+            for node in pick(&mut rng, self.nodes, count) {
+                let t = start + between(&mut rng, Duration::ZERO, period / 2);
+                self.actions.push((t, Action::Leave { node }));
+                let mode = RestartMode::NewGeneration;
+                self.actions.push((
+                    t + downtime,
+                    Action::Restart {
+                        node,
+                        mode,
+                        seeds: vec![0],
+                    },
+                ));
+            }
+            start += period;
+        }
+        self
+    }
+
+    /// The simulator with the joins and every action scheduled, at time 0.
+    pub fn build(&self) -> Simulator {
+        let mut sim = Simulator::new(
+            self.nodes,
+            self.config.clone(),
+            self.link.clone(),
+            self.seed,
+            self.invariants,
+        );
+        let n = self.nodes.max(1) as u128;
+        let mut rng = Pcg64::seed_from_u64(self.seed ^ 0x6a6f_696e);
+        for i in 0..self.nodes {
+            let (spread, seeds) = match &self.join {
+                JoinPlan::OneSeed { spread } => (*spread, if i == 0 { vec![] } else { vec![0] }),
+                JoinPlan::RandomSeeds { spread, seeds } => {
+                    let mut s: Vec<u32> = (0..*seeds)
+                        .filter(|_| i > 0)
+                        .map(|_| rng_below(&mut rng, i as u64) as u32)
+                        .collect();
+                    s.sort_unstable();
+                    s.dedup();
+                    (*spread, s)
+                }
+            };
+            let at = Duration::from_nanos(
+                u64::try_from(spread.as_nanos() * i as u128 / n).unwrap_or(u64::MAX),
+            );
+            sim.schedule(
+                at,
+                Action::Start {
+                    node: i as u32,
+                    seeds,
+                },
+            );
+        }
+        let mut actions = self.actions.clone();
+        // Stable: same-time actions keep their insertion order.
+        actions.sort_by_key(|(t, _)| *t);
+        for (t, a) in actions {
+            sim.schedule(t, a);
+        }
+        if !self.sample_every.is_zero() {
+            sim.sample_every(self.sample_every);
+        }
+        sim
+    }
+
+    /// Runs the scenario to its end and reports.
+    pub fn run(&self) -> Report {
+        self.run_with_progress(Duration::ZERO, |_| {})
+    }
+
+    /// Runs the scenario, calling `progress` every `every` of virtual time
+    /// (zero: never).
+    pub fn run_with_progress(
+        &self,
+        every: Duration,
+        mut progress: impl FnMut(&Simulator),
+    ) -> Report {
+        let wall = WallClock::now();
+        let mut sim = self.build();
+        if every.is_zero() {
+            sim.run_until(self.duration);
+        } else {
+            let mut t = Duration::ZERO;
+            while t < self.duration {
+                t = (t + every).min(self.duration);
+                sim.run_until(t);
+                progress(&sim);
+            }
+        }
+        Report::new(self, &sim, wall.elapsed())
+    }
+}
+
+/// `count` distinct random nodes among `1..n` (node 0 is the usual seed).
+fn pick(rng: &mut Pcg64, n: usize, count: usize) -> Vec<u32> {
+    let mut all: Vec<u32> = (1..n as u32).collect();
+    let count = count.min(all.len());
+    for i in 0..count {
+        let j = i + rng_below(rng, (all.len() - i) as u64) as usize;
+        all.swap(i, j);
+    }
+    all.truncate(count);
+    all
+}
+
+/// A uniform duration in `lo..=hi`.
+fn between(rng: &mut Pcg64, lo: Duration, hi: Duration) -> Duration {
+    let span = hi.saturating_sub(lo).as_micros() as u64;
+    lo + Duration::from_micros(if span == 0 {
+        0
+    } else {
+        rng.next_u64() % (span + 1)
+    })
+}

@@ -1,0 +1,52 @@
+//! Everyone joins through one seed; every member ends up knowing every
+//! other (100% of pairs, which foca 2.0 never reaches at 1000 nodes).
+
+use std::time::Duration;
+
+use swim_core::Config;
+use swim_tests::scenario::{JoinPlan, Scenario};
+
+#[test]
+fn fifty_nodes_join_through_one_seed() {
+    let r = Scenario::new(50, Config::lan(), 3)
+        .with_duration(Duration::from_secs(20))
+        .run();
+    let at = r.first_converged_at_secs.expect("never converged");
+    // Starts are spread over the first second.
+    assert!(at < 10.0, "full membership only at {at} s");
+    assert_eq!(r.known_at_end, 1.0);
+    assert_eq!(r.violations, Some(0), "{:?}", r.violation_list);
+}
+
+#[test]
+fn random_seeds_join() {
+    let join = JoinPlan::RandomSeeds {
+        spread: Duration::from_secs(2),
+        seeds: 2,
+    };
+    let r = Scenario::new(40, Config::local(), 4)
+        .with_join(join)
+        .with_duration(Duration::from_secs(20))
+        .run();
+    assert!(
+        r.first_converged_at_secs.is_some_and(|t| t < 15.0),
+        "{:?}",
+        r.first_converged_at_secs
+    );
+    assert_eq!(r.violations, Some(0), "{:?}", r.violation_list);
+}
+
+/// `cargo test --release -p swim-tests --test join -- --ignored --nocapture`
+#[test]
+#[ignore = "1000 nodes: run in release"]
+fn thousand_nodes_join_through_one_seed() {
+    let r = Scenario::new(1000, Config::lan(), 1)
+        .with_duration(Duration::from_secs(30))
+        .with_invariants(false)
+        .run();
+    println!("{}", r.summary());
+    let at = r
+        .first_converged_at_secs
+        .expect("never reached 100% of member pairs");
+    assert!(at < 15.0, "100% of pairs only at {at} s");
+}
