@@ -1,1 +1,105 @@
-//! Placeholder: see README.
+//! # swim-transport-udp
+//!
+//! Runs a [`swim_core`] cluster member on a [`std::net::UdpSocket`]: a
+//! background thread owns the socket and the state machine, and a [`Node`]
+//! handle lists members, sets metadata, broadcasts, sends messages, leaves
+//! and shuts down. Membership changes arrive as [`Event`]s on a channel.
+//!
+//! ```
+//! use std::time::Duration;
+//! use swim_transport_udp::{Config, Event, Node, NodeOptions};
+//!
+//! # fn main() -> Result<(), swim_transport_udp::Error> {
+//! // A first node on a free loopback port, and a second one joining it.
+//! let first = Node::start(NodeOptions::new("127.0.0.1:0".parse().unwrap()).config(Config::local()))?;
+//! let second = Node::start(
+//!     NodeOptions::new("127.0.0.1:0".parse().unwrap())
+//!         .config(Config::local())
+//!         .seed(first.local_addr()),
+//! )?;
+//!
+//! // The first node learns of the second one (after its own `Local(Joined)`).
+//! let joined = loop {
+//!     match first.events().recv_timeout(Duration::from_secs(10)).expect("an event") {
+//!         Event::MemberJoined(identity) => break identity,
+//!         _ => continue,
+//!     }
+//! };
+//! assert_eq!(joined.addr, second.local_addr());
+//! assert_eq!(first.members()?.len(), 1);
+//!
+//! second.shutdown(true)?; // leave gracefully, then stop the thread
+//! first.shutdown(false)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## The node thread
+//!
+//! The thread follows `swim-core`'s run loop: it handles queued commands,
+//! runs the timers that are due, sends every pending datagram, hands every
+//! pending event to the channel, then blocks on the socket until a datagram
+//! arrives or the next protocol deadline ([`swim_core::Swim::poll_timeout`]).
+//! A command wakes it at once with an empty datagram from a private socket
+//! of the handle (and it checks its commands at least every 250 ms anyway).
+//!
+//! Socket errors never stop it: ICMP "port unreachable", `EMSGSIZE`, a full
+//! send buffer (a send blocks at most 20 ms) or an address family the
+//! socket cannot reach lose that datagram and are counted in
+//! [`TransportCounters`]. Malformed, oversized or foreign datagrams are
+//! dropped by the protocol and counted in
+//! [`Counters::drops`](swim_core::Counters).
+//!
+//! ## Addresses
+//!
+//! IPv4 and IPv6 both work; a dual-stack IPv6 socket sees IPv4 peers as
+//! IPv4 addresses. The identity's address is the *advertise* address:
+//! [`NodeOptions::advertise`] when given (NAT, containers), else the bound
+//! address; for a wildcard bind (`0.0.0.0`, `::`) the local address the
+//! system routes towards the first seed.
+//!
+//! ## Identity
+//!
+//! An [`Identity`] is an address plus a *generation*, which tells a
+//! restarted process apart from its previous life on the same address: a
+//! higher generation replaces a lower one, so a restarted node never has to
+//! fight the accusations against its old self.
+//!
+//! * With [`NodeOptions::data_dir`], the directory holds a small text file,
+//!   `identity`, with the generation and the last incarnation. Each start
+//!   raises the generation by one (and never below the clock-derived value
+//!   below, so a wiped directory does no harm) and starts one incarnation
+//!   above the last one stored; refutations are written as they happen.
+//! * Without it, the generation is [`clock_generation`]: seconds since
+//!   2025-01-01 UTC, which grows across restarts that are a second or more
+//!   apart.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod driver;
+mod error;
+mod identity;
+mod node;
+mod options;
+mod socket;
+mod view;
+
+pub use error::Error;
+pub use identity::{clock_generation, IDENTITY_FILE};
+pub use node::Node;
+pub use options::NodeOptions;
+pub use socket::TransportCounters;
+pub use view::{LocalInfo, Member, NodeCounters};
+
+pub use swim_core;
+pub use swim_core::{
+    CommandError, Config, ConfigError, Counters, DropCounters, Identity, LocalEvent, LocalStatus, MemberState,
+};
+
+/// A membership or application event, as reported by the node (`swim-core`'s
+/// default blob capacity; with `std`, blobs live on the heap, bounded by the
+/// [`Config`] limits).
+pub type Event = swim_core::Event<SocketAddr, 64>;
+
+use std::net::SocketAddr;

@@ -1,0 +1,243 @@
+//! The node thread: owns the socket and the state machine and runs the
+//! sans-IO loop (commands, timers, transmits, events, receive).
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::time::Duration;
+
+use rand_pcg::Pcg32;
+use swim_core::{CommandError, Instant, LocalEvent, Swim};
+
+use crate::identity::IdentityStore;
+use crate::socket::{canonical, destination, TransportCounters};
+use crate::view::{LocalInfo, Member, NodeCounters};
+use crate::Event;
+
+/// Longest blocking receive: the thread looks at its command queue at least
+/// this often even if a wake-up datagram was lost.
+const MAX_WAIT: Duration = Duration::from_millis(250);
+/// Shortest blocking receive (a zero read timeout means "forever").
+const MIN_WAIT: Duration = Duration::from_micros(500);
+/// Largest UDP payload: incoming datagrams are never truncated by the
+/// buffer; the protocol itself drops those above its packet budget.
+const RECV_BUF: usize = 65_536;
+
+/// A reply channel for one command.
+pub(crate) type Reply<T> = SyncSender<T>;
+
+/// What the handle asks of the node thread.
+pub(crate) enum Command {
+    Members(Reply<Vec<Member>>),
+    Local(Reply<LocalInfo>),
+    Counters(Reply<NodeCounters>),
+    SetMetadata(Vec<u8>, Reply<Result<(), CommandError>>),
+    Broadcast(Option<u64>, Vec<u8>, Reply<Result<(), CommandError>>),
+    SendMessage(SocketAddr, Vec<u8>, Reply<Result<(), CommandError>>),
+    Join(Vec<SocketAddr>, Reply<Result<(), CommandError>>),
+    /// Answered once the leave has finished propagating.
+    Leave(Reply<Result<(), CommandError>>),
+    Stop,
+}
+
+/// Everything the node thread owns.
+pub(crate) struct Driver {
+    pub swim: Swim<SocketAddr, Pcg32>,
+    pub socket: UdpSocket,
+    pub wake_source: SocketAddr,
+    pub epoch: std::time::Instant,
+    pub commands: Receiver<Command>,
+    pub events: SyncSender<Event>,
+    pub store: Option<IdentityStore>,
+    pub transport: TransportCounters,
+    pub pending_leaves: Vec<Reply<Result<(), CommandError>>>,
+}
+
+impl Driver {
+    /// Runs until [`Command::Stop`] or until the handle is dropped; returns
+    /// the final counters.
+    pub fn run(mut self) -> NodeCounters {
+        let socket_is_v6 = self.socket.local_addr().map(|a| a.is_ipv6()).unwrap_or(false);
+        let mut send_buf = vec![0u8; usize::from(self.swim.config().packet_budget)];
+        let mut recv_buf = vec![0u8; RECV_BUF];
+        // Outputs of the commands issued before the thread started.
+        self.flush(socket_is_v6, &mut send_buf);
+        loop {
+            if !self.drain_commands() {
+                break;
+            }
+            let now = self.now();
+            if self.swim.poll_timeout().is_some_and(|at| at <= now) {
+                self.swim.handle_timeout(now);
+            }
+            self.flush(socket_is_v6, &mut send_buf);
+            let wait = self.wait_time();
+            self.receive(wait, &mut recv_buf);
+        }
+        self.save_incarnation();
+        self.counters()
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_std(self.epoch, std::time::Instant::now())
+    }
+
+    fn to_std(&self, at: Instant) -> std::time::Instant {
+        self.epoch + Duration::from_micros(at.as_micros())
+    }
+
+    fn counters(&self) -> NodeCounters {
+        NodeCounters { protocol: self.swim.counters(), transport: self.transport }
+    }
+
+    /// Handles every queued command; false when the thread must stop.
+    fn drain_commands(&mut self) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
+                Ok(command) => self.handle(command),
+                Err(TryRecvError::Empty) => return true,
+            }
+        }
+    }
+
+    /// Replies are best effort: a handle that stopped waiting is no error.
+    fn handle(&mut self, command: Command) {
+        let now = self.now();
+        match command {
+            Command::Members(reply) => {
+                let members = self.swim.members().map(|m| self.member(&m)).collect();
+                let _ = reply.send(members);
+            }
+            Command::Local(reply) => {
+                let local = self.swim.local();
+                let info = LocalInfo {
+                    identity: local.identity.clone(),
+                    incarnation: local.incarnation,
+                    status: local.status,
+                    health: local.health,
+                    metadata: local.metadata.to_vec(),
+                };
+                let _ = reply.send(info);
+            }
+            Command::Counters(reply) => {
+                let _ = reply.send(self.counters());
+            }
+            Command::SetMetadata(data, reply) => {
+                let _ = reply.send(self.swim.set_metadata(now, &data));
+            }
+            Command::Broadcast(key, payload, reply) => {
+                let _ = reply.send(self.swim.broadcast(now, key, &payload));
+            }
+            Command::SendMessage(to, payload, reply) => {
+                let _ = reply.send(self.swim.send_message(now, &to, &payload));
+            }
+            Command::Join(seeds, reply) => {
+                let _ = reply.send(self.swim.join(now, &seeds));
+            }
+            Command::Leave(reply) => match self.swim.leave(now) {
+                Ok(()) => self.pending_leaves.push(reply),
+                Err(CommandError::HasLeft) => {
+                    let _ = reply.send(Ok(()));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Command::Stop => {}
+        }
+    }
+
+    fn member(&self, m: &swim_core::MemberView<'_, SocketAddr>) -> Member {
+        Member {
+            identity: m.identity.clone(),
+            incarnation: m.incarnation,
+            state: m.state,
+            since: self.to_std(m.since),
+            metadata: m.metadata.to_vec(),
+        }
+    }
+
+    /// Sends every pending datagram and hands every pending event over.
+    fn flush(&mut self, socket_is_v6: bool, buf: &mut [u8]) {
+        let now = self.now();
+        while let Some(t) = self.swim.poll_transmit(now, buf) {
+            let Some(to) = destination(socket_is_v6, t.destination) else {
+                self.transport.send_unreachable += 1;
+                continue;
+            };
+            match self.socket.send_to(&buf[..t.len], to) {
+                Ok(_) => self.transport.datagrams_sent += 1,
+                Err(e) => self.transport.count_send_error(&e),
+            }
+        }
+        while let Some(event) = self.swim.poll_event() {
+            self.dispatch(event);
+        }
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        match &event {
+            Event::Local(LocalEvent::Left) => {
+                for reply in self.pending_leaves.drain(..) {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Event::Local(LocalEvent::Refuted { .. }) => self.save_incarnation(),
+            _ => {}
+        }
+        match self.events.try_send(event) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => self.transport.events_dropped += 1,
+        }
+    }
+
+    fn save_incarnation(&mut self) {
+        let incarnation = self.swim.local().incarnation;
+        if let Some(store) = &mut self.store {
+            if store.save_incarnation(incarnation).is_err() {
+                self.transport.identity_write_errors += 1;
+            }
+        }
+    }
+
+    fn wait_time(&self) -> Duration {
+        let now = self.now();
+        let until = match self.swim.poll_timeout() {
+            Some(at) => at.saturating_duration_since(now),
+            None => MAX_WAIT,
+        };
+        until.clamp(MIN_WAIT, MAX_WAIT)
+    }
+
+    /// Waits up to `wait` for one datagram and hands it to the protocol.
+    fn receive(&mut self, wait: Duration, buf: &mut [u8]) {
+        if self.socket.set_read_timeout(Some(wait)).is_err() {
+            self.transport.recv_errors += 1;
+            std::thread::sleep(wait);
+            return;
+        }
+        match self.socket.recv_from(buf) {
+            Ok((len, from)) => {
+                let from = canonical(from);
+                if from == self.wake_source {
+                    self.transport.wakeups += 1;
+                    return;
+                }
+                let now = self.now();
+                self.swim.handle_datagram(now, from, &buf[..len]);
+            }
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted => {}
+                io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => {
+                    self.transport.recv_refused += 1;
+                }
+                _ => {
+                    // Unknown and possibly persistent: do not spin on it.
+                    self.transport.recv_errors += 1;
+                    std::thread::sleep(wait.min(Duration::from_millis(10)));
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The crate's error type.
+
+use std::fmt;
+use std::io;
+
+use swim_core::{CommandError, ConfigError};
+
+/// Why starting a node or one of its commands failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Binding the socket, or reading or writing the data directory, failed.
+    Io(io::Error),
+    /// The protocol configuration was rejected.
+    Config(ConfigError),
+    /// The protocol refused the command (see [`CommandError`]).
+    Command(CommandError),
+    /// The socket is bound to an unspecified address (`0.0.0.0` or `::`),
+    /// no advertise address was given and none could be derived from the
+    /// seeds: set [`NodeOptions::advertise`](crate::NodeOptions::advertise).
+    NoAdvertiseAddress,
+    /// The data directory holds an identity file that cannot be parsed.
+    CorruptIdentity(String),
+    /// The node's thread has stopped (after a shutdown, or if it panicked).
+    Stopped,
+    /// A graceful leave did not finish in time.
+    Timeout,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "i/o error: {e}"),
+            Error::Config(e) => write!(f, "invalid configuration: {e}"),
+            Error::Command(e) => write!(f, "command refused: {e}"),
+            Error::NoAdvertiseAddress => f.write_str(
+                "bound to an unspecified address and no advertise address given or derivable from the seeds",
+            ),
+            Error::CorruptIdentity(why) => write!(f, "unreadable identity file: {why}"),
+            Error::Stopped => f.write_str("the node has stopped"),
+            Error::Timeout => f.write_str("the graceful leave did not finish in time"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Config(e) => Some(e),
+            Error::Command(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+impl From<CommandError> for Error {
+    fn from(e: CommandError) -> Self {
+        Error::Command(e)
+    }
+}

@@ -1,0 +1,262 @@
+//! The node handle: starts the node thread and talks to it.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rand_core::SeedableRng;
+use rand_pcg::Pcg32;
+use swim_core::{CommandError, Identity, Instant, Swim};
+
+use crate::driver::{Command, Driver};
+use crate::error::Error;
+use crate::identity::{clock_generation, IdentityStore};
+use crate::options::NodeOptions;
+use crate::socket::{advertise_addr, TransportCounters, Waker};
+use crate::view::{LocalInfo, Member, NodeCounters};
+use crate::Event;
+
+/// Longest time a send to the socket may block when its buffer is full;
+/// the datagram is then dropped and counted.
+const SEND_TIMEOUT: Duration = Duration::from_millis(20);
+/// Extra time allowed to a graceful leave beyond `leave_propagate_time`.
+const LEAVE_GRACE: Duration = Duration::from_secs(5);
+
+/// A running cluster member: a UDP socket and a background thread that runs
+/// the protocol.
+///
+/// Every method talks to that thread and returns [`Error::Stopped`] once it
+/// has stopped. Dropping the handle stops the thread without leaving (as a
+/// crash would); call [`Node::shutdown`] to leave first.
+#[derive(Debug)]
+pub struct Node {
+    commands: Sender<Command>,
+    waker: Waker,
+    events: Receiver<Event>,
+    thread: Option<JoinHandle<NodeCounters>>,
+    local_addr: SocketAddr,
+    identity: Identity<SocketAddr>,
+    leave_timeout: Duration,
+}
+
+impl Node {
+    /// Binds the socket, picks the identity (see the
+    /// [crate documentation](crate#identity)), starts the node thread and,
+    /// if seeds were given, starts joining through them.
+    pub fn start(options: NodeOptions) -> Result<Node, Error> {
+        options.config.validate()?;
+        let socket = UdpSocket::bind(options.bind)?;
+        socket.set_write_timeout(Some(SEND_TIMEOUT))?;
+        let local_addr = socket.local_addr()?;
+        let advertise = advertise_addr(local_addr, options.advertise, &options.seeds)?;
+        let (store, generation, incarnation) = match &options.data_dir {
+            Some(dir) => {
+                let store = IdentityStore::start(dir, advertise)?;
+                let (g, i) = (store.generation(), store.incarnation());
+                (Some(store), g, i)
+            }
+            None => (None, clock_generation(), 0),
+        };
+        let identity = Identity::new(advertise, generation);
+        let epoch = std::time::Instant::now();
+        let rng = Pcg32::seed_from_u64(random_seed(advertise));
+        let leave_timeout = options.config.leave_propagate_time + LEAVE_GRACE;
+        let mut swim = Swim::new(identity.clone(), options.config, rng, Instant::ZERO)?
+            .with_incarnation(incarnation);
+        if !options.metadata.is_empty() {
+            swim.set_metadata(Instant::ZERO, &options.metadata)?;
+        }
+        let seeds: Vec<SocketAddr> = options
+            .seeds
+            .iter()
+            .copied()
+            .filter(|s| *s != advertise && *s != local_addr)
+            .collect();
+        if !seeds.is_empty() {
+            swim.join(Instant::ZERO, &seeds)?;
+        }
+        let waker = Waker::new(local_addr)?;
+        let (command_tx, command_rx) = mpsc::channel();
+        let (event_tx, event_rx) = mpsc::sync_channel(options.event_capacity.max(1));
+        let driver = Driver {
+            swim,
+            socket,
+            wake_source: waker.source()?,
+            epoch,
+            commands: command_rx,
+            events: event_tx,
+            store,
+            transport: TransportCounters::default(),
+            pending_leaves: Vec::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("swim {advertise}"))
+            .spawn(move || driver.run())?;
+        Ok(Node {
+            commands: command_tx,
+            waker,
+            events: event_rx,
+            thread: Some(thread),
+            local_addr,
+            identity,
+            leave_timeout,
+        })
+    }
+
+    /// The address the socket is bound to (with the real port when bound to
+    /// port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The address other members know this node by.
+    pub fn advertise_addr(&self) -> SocketAddr {
+        self.identity.addr
+    }
+
+    /// The local identity: advertised address and generation.
+    pub fn identity(&self) -> &Identity<SocketAddr> {
+        &self.identity
+    }
+
+    /// Membership events, in order. The channel ends (iteration stops)
+    /// when the node thread stops.
+    ///
+    /// ```no_run
+    /// # fn f(node: &swim_transport_udp::Node) {
+    /// for event in node.events().try_iter() {
+    ///     println!("{event:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// Takes the event channel, to read it from another thread; afterwards
+    /// [`Node::events`] returns a channel that is always empty and closed.
+    pub fn take_events(&mut self) -> Receiver<Event> {
+        let (_, closed) = mpsc::sync_channel(1);
+        std::mem::replace(&mut self.events, closed)
+    }
+
+    /// Every remembered remote member (alive, suspect, dead or left).
+    pub fn members(&self) -> Result<Vec<Member>, Error> {
+        self.request(Command::Members)
+    }
+
+    /// The member at `addr`, if remembered.
+    pub fn member(&self, addr: SocketAddr) -> Result<Option<Member>, Error> {
+        Ok(self.members()?.into_iter().find(|m| m.addr() == addr))
+    }
+
+    /// The local node: identity, incarnation, status, health and metadata.
+    pub fn local(&self) -> Result<LocalInfo, Error> {
+        self.request(Command::Local)
+    }
+
+    /// The local metadata.
+    pub fn metadata(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.local()?.metadata)
+    }
+
+    /// Publishes new local metadata; every member reports
+    /// [`Event::MemberUpdated`].
+    pub fn set_metadata(&self, metadata: &[u8]) -> Result<(), Error> {
+        let data = metadata.to_vec();
+        self.command(|reply| Command::SetMetadata(data, reply))
+    }
+
+    /// Disseminates `payload` to every member (each reports one
+    /// [`Event::Broadcast`]); a later broadcast with the same `key`
+    /// replaces this one where it is still queued.
+    pub fn broadcast(&self, key: Option<u64>, payload: &[u8]) -> Result<(), Error> {
+        let payload = payload.to_vec();
+        self.command(|reply| Command::Broadcast(key, payload, reply))
+    }
+
+    /// Sends `payload` in one datagram to the live member at `to`, which
+    /// reports [`Event::Message`]. Best effort: no retry.
+    pub fn send_message(&self, to: SocketAddr, payload: &[u8]) -> Result<(), Error> {
+        let payload = payload.to_vec();
+        self.command(|reply| Command::SendMessage(to, payload, reply))
+    }
+
+    /// Joins (again) through `seeds`, retrying with backoff until one
+    /// answers.
+    pub fn join(&self, seeds: &[SocketAddr]) -> Result<(), Error> {
+        let seeds = seeds.to_vec();
+        self.command(|reply| Command::Join(seeds, reply))
+    }
+
+    /// Leaves gracefully and waits until the departure has been gossiped
+    /// (`leave_propagate_time`). The node then stays silent; calling it
+    /// again returns at once.
+    pub fn leave(&self) -> Result<(), Error> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::Leave(reply))?;
+        match answer.recv_timeout(self.leave_timeout) {
+            Ok(result) => result.map_err(Error::from),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Error::Stopped),
+        }
+    }
+
+    /// Protocol and socket counters.
+    pub fn counters(&self) -> Result<NodeCounters, Error> {
+        self.request(Command::Counters)
+    }
+
+    /// Stops the node: leaves gracefully first if `leave` is true (a node
+    /// that already left is fine), then stops and joins the thread. Returns
+    /// the final counters.
+    pub fn shutdown(mut self, leave: bool) -> Result<NodeCounters, Error> {
+        let left = if leave { self.leave() } else { Ok(()) };
+        let counters = self.stop()?;
+        left.map(|()| counters)
+    }
+
+    fn stop(&mut self) -> Result<NodeCounters, Error> {
+        let thread = self.thread.take().ok_or(Error::Stopped)?;
+        let _ = self.commands.send(Command::Stop);
+        self.waker.wake();
+        thread.join().map_err(|_| Error::Stopped)
+    }
+
+    fn send(&self, command: Command) -> Result<(), Error> {
+        self.commands.send(command).map_err(|_| Error::Stopped)?;
+        self.waker.wake();
+        Ok(())
+    }
+
+    fn request<T>(&self, make: impl FnOnce(SyncSender<T>) -> Command) -> Result<T, Error> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(make(reply))?;
+        answer.recv().map_err(|_| Error::Stopped)
+    }
+
+    fn command(&self, make: impl FnOnce(SyncSender<Result<(), CommandError>>) -> Command) -> Result<(), Error> {
+        self.request(make)?.map_err(Error::from)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.stop();
+        }
+    }
+}
+
+/// A seed for the protocol's random choices, different in every process and
+/// every node: std's randomly keyed hasher over the time, the process id and
+/// the address.
+fn random_seed(addr: SocketAddr) -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    std::time::SystemTime::now().hash(&mut hasher);
+    std::process::id().hash(&mut hasher);
+    addr.hash(&mut hasher);
+    hasher.finish()
+}

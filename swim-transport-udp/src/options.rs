@@ -1,0 +1,92 @@
+//! What a node is started with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use swim_core::Config;
+
+/// Everything [`Node::start`](crate::Node::start) needs. Build it with
+/// [`NodeOptions::new`] and the chained setters.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// Address the UDP socket binds to; port 0 picks a free port
+    /// (read it back with [`Node::local_addr`](crate::Node::local_addr)).
+    pub bind: SocketAddr,
+    /// Address other members send datagrams to, when it differs from the
+    /// bound one (NAT, containers, a wildcard bind). Default: the bound
+    /// address; for a wildcard bind, the local address the system routes
+    /// towards the first seed.
+    pub advertise: Option<SocketAddr>,
+    /// Protocol settings (start from [`Config::lan`], [`Config::local`]...).
+    pub config: Config,
+    /// Members to join through; empty to start a new cluster and wait for
+    /// others to join.
+    pub seeds: Vec<SocketAddr>,
+    /// Initial metadata of the local node.
+    pub metadata: Vec<u8>,
+    /// Directory holding the node's persistent identity (generation and
+    /// last incarnation); see the [crate documentation](crate#identity).
+    pub data_dir: Option<PathBuf>,
+    /// Events buffered for the application; when it does not keep up, newer
+    /// events are dropped and counted in
+    /// [`TransportCounters::events_dropped`](crate::TransportCounters).
+    pub event_capacity: usize,
+}
+
+impl NodeOptions {
+    /// Options to bind `bind`, with the [`Config::lan`] preset, no seeds, no
+    /// metadata and no data directory.
+    pub fn new(bind: SocketAddr) -> Self {
+        NodeOptions {
+            bind,
+            advertise: None,
+            config: Config::lan(),
+            seeds: Vec::new(),
+            metadata: Vec::new(),
+            data_dir: None,
+            event_capacity: 4096,
+        }
+    }
+
+    /// Sets the protocol configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the address announced to other members.
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.advertise = Some(addr);
+        self
+    }
+
+    /// Adds a seed to join through.
+    pub fn seed(mut self, addr: SocketAddr) -> Self {
+        self.seeds.push(addr);
+        self
+    }
+
+    /// Adds several seeds.
+    pub fn seeds(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.seeds.extend(addrs);
+        self
+    }
+
+    /// Sets the initial metadata.
+    pub fn metadata(mut self, metadata: impl Into<Vec<u8>>) -> Self {
+        self.metadata = metadata.into();
+        self
+    }
+
+    /// Persists the identity in `dir` (created if missing).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets how many events are buffered for the application (at least 1).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity.max(1);
+        self
+    }
+}

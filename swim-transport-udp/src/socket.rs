@@ -1,0 +1,260 @@
+//! The UDP socket: address mapping, error classification and the waker
+//! that interrupts the node thread's blocking receive.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+
+use crate::error::Error;
+
+/// Socket-level counters: what the operating system refused or reported.
+/// None of these stop the node: the datagram is lost, as the protocol
+/// expects datagrams to be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportCounters {
+    /// Datagrams the socket accepted for sending.
+    pub datagrams_sent: u64,
+    /// Sends refused because an earlier datagram drew an ICMP "port
+    /// unreachable" (`ECONNREFUSED`, `ECONNRESET`).
+    pub send_refused: u64,
+    /// Sends refused as too large for the path (`EMSGSIZE`).
+    pub send_too_large: u64,
+    /// Sends dropped because the socket's send buffer stayed full
+    /// (`EAGAIN`, `ENOBUFS`, or the write timeout elapsed).
+    pub send_buffer_full: u64,
+    /// Sends to an unreachable network or host, or to an address family the
+    /// socket cannot reach (an IPv6 member seen from an IPv4 socket).
+    pub send_unreachable: u64,
+    /// Other send errors.
+    pub send_other_errors: u64,
+    /// Receives that reported an ICMP error (some systems report them on
+    /// the next receive).
+    pub recv_refused: u64,
+    /// Other receive errors.
+    pub recv_errors: u64,
+    /// Wake-ups of the node thread for a command.
+    pub wakeups: u64,
+    /// Events dropped because the application's event channel was full.
+    pub events_dropped: u64,
+    /// Failed writes of the identity file.
+    pub identity_write_errors: u64,
+}
+
+/// What a failed send means for the counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SendFailure {
+    Refused,
+    TooLarge,
+    BufferFull,
+    Unreachable,
+    Other,
+}
+
+impl TransportCounters {
+    /// Counts one failed send.
+    pub(crate) fn count_send_error(&mut self, error: &io::Error) {
+        let slot = match classify_send_error(error) {
+            SendFailure::Refused => &mut self.send_refused,
+            SendFailure::TooLarge => &mut self.send_too_large,
+            SendFailure::BufferFull => &mut self.send_buffer_full,
+            SendFailure::Unreachable => &mut self.send_unreachable,
+            SendFailure::Other => &mut self.send_other_errors,
+        };
+        *slot += 1;
+    }
+
+    /// All send failures.
+    pub fn send_errors(&self) -> u64 {
+        self.send_refused + self.send_too_large + self.send_buffer_full + self.send_unreachable + self.send_other_errors
+    }
+}
+
+pub(crate) fn classify_send_error(error: &io::Error) -> SendFailure {
+    if let Some(code) = error.raw_os_error() {
+        if let Some(failure) = classify_os_error(code) {
+            return failure;
+        }
+    }
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => SendFailure::Refused,
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => SendFailure::BufferFull,
+        io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::AddrNotAvailable
+        | io::ErrorKind::Unsupported => SendFailure::Unreachable,
+        _ => SendFailure::Other,
+    }
+}
+
+#[cfg(unix)]
+fn classify_os_error(code: i32) -> Option<SendFailure> {
+    match code {
+        libc::EMSGSIZE => Some(SendFailure::TooLarge),
+        libc::ENOBUFS => Some(SendFailure::BufferFull),
+        libc::EAFNOSUPPORT => Some(SendFailure::Unreachable),
+        _ => None,
+    }
+}
+
+#[cfg(windows)]
+fn classify_os_error(code: i32) -> Option<SendFailure> {
+    const WSAEMSGSIZE: i32 = 10040;
+    const WSAENOBUFS: i32 = 10055;
+    match code {
+        WSAEMSGSIZE => Some(SendFailure::TooLarge),
+        WSAENOBUFS => Some(SendFailure::BufferFull),
+        _ => None,
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+fn classify_os_error(_code: i32) -> Option<SendFailure> {
+    None
+}
+
+/// A datagram's source as the protocol sees it: IPv4 peers reaching a
+/// dual-stack IPv6 socket appear as `::ffff:a.b.c.d` and are mapped back to
+/// IPv4, so that a member has one address whichever socket it reaches.
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, v6.port())),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
+/// Where to send a datagram for `to` from a socket of the given family:
+/// IPv4 destinations are mapped for IPv6 sockets; IPv6 destinations cannot
+/// be reached from IPv4 sockets (unless they are v4-mapped).
+pub(crate) fn destination(socket_is_v6: bool, to: SocketAddr) -> Option<SocketAddr> {
+    match (socket_is_v6, to) {
+        (true, SocketAddr::V4(v4)) => {
+            Some(SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0)))
+        }
+        (false, SocketAddr::V6(v6)) => v6.ip().to_ipv4_mapped().map(|ip| SocketAddr::V4(SocketAddrV4::new(ip, v6.port()))),
+        _ => Some(to),
+    }
+}
+
+/// The address other members should use, given the bound one.
+///
+/// An explicit `advertise` wins. A specific bound address is used as is. A
+/// wildcard bind (`0.0.0.0`, `::`) takes the local address the system
+/// would use to reach the first seed (found with a `connect`, which sends
+/// nothing), with the bound port.
+pub(crate) fn advertise_addr(
+    bound: SocketAddr,
+    advertise: Option<SocketAddr>,
+    seeds: &[SocketAddr],
+) -> Result<SocketAddr, Error> {
+    if let Some(addr) = advertise {
+        return Ok(addr);
+    }
+    if !bound.ip().is_unspecified() {
+        return Ok(bound);
+    }
+    for seed in seeds {
+        let probe_ip: IpAddr = match seed {
+            SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+            SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+        };
+        let Ok(probe) = UdpSocket::bind((probe_ip, 0)) else { continue };
+        if probe.connect(seed).is_err() {
+            continue;
+        }
+        if let Ok(local) = probe.local_addr() {
+            if !local.ip().is_unspecified() {
+                return Ok(SocketAddr::new(canonical(local).ip(), bound.port()));
+            }
+        }
+    }
+    Err(Error::NoAdvertiseAddress)
+}
+
+/// Interrupts the node thread's blocking receive with an empty datagram
+/// from a socket of its own, which the thread recognizes by its source.
+#[derive(Debug)]
+pub(crate) struct Waker {
+    socket: UdpSocket,
+    target: SocketAddr,
+}
+
+impl Waker {
+    /// A waker for a node socket bound to `node`.
+    pub fn new(node: SocketAddr) -> io::Result<Self> {
+        let ip = match node.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let socket = UdpSocket::bind((ip, 0))?;
+        socket.set_nonblocking(true)?;
+        Ok(Waker { socket, target: SocketAddr::new(ip, node.port()) })
+    }
+
+    /// The source address of wake-up datagrams.
+    pub fn source(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr().map(canonical)
+    }
+
+    /// Wakes the node thread (best effort: the thread also wakes on its own
+    /// at least every few hundred milliseconds).
+    pub fn wake(&self) {
+        let _ = self.socket.send_to(&[], self.target);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn v4_mapped_sources_become_v4() {
+        assert_eq!(canonical(a("[::ffff:10.1.2.3]:7")), a("10.1.2.3:7"));
+        assert_eq!(canonical(a("[::1]:7")), a("[::1]:7"));
+        assert_eq!(canonical(a("10.1.2.3:7")), a("10.1.2.3:7"));
+    }
+
+    #[test]
+    fn destinations_follow_the_socket_family() {
+        assert_eq!(destination(true, a("10.1.2.3:7")), Some(a("[::ffff:10.1.2.3]:7")));
+        assert_eq!(destination(true, a("[::1]:7")), Some(a("[::1]:7")));
+        assert_eq!(destination(false, a("[::1]:7")), None);
+        assert_eq!(destination(false, a("[::ffff:10.1.2.3]:7")), Some(a("10.1.2.3:7")));
+        assert_eq!(destination(false, a("10.1.2.3:7")), Some(a("10.1.2.3:7")));
+    }
+
+    #[test]
+    fn advertise_address_resolution() {
+        let bound = a("127.0.0.1:4000");
+        assert_eq!(advertise_addr(bound, None, &[]).unwrap(), bound);
+        assert_eq!(advertise_addr(bound, Some(a("10.0.0.9:80")), &[]).unwrap(), a("10.0.0.9:80"));
+        let wildcard = a("0.0.0.0:4000");
+        assert!(matches!(advertise_addr(wildcard, None, &[]), Err(Error::NoAdvertiseAddress)));
+        // Towards a loopback seed, the route's source is loopback.
+        assert_eq!(advertise_addr(wildcard, None, &[a("127.0.0.1:9")]).unwrap(), a("127.0.0.1:4000"));
+    }
+
+    #[test]
+    fn send_errors_are_classified() {
+        use io::ErrorKind as K;
+        assert_eq!(classify_send_error(&K::ConnectionRefused.into()), SendFailure::Refused);
+        assert_eq!(classify_send_error(&K::WouldBlock.into()), SendFailure::BufferFull);
+        assert_eq!(classify_send_error(&K::HostUnreachable.into()), SendFailure::Unreachable);
+        assert_eq!(classify_send_error(&K::PermissionDenied.into()), SendFailure::Other);
+        #[cfg(unix)]
+        {
+            let e = io::Error::from_raw_os_error(libc::EMSGSIZE);
+            assert_eq!(classify_send_error(&e), SendFailure::TooLarge);
+            let e = io::Error::from_raw_os_error(libc::ENOBUFS);
+            assert_eq!(classify_send_error(&e), SendFailure::BufferFull);
+            let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+            assert_eq!(classify_send_error(&e), SendFailure::Refused);
+        }
+    }
+}
