@@ -1,0 +1,312 @@
+// One cluster member on a UDP socket, driven from the command line.
+//
+//     cargo run -p swim-transport-udp --example node -- --bind 127.0.0.1:7001 --join 127.0.0.1:7000
+//
+// Prints every membership event as it happens (`--json`: one JSON object a
+// line), and reads commands on standard input: Enter lists the members.
+// Ctrl-C or SIGTERM leaves the cluster gracefully and exits.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::io::BufRead;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use serde_json::{json, Value};
+use swim_transport_udp::{Config, Event, LocalEvent, LocalInfo, Member, Node, NodeOptions};
+
+#[derive(Parser, Debug)]
+#[command(about = "A SWIM cluster member on UDP: prints membership events, Enter lists the members")]
+struct Args {
+    /// Address to bind (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:7000")]
+    bind: String,
+    /// A member to join through (repeatable, or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    join: Vec<String>,
+    /// Address announced to others, if not the bound one (NAT, containers).
+    #[arg(long)]
+    advertise: Option<String>,
+    /// Cluster name: members with another label ignore this one.
+    #[arg(long)]
+    label: Option<String>,
+    /// Metadata entry KEY=VALUE (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    meta: Vec<String>,
+    /// Directory keeping the node's identity across restarts.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Timing preset.
+    #[arg(long, value_enum, default_value_t = Preset::Local)]
+    preset: Preset,
+    /// Print JSON lines instead of readable lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Preset {
+    /// Loopback or one rack: 1 s probes, 200 ms timeout.
+    Local,
+    /// memberlist's LAN defaults: 1 s probes, 500 ms timeout.
+    Lan,
+    /// memberlist's WAN defaults: 5 s probes, 3 s timeout.
+    Wan,
+}
+
+/// What the main thread waits for.
+enum Input {
+    Line(String),
+    Signal,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn resolve(text: &str) -> Result<SocketAddr, String> {
+    text.to_socket_addrs()
+        .map_err(|e| format!("{text}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{text}: no address"))
+}
+
+fn run(args: Args) -> Result<ExitCode, String> {
+    let mut config = match args.preset {
+        Preset::Local => Config::local(),
+        Preset::Lan => Config::lan(),
+        Preset::Wan => Config::wan(),
+    };
+    if let Some(label) = &args.label {
+        config = config.with_label(label);
+    }
+    let mut options = NodeOptions::new(resolve(&args.bind)?).config(config);
+    for seed in &args.join {
+        options = options.seed(resolve(seed)?);
+    }
+    if let Some(addr) = &args.advertise {
+        options = options.advertise(resolve(addr)?);
+    }
+    if let Some(dir) = &args.data_dir {
+        options = options.data_dir(dir);
+    }
+    options = options.metadata(parse_meta(&args.meta)?);
+    let mut node = Node::start(options).map_err(|e| e.to_string())?;
+    let json = args.json;
+    let local = node.local().map_err(|e| e.to_string())?;
+    print_started(json, &node, &local, &args.join);
+
+    let (tx, inputs) = mpsc::channel();
+    let signal_tx = tx.clone();
+    ctrlc::set_handler(move || {
+        let _ = signal_tx.send(Input::Signal);
+    })
+    .map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if tx.send(Input::Line(line)).is_err() {
+                break;
+            }
+        }
+    });
+    let events = node.take_events();
+    let printer = std::thread::spawn(move || {
+        for event in events {
+            print_event(json, &event);
+        }
+    });
+
+    let started = Instant::now();
+    while let Ok(input) = inputs.recv() {
+        match input {
+            Input::Signal => break,
+            Input::Line(line) => {
+                if !command(&node, json, line.trim(), started) {
+                    break;
+                }
+            }
+        }
+    }
+    if !json {
+        println!("[{}] leaving the cluster...", common::time_of_day());
+    }
+    let result = node.shutdown(true);
+    let _ = printer.join();
+    match result {
+        Ok(counters) => {
+            if json {
+                println!("{}", json!({"event": "stopped", "datagrams_in": counters.protocol.datagrams_in,
+                    "datagrams_out": counters.protocol.datagrams_out, "drops": counters.protocol.drops.total()}));
+            } else {
+                println!("[{}] left; bye", common::time_of_day());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(format!("leaving failed: {e}")),
+    }
+}
+
+fn parse_meta(entries: &[String]) -> Result<Vec<u8>, String> {
+    let mut lines = Vec::new();
+    for entry in entries {
+        if !entry.contains('=') {
+            return Err(format!("--meta {entry}: expected KEY=VALUE"));
+        }
+        lines.push(entry.as_str());
+    }
+    Ok(lines.join("\n").into_bytes())
+}
+
+fn meta_text(metadata: &[u8]) -> String {
+    String::from_utf8_lossy(metadata).replace('\n', ",")
+}
+
+/// Handles one line of standard input; false to leave and exit.
+fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool {
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let result = match word {
+        "" | "members" | "m" => {
+            print_members(node, json, started);
+            Ok(())
+        }
+        "quit" | "leave" | "exit" => return false,
+        "meta" => node.set_metadata(rest.replace(' ', "\n").as_bytes()).map_err(|e| e.to_string()),
+        "broadcast" | "b" => node.broadcast(None, rest.as_bytes()).map_err(|e| e.to_string()),
+        "send" => match rest.split_once(' ') {
+            Some((to, text)) => resolve(to).and_then(|to| node.send_message(to, text.as_bytes()).map_err(|e| e.to_string())),
+            None => Err("usage: send ADDR TEXT".into()),
+        },
+        "counters" => node.counters().map(|c| println!("{c:#?}")).map_err(|e| e.to_string()),
+        "help" | "?" => {
+            println!("commands: Enter or `members` | meta K=V [K=V...] | broadcast TEXT | send ADDR TEXT | counters | quit");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?} (try `help`)")),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+    }
+    true
+}
+
+fn print_started(json: bool, node: &Node, local: &LocalInfo, seeds: &[String]) {
+    if json {
+        let v = json!({
+            "event": "started", "time": common::time_of_day(), "unix_ms": common::unix_millis() as u64,
+            "addr": node.advertise_addr().to_string(), "bind": node.local_addr().to_string(),
+            "generation": local.identity.generation, "incarnation": local.incarnation,
+        });
+        println!("{v}");
+    } else {
+        let joining = if seeds.is_empty() { "waiting for others to join".to_string() } else { format!("joining {}", seeds.join(", ")) };
+        println!(
+            "[{}] node {} (bound to {}, generation {}, incarnation {}): {joining}",
+            common::time_of_day(),
+            node.advertise_addr(),
+            node.local_addr(),
+            local.identity.generation,
+            local.incarnation,
+        );
+        println!("press Enter to list the members, type `help` for commands, Ctrl-C to leave");
+    }
+}
+
+fn print_event(json: bool, event: &Event) {
+    let kind = common::kind(event);
+    let (addr, generation, detail) = match event {
+        Event::MemberJoined(id)
+        | Event::MemberSuspected(id)
+        | Event::MemberAlive(id)
+        | Event::MemberFailed(id)
+        | Event::MemberLeft(id)
+        | Event::MemberUpdated(id)
+        | Event::MemberRemoved(id) => (Some(id.addr), Some(id.generation), None),
+        Event::Broadcast { origin, payload, .. } => (Some(*origin), None, Some(String::from_utf8_lossy(payload).into_owned())),
+        Event::Message { from, payload } => (Some(*from), None, Some(String::from_utf8_lossy(payload).into_owned())),
+        Event::Local(LocalEvent::Refuted { incarnation, .. }) => (None, None, Some(format!("incarnation {incarnation}"))),
+        _ => (None, None, None),
+    };
+    if json {
+        let mut v = json!({"event": kind, "time": common::time_of_day(), "unix_ms": common::unix_millis() as u64});
+        if let Some(addr) = addr {
+            v["addr"] = Value::String(addr.to_string());
+        }
+        if let Some(g) = generation {
+            v["generation"] = g.into();
+        }
+        if let Some(d) = detail {
+            v["data"] = Value::String(d);
+        }
+        println!("{v}");
+    } else {
+        let who = addr.map(|a| a.to_string()).unwrap_or_else(|| "(this node)".into());
+        let extra = match (generation, detail) {
+            (Some(g), _) => format!(" (generation {g})"),
+            (None, Some(d)) => format!(": {d}"),
+            _ => String::new(),
+        };
+        println!("[{}] {kind:<13} {who}{extra}", common::time_of_day());
+    }
+}
+
+fn member_json(m: &Member) -> Value {
+    json!({
+        "addr": m.addr().to_string(), "generation": m.identity.generation, "incarnation": m.incarnation,
+        "state": common::state_name(m.state), "metadata": meta_text(&m.metadata),
+    })
+}
+
+fn print_members(node: &Node, json: bool, started: Instant) {
+    let (Ok(local), Ok(mut members)) = (node.local(), node.members()) else {
+        eprintln!("error: the node has stopped");
+        return;
+    };
+    members.sort_by_key(|m| m.addr());
+    if json {
+        let list: Vec<Value> = members.iter().map(member_json).collect();
+        let v = json!({
+            "event": "members", "time": common::time_of_day(), "unix_ms": common::unix_millis() as u64,
+            "local": {"addr": local.identity.addr.to_string(), "generation": local.identity.generation,
+                      "incarnation": local.incarnation, "status": format!("{:?}", local.status).to_lowercase(),
+                      "metadata": meta_text(&local.metadata)},
+            "members": list,
+        });
+        println!("{v}");
+        return;
+    }
+    let active = members.iter().filter(|m| m.is_active()).count() + 1;
+    println!("{active} active member(s) seen from {}:", local.identity.addr);
+    println!("  {:<22} {:>10} {:>5} {:<8} {:>8}  metadata", "address", "generation", "inc", "state", "since");
+    println!(
+        "  {:<22} {:>10} {:>5} {:<8} {:>8}  {}",
+        local.identity.addr.to_string(),
+        local.identity.generation,
+        local.incarnation,
+        "(self)",
+        format!("{:.0}s", started.elapsed().as_secs_f64()),
+        meta_text(&local.metadata)
+    );
+    for m in &members {
+        println!(
+            "  {:<22} {:>10} {:>5} {:<8} {:>8}  {}",
+            m.addr().to_string(),
+            m.identity.generation,
+            m.incarnation,
+            common::state_name(m.state),
+            format!("{:.0}s", m.since.elapsed().as_secs_f64()),
+            meta_text(&m.metadata)
+        );
+    }
+}
