@@ -57,6 +57,14 @@ pub struct Config {
     pub max_payload_len: u16,
     /// Application broadcasts held for dissemination at once.
     pub broadcast_queue_len: u16,
+    /// Broadcast origins whose duplicate-suppression window is remembered
+    /// (about 150 bytes each); beyond it the least recently active is
+    /// forgotten.
+    pub max_broadcast_origins: u16,
+    /// Retransmissions of each broadcast, as a multiple of
+    /// `ceil(log10(n + 1))`: higher than for membership updates by default,
+    /// because push-pull does not repair a broadcast that missed a node.
+    pub broadcast_retransmit_mult: u8,
     /// Share of each packet's piggyback space reserved for broadcasts,
     /// in percent, so membership traffic never starves them.
     pub broadcast_share_percent: u8,
@@ -95,6 +103,8 @@ impl Config {
             max_metadata_len: 512,
             max_payload_len: 1024,
             broadcast_queue_len: 256,
+            max_broadcast_origins: 256,
+            broadcast_retransmit_mult: 8,
             broadcast_share_percent: 30,
             event_queue_len: 4096,
             max_concurrent_syncs: 8,
@@ -176,7 +186,13 @@ impl Config {
         if self.broadcast_share_percent > 90 {
             return Err(ConfigError::BroadcastShareOutOfRange);
         }
-        if self.event_queue_len == 0 || self.broadcast_queue_len == 0 {
+        if self.broadcast_retransmit_mult == 0 || self.broadcast_retransmit_mult > 32 {
+            return Err(ConfigError::RetransmitMultOutOfRange);
+        }
+        if self.event_queue_len == 0
+            || self.broadcast_queue_len == 0
+            || self.max_broadcast_origins == 0
+        {
             return Err(ConfigError::ZeroQueue);
         }
         if self.max_concurrent_syncs == 0 {

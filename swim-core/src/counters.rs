@@ -138,6 +138,13 @@ pub struct Counters {
     /// Records whose remaining retransmissions were dropped because the
     /// gossip queue was full (push-pull still carries them).
     pub gossip_queue_overflow: u64,
+    /// Broadcasts more than 1024 sequence numbers behind the newest one
+    /// seen from their origin: not delivered, as they cannot be told apart
+    /// from duplicates.
+    pub broadcasts_too_old: u64,
+    /// Broadcast origins whose duplicate-suppression window was forgotten
+    /// because `max_broadcast_origins` were tracked.
+    pub broadcast_origins_forgotten: u64,
     /// Broadcasts received again and suppressed.
     pub broadcasts_duplicate: u64,
     /// Push-pull exchanges started by this node.

@@ -14,7 +14,8 @@ pub enum ConfigError {
     PacketBudgetOutOfRange,
     /// `indirect_checks` is above 16.
     TooManyIndirectChecks,
-    /// `retransmit_mult` is zero or above 16.
+    /// `retransmit_mult` is zero or above 16, or `broadcast_retransmit_mult`
+    /// zero or above 32.
     RetransmitMultOutOfRange,
     /// A suspicion multiplier is zero.
     SuspicionMultOutOfRange,
@@ -43,7 +44,9 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::PacketBudgetOutOfRange => "packet_budget must be within 512..=65507",
             ConfigError::TooManyIndirectChecks => "indirect_checks must be at most 16",
-            ConfigError::RetransmitMultOutOfRange => "retransmit_mult must be within 1..=16",
+            ConfigError::RetransmitMultOutOfRange => {
+                "retransmit_mult must be within 1..=16, broadcast_retransmit_mult within 1..=32"
+            }
             ConfigError::SuspicionMultOutOfRange => "suspicion multipliers must be positive",
             ConfigError::AwarenessMaxOutOfRange => "awareness_max must be at most 32",
             ConfigError::MaxMembersTooSmall => "max_members must be at least 2",

@@ -82,16 +82,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
 mod address;
 mod broadcasts;
 mod config;
 mod counters;
+mod dedup;
 mod error;
 mod event;
 mod gossip_queue;
+pub mod kv;
 mod math;
 mod member;
 mod members;

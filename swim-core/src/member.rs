@@ -62,12 +62,6 @@ pub(crate) struct Member<A, const N: usize> {
     /// Same for the metadata record.
     pub meta_sent: u8,
     pub meta_stamp: u32,
-    /// Highest broadcast sequence seen from this member and the bitmap of
-    /// the 64 below it (duplicate suppression).
-    pub broadcast_epoch: u32,
-    pub broadcast_high: u32,
-    pub broadcast_window: u64,
-    pub broadcast_seen_any: bool,
 }
 
 impl<A, const N: usize> Member<A, N> {
@@ -83,10 +77,6 @@ impl<A, const N: usize> Member<A, N> {
             state_stamp: 0,
             meta_sent: 0,
             meta_stamp: 0,
-            broadcast_epoch: 0,
-            broadcast_high: 0,
-            broadcast_window: 0,
-            broadcast_seen_any: false,
         }
     }
 
@@ -96,43 +86,6 @@ impl<A, const N: usize> Member<A, N> {
             incarnation: self.incarnation,
             state: self.state,
         }
-    }
-
-    /// Records broadcast `seq` of the sender's `epoch` (a random number the
-    /// sender draws at start, so a restarted process starts a fresh
-    /// sequence); false if it was already seen, or is too old to tell.
-    pub fn first_sight_of_broadcast(&mut self, epoch: u32, seq: u32) -> bool {
-        const WINDOW: u32 = 64;
-        if !self.broadcast_seen_any || epoch != self.broadcast_epoch {
-            self.broadcast_seen_any = true;
-            self.broadcast_epoch = epoch;
-            self.broadcast_high = seq;
-            self.broadcast_window = 1;
-            return true;
-        }
-        let ahead = seq.wrapping_sub(self.broadcast_high);
-        let behind = self.broadcast_high.wrapping_sub(seq);
-        if ahead == 0 {
-            return false;
-        }
-        if ahead < (1 << 30) {
-            // Newer: slide the window.
-            self.broadcast_window = if ahead >= WINDOW {
-                0
-            } else {
-                self.broadcast_window << ahead
-            };
-            self.broadcast_window |= 1;
-            self.broadcast_high = seq;
-            return true;
-        }
-        if behind < WINDOW {
-            let bit = 1u64 << behind;
-            let fresh = self.broadcast_window & bit == 0;
-            self.broadcast_window |= bit;
-            return fresh;
-        }
-        false // older than the window: assume it was delivered
     }
 }
 
@@ -159,27 +112,5 @@ mod tests {
             state: Alive,
         };
         assert!(newer_generation > p(u32::MAX, Left));
-    }
-
-    #[test]
-    fn broadcast_window_suppresses_duplicates() {
-        let mut m: Member<u32, 8> = Member::new(
-            Identity {
-                addr: 1,
-                generation: 0,
-            },
-            0,
-            MemberState::Alive,
-            Instant::ZERO,
-        );
-        assert!(m.first_sight_of_broadcast(7, 10));
-        assert!(!m.first_sight_of_broadcast(7, 10));
-        assert!(m.first_sight_of_broadcast(7, 12));
-        assert!(m.first_sight_of_broadcast(7, 11));
-        assert!(!m.first_sight_of_broadcast(7, 11));
-        assert!(m.first_sight_of_broadcast(7, 100));
-        assert!(!m.first_sight_of_broadcast(7, 12)); // fell out of the window
-        assert!(m.first_sight_of_broadcast(8, 12)); // restarted sender: new epoch
-        assert!(!m.first_sight_of_broadcast(8, 12));
     }
 }

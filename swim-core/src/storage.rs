@@ -225,6 +225,18 @@ impl<const N: usize> Payload<N> {
     pub fn as_slice(&self) -> &[u8] {
         &self.bytes
     }
+
+    /// Builds a payload of exactly `len` bytes written by `fill`; `None` if
+    /// `len` exceeds the storage capacity or `fill` fails.
+    pub(crate) fn build(len: usize, fill: impl FnOnce(&mut [u8]) -> Option<()>) -> Option<Self> {
+        let mut bytes: Self = Self::default();
+        #[cfg(feature = "alloc")]
+        bytes.bytes.resize(len, 0);
+        #[cfg(not(feature = "alloc"))]
+        bytes.bytes.resize(len, 0).ok()?;
+        fill(&mut bytes.bytes)?;
+        Some(bytes)
+    }
 }
 
 impl<const N: usize> core::ops::Deref for Payload<N> {

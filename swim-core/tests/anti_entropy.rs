@@ -318,3 +318,31 @@ fn packets_of_another_cluster_or_version_are_dropped_and_counted() {
     let drops = c.node(0).counters().drops;
     assert_eq!((drops.truncated, drops.oversized), (1, 1));
 }
+
+#[test]
+fn key_value_state_reaches_every_node() {
+    let mut c = Cluster::new(6, Config::lan(), 30);
+    c.join_all_via(0);
+    c.run_until(secs(20), Cluster::converged)
+        .expect("converged");
+    let now = c.now;
+    c.node_mut(2)
+        .set_local_state(now, b"somekey", b"somevalue")
+        .unwrap();
+    c.node_mut(2).set_local_state(now, b"zone", b"b").unwrap();
+    c.node_mut(2).remove_local_state(now, b"zone").unwrap();
+    c.drain(2);
+    let everywhere = |c: &Cluster| {
+        (0..6).filter(|&i| i != 2).all(|i| {
+            let m = c.node(i).member(&2).unwrap();
+            m.state(b"somekey") == Some(&b"somevalue"[..]) && m.state(b"zone").is_none()
+        })
+    };
+    assert!(c.run_until(secs(5), everywhere).is_some());
+    assert_eq!(c.node(2).local().state(b"somekey"), Some(&b"somevalue"[..]));
+    let too_big = vec![b'x'; 600];
+    assert_eq!(
+        c.node_mut(2).set_local_state(now, b"k", &too_big),
+        Err(CommandError::MetadataTooLarge)
+    );
+}

@@ -5,6 +5,7 @@ use rand_core::Rng;
 use super::{LocalStatus, Suspicion, Swim};
 use crate::address::{Address, Identity};
 use crate::broadcasts::{Queued, QueuedBroadcast};
+use crate::dedup::Sighting;
 use crate::event::{Event, LocalEvent};
 use crate::gossip_queue::{Entry, RecordOf};
 use crate::math;
@@ -267,16 +268,24 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.counters.broadcasts_unknown_origin += 1;
             return;
         };
-        let Some(m) = self.members.get_mut(slot) else {
-            return;
-        };
-        if m.id != origin {
+        if self.members.get(slot).is_none_or(|m| m.id != origin) {
             self.counters.broadcasts_unknown_origin += 1;
             return;
         }
-        if !m.first_sight_of_broadcast(epoch, seq) {
-            self.counters.broadcasts_duplicate += 1;
-            return;
+        let (sighting, evicted) = self.dedup.sight(&origin, epoch, seq);
+        if evicted {
+            self.counters.broadcast_origins_forgotten += 1;
+        }
+        match sighting {
+            Sighting::New => {}
+            Sighting::Duplicate => {
+                self.counters.broadcasts_duplicate += 1;
+                return;
+            }
+            Sighting::TooOld => {
+                self.counters.broadcasts_too_old += 1;
+                return;
+            }
         }
         let Some(payload) = Payload::from_slice(payload) else {
             return;

@@ -14,6 +14,7 @@ use crate::address::{Address, Identity};
 use crate::broadcasts::{BroadcastQueue, Queued, QueuedBroadcast};
 use crate::config::Config;
 use crate::counters::Counters;
+use crate::dedup::DedupTable;
 use crate::error::{CommandError, ConfigError};
 use crate::event::Event;
 use crate::gossip_queue::{Entry, GossipQueue, RecordOf, SELF_SLOT};
@@ -105,6 +106,13 @@ pub struct LocalNode<'a, A> {
     pub metadata: &'a [u8],
 }
 
+impl<A> LocalNode<'_, A> {
+    /// The value of `key` in the node's key-value state.
+    pub fn state(&self, key: &[u8]) -> Option<&[u8]> {
+        crate::kv::get(self.metadata, key)
+    }
+}
+
 /// A read-only view of one remote member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberView<'a, A> {
@@ -118,6 +126,13 @@ pub struct MemberView<'a, A> {
     pub since: Instant,
     /// Its metadata as known here.
     pub metadata: &'a [u8],
+}
+
+impl<A> MemberView<'_, A> {
+    /// The value of `key` in the member's key-value state.
+    pub fn state(&self, key: &[u8]) -> Option<&[u8]> {
+        crate::kv::get(self.metadata, key)
+    }
 }
 
 #[derive(Debug)]
@@ -240,6 +255,7 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     members: MemberTable<A, N, B>,
     gossip: GossipQueue<N>,
     broadcasts: BroadcastQueue<A, N, B>,
+    dedup: DedupTable<A, N>,
     suspicions: BoundedVec<Suspicion<A>, N>,
     probe: Option<Probe<A>>,
     relays: BoundedVec<Relay<A>, MAX_RELAYS>,
@@ -293,6 +309,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             members: MemberTable::new(members_limit),
             gossip: GossipQueue::new(members_limit.saturating_mul(4)),
             broadcasts: BroadcastQueue::new(usize::from(config.broadcast_queue_len)),
+            dedup: DedupTable::new(usize::from(config.max_broadcast_origins)),
             suspicions: BoundedVec::new(),
             probe: None,
             relays: BoundedVec::new(),
@@ -462,6 +479,43 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         };
         self.push_gossip(entry);
         Ok(())
+    }
+
+    /// Sets `key` to `value` in the local node's key-value state, stored in
+    /// its metadata (see [`kv`](crate::kv)): every member receives it and
+    /// reports [`Event::MemberUpdated`]; read it with [`MemberView::state`].
+    /// Replaces metadata set by [`Swim::set_metadata`] that is not in the
+    /// key-value format.
+    pub fn set_local_state(
+        &mut self,
+        now: Instant,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), CommandError> {
+        self.rewrite_local_state(now, key, Some(value))
+    }
+
+    /// Removes `key` from the local node's key-value state.
+    pub fn remove_local_state(&mut self, now: Instant, key: &[u8]) -> Result<(), CommandError> {
+        self.rewrite_local_state(now, key, None)
+    }
+
+    fn rewrite_local_state(
+        &mut self,
+        now: Instant,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), CommandError> {
+        let len = crate::kv::size_after(&self.me.meta, key, value);
+        if len > usize::from(self.config.max_metadata_len) {
+            return Err(CommandError::MetadataTooLarge);
+        }
+        let old = &self.me.meta;
+        let meta = Payload::<B>::build(len, |buf| {
+            crate::kv::rewrite(old, key, value, &mut crate::wire::codec::Writer::new(buf))
+        })
+        .ok_or(CommandError::MetadataTooLarge)?;
+        self.set_metadata(now, &meta)
     }
 
     /// Sends `payload` to every member, piggybacked like membership updates.

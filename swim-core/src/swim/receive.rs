@@ -60,6 +60,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     fn handle_message(&mut self, now: Instant, from: A, message: Message<'_, A>) {
+        if matches!(message, Message::Ping { .. } | Message::PingReq { .. }) {
+            self.sync_with_unknown_prober(&from);
+        }
         match message {
             Message::Ping { seq, .. } => self.send(Outgoing::Ack { to: from, seq }),
             Message::Ack { seq } => self.handle_ack(seq),
@@ -88,6 +91,18 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 }
             }
         }
+    }
+
+    /// A member we do not know probes us: dissemination missed it (or us).
+    /// Exchange state with it, so that the hole closes now rather than at the
+    /// next periodic push-pull.
+    fn sync_with_unknown_prober(&mut self, from: &A) {
+        let known = self.members.find(from).is_some();
+        if known || *from == self.me.id.addr || self.me.status != LocalStatus::Joined {
+            return;
+        }
+        self.counters.syncs_started += 1;
+        self.start_sync(from.clone(), SYNC_WANT_REPLY);
     }
 
     fn handle_ack(&mut self, seq: u32) {

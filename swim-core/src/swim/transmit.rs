@@ -134,7 +134,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.pack_gossip(w);
         let end = w.len() + w.remaining();
         self.pack_broadcasts(w, &mut placed, end);
-        let limit = self.retransmit_limit();
+        let mult = self.config.broadcast_retransmit_mult;
+        let limit = crate::math::retransmit_limit(mult, self.cluster_size());
         self.broadcasts.mark_sent(&placed, limit);
     }
 

@@ -3,7 +3,6 @@ use core::net::SocketAddr;
 use super::*;
 use crate::address::Identity;
 use crate::member::MemberState;
-extern crate std;
 use std::println;
 
 const TAG: u32 = 0x1234_5678;

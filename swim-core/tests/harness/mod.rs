@@ -54,7 +54,14 @@ pub struct Cluster {
 
 impl Cluster {
     /// `n` nodes with addresses `0..n`, generation 1, not yet joined.
+    /// `SWIM_SEED_OFFSET` in the environment shifts every seed, to check a
+    /// scenario's robustness over many runs.
     pub fn new(n: u32, config: Config, seed: u64) -> Self {
+        let offset: u64 = std::env::var("SWIM_SEED_OFFSET")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let seed = seed.wrapping_add(offset.wrapping_mul(1_000_003));
         let mut cluster = Cluster {
             nodes: Vec::new(),
             config,
