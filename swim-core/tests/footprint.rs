@@ -69,8 +69,7 @@ fn steady_state_allocates_nothing_per_packet() {
                     pending: &mut usize| {
         let delivered = *pending;
         *pending = 0;
-        for k in 0..delivered {
-            let (from, to, len, bytes) = mailbox[k];
+        for &(from, to, len, bytes) in mailbox.iter().take(delivered) {
             nodes[to as usize].handle_datagram(now, from, &bytes[..len]);
         }
         for (i, node) in nodes.iter_mut().enumerate() {
