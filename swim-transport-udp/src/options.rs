@@ -15,7 +15,7 @@ pub struct NodeOptions {
     /// Address other members send datagrams to, when it differs from the
     /// bound one (NAT, containers, a wildcard bind). Default: the bound
     /// address; for a wildcard bind, the local address the system routes
-    /// towards the first seed.
+    /// towards the first seed. Port 0 here stands for the bound port.
     pub advertise: Option<SocketAddr>,
     /// Protocol settings (start from [`Config::lan`], [`Config::local`]...).
     pub config: Config,

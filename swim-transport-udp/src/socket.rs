@@ -139,7 +139,7 @@ pub(crate) fn destination(socket_is_v6: bool, to: SocketAddr) -> Option<SocketAd
 
 /// The address other members should use, given the bound one.
 ///
-/// An explicit `advertise` wins. A specific bound address is used as is. A
+/// An explicit `advertise` wins (port 0 there means the bound port). A specific bound address is used as is. A
 /// wildcard bind (`0.0.0.0`, `::`) takes the local address the system
 /// would use to reach the first seed (found with a `connect`, which sends
 /// nothing), with the bound port.
@@ -149,7 +149,8 @@ pub(crate) fn advertise_addr(
     seeds: &[SocketAddr],
 ) -> Result<SocketAddr, Error> {
     if let Some(addr) = advertise {
-        return Ok(addr);
+        let port = if addr.port() == 0 { bound.port() } else { addr.port() };
+        return Ok(SocketAddr::new(addr.ip(), port));
     }
     if !bound.ip().is_unspecified() {
         return Ok(bound);
@@ -234,6 +235,7 @@ mod tests {
         let bound = a("127.0.0.1:4000");
         assert_eq!(advertise_addr(bound, None, &[]).unwrap(), bound);
         assert_eq!(advertise_addr(bound, Some(a("10.0.0.9:80")), &[]).unwrap(), a("10.0.0.9:80"));
+        assert_eq!(advertise_addr(bound, Some(a("10.0.0.9:0")), &[]).unwrap(), a("10.0.0.9:4000"));
         let wildcard = a("0.0.0.0:4000");
         assert!(matches!(advertise_addr(wildcard, None, &[]), Err(Error::NoAdvertiseAddress)));
         // Towards a loopback seed, the route's source is loopback.

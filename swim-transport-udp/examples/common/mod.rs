@@ -1,4 +1,5 @@
 // Helpers shared by the examples (included with `#[path]`).
+#![allow(dead_code)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,0 +1,47 @@
+// Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use swim_transport_udp::{Config, Event, Node, NodeOptions};
+
+/// Generous: the tests must pass on a loaded two-core machine.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Polls `condition` every 20 ms until it holds; panics with `what` after
+/// `DEADLINE`.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for the first event matching `wanted` on `node`, skipping others.
+pub fn wait_event(node: &Node, what: &str, mut wanted: impl FnMut(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now()).unwrap_or_default();
+        match node.events().recv_timeout(left) {
+            Ok(event) if wanted(&event) => return event,
+            Ok(_) => {}
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+pub fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Options for a loopback node with the `local` preset and a test label.
+pub fn options(label: &str) -> NodeOptions {
+    NodeOptions::new(loopback()).config(Config::local().with_label(label))
+}
+
+/// True once `node` sees `addr` alive or suspect.
+pub fn sees_active(node: &Node, addr: SocketAddr) -> bool {
+    node.member(addr).unwrap().is_some_and(|m| m.is_active())
+}
