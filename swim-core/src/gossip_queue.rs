@@ -20,6 +20,14 @@ pub(crate) enum RecordOf {
     Meta,
 }
 
+/// Dissemination progress of one record: transmissions so far, and the
+/// stamp of its current queue entry (older entries are stale).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tracked {
+    pub sent: u8,
+    pub stamp: u32,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
     pub slot: Slot,

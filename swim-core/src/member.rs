@@ -1,6 +1,7 @@
 //! A member's state and the precedence rules between updates.
 
 use crate::address::Identity;
+use crate::gossip_queue::Tracked;
 use crate::storage::Payload;
 use crate::time::Instant;
 use crate::wire::RecordKind;
@@ -56,12 +57,9 @@ pub(crate) struct Member<A, const N: usize> {
     pub since: Instant,
     pub meta_version: u32,
     pub meta: Payload<N>,
-    /// Times the current state record was piggybacked, and its queue stamp.
-    pub state_sent: u8,
-    pub state_stamp: u32,
-    /// Same for the metadata record.
-    pub meta_sent: u8,
-    pub meta_stamp: u32,
+    /// Dissemination progress of the state record and of the metadata record.
+    pub state_gossip: Tracked,
+    pub meta_gossip: Tracked,
 }
 
 impl<A, const N: usize> Member<A, N> {
@@ -73,10 +71,8 @@ impl<A, const N: usize> Member<A, N> {
             since: now,
             meta_version: 0,
             meta: Payload::new(),
-            state_sent: 0,
-            state_stamp: 0,
-            meta_sent: 0,
-            meta_stamp: 0,
+            state_gossip: Tracked::default(),
+            meta_gossip: Tracked::default(),
         }
     }
 

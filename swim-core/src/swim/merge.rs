@@ -7,7 +7,7 @@ use crate::address::{Address, Identity};
 use crate::broadcasts::{Queued, QueuedBroadcast};
 use crate::dedup::Sighting;
 use crate::event::{Event, LocalEvent};
-use crate::gossip_queue::{Entry, RecordOf};
+use crate::gossip_queue::RecordOf;
 use crate::math;
 use crate::member::{Member, MemberState, Precedence};
 use crate::members::Slot;
@@ -227,7 +227,6 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let Some(slot) = self.members.find(&id.addr) else {
             return;
         };
-        let stamp = self.gossip.stamp();
         let Some(m) = self.members.get_mut(slot) else {
             return;
         };
@@ -241,13 +240,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         };
         m.meta = meta;
         m.meta_version = version;
-        m.meta_sent = 0;
-        m.meta_stamp = stamp;
-        self.push_gossip(Entry {
-            slot,
-            record: RecordOf::Meta,
-            stamp,
-        });
+        self.requeue(slot, RecordOf::Meta);
         self.emit(Event::MemberUpdated(id));
     }
 

@@ -17,7 +17,7 @@ use crate::counters::Counters;
 use crate::dedup::DedupTable;
 use crate::error::{CommandError, ConfigError};
 use crate::event::Event;
-use crate::gossip_queue::{Entry, GossipQueue, RecordOf, SELF_SLOT};
+use crate::gossip_queue::{Entry, GossipQueue, RecordOf, Tracked, SELF_SLOT};
 use crate::member::MemberState;
 use crate::members::{MemberTable, Slot};
 use crate::storage::{BoundedDeque, BoundedVec, Payload};
@@ -142,10 +142,8 @@ struct Local<A, const B: usize> {
     status: LocalStatus,
     meta: Payload<B>,
     meta_version: u32,
-    state_sent: u8,
-    state_stamp: u32,
-    meta_sent: u8,
-    meta_stamp: u32,
+    state_gossip: Tracked,
+    meta_gossip: Tracked,
     broadcast_epoch: u32,
     broadcast_seq: u32,
 }
@@ -299,10 +297,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 status: LocalStatus::Idle,
                 meta: Payload::new(),
                 meta_version: 0,
-                state_sent: 0,
-                state_stamp: 0,
-                meta_sent: 0,
-                meta_stamp: 0,
+                state_gossip: Tracked::default(),
+                meta_gossip: Tracked::default(),
                 broadcast_epoch,
                 broadcast_seq: 0,
             },
@@ -470,14 +466,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         self.me.meta = Payload::from_slice(metadata).ok_or(CommandError::MetadataTooLarge)?;
         self.me.meta_version = self.me.meta_version.wrapping_add(1);
-        self.me.meta_sent = 0;
-        self.me.meta_stamp = self.gossip.stamp();
-        let entry = Entry {
-            slot: SELF_SLOT,
-            record: RecordOf::Meta,
-            stamp: self.me.meta_stamp,
-        };
-        self.push_gossip(entry);
+        self.requeue(SELF_SLOT, RecordOf::Meta);
         Ok(())
     }
 
@@ -682,10 +671,26 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         !self.gossip.is_empty() || !self.broadcasts.is_empty()
     }
 
-    fn push_gossip(&mut self, entry: Entry) {
+    /// Queues a record for dissemination from scratch (it was new or
+    /// changed); any older queue entry for it becomes stale.
+    fn requeue(&mut self, slot: Slot, record: RecordOf) {
+        let stamp = self.gossip.stamp();
+        let Some(tracked) = tracked_mut(&mut self.members, &mut self.me, slot, record) else {
+            return;
+        };
+        *tracked = Tracked { sent: 0, stamp };
         let (members, me) = (&self.members, &self.me);
-        let valid = |e: &Entry| entry_is_current(members, me, e);
-        if !self.gossip.push_new(entry, valid) {
+        let current = |e: &Entry| {
+            tracked_of(members, me, e.slot, e.record).is_some_and(|t| t.stamp == e.stamp)
+        };
+        if !self.gossip.push_new(
+            Entry {
+                slot,
+                record,
+                stamp,
+            },
+            current,
+        ) {
             // The most transmitted record lost its remaining sends; push-pull
             // still carries it.
             self.counters.gossip_queue_overflow += 1;
@@ -694,28 +699,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     /// Queues the local node's state record for dissemination from scratch.
     fn requeue_self_state(&mut self) {
-        self.me.state_sent = 0;
-        self.me.state_stamp = self.gossip.stamp();
-        let entry = Entry {
-            slot: SELF_SLOT,
-            record: RecordOf::State,
-            stamp: self.me.state_stamp,
-        };
-        self.push_gossip(entry);
+        self.requeue(SELF_SLOT, RecordOf::State);
     }
 
     /// Queues a member's state record for dissemination from scratch.
     fn requeue_member_state(&mut self, slot: Slot) {
-        let stamp = self.gossip.stamp();
-        if let Some(m) = self.members.get_mut(slot) {
-            m.state_sent = 0;
-            m.state_stamp = stamp;
-            self.push_gossip(Entry {
-                slot,
-                record: RecordOf::State,
-                stamp,
-            });
-        }
+        self.requeue(slot, RecordOf::State);
     }
 
     fn self_state(&self) -> MemberState {
@@ -726,24 +715,42 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 }
 
-/// True if a queue entry still stands for its member's current record.
-fn entry_is_current<A, const N: usize, const B: usize>(
-    members: &MemberTable<A, N, B>,
-    me: &Local<A, B>,
-    e: &Entry,
-) -> bool
-where
-    A: Address,
-{
-    if e.slot == SELF_SLOT {
-        return match e.record {
-            RecordOf::State => me.state_stamp == e.stamp,
-            RecordOf::Meta => me.meta_stamp == e.stamp,
-        };
-    }
-    members.get(e.slot).is_some_and(|m| match e.record {
-        RecordOf::State => m.state_stamp == e.stamp,
-        RecordOf::Meta => m.meta_stamp == e.stamp,
+/// Dissemination progress of a record of the local node (`SELF_SLOT`) or of
+/// a member.
+fn tracked_of<'a, A: Address, const N: usize, const B: usize>(
+    members: &'a MemberTable<A, N, B>,
+    me: &'a Local<A, B>,
+    slot: Slot,
+    record: RecordOf,
+) -> Option<&'a Tracked> {
+    let (state, meta) = if slot == SELF_SLOT {
+        (&me.state_gossip, &me.meta_gossip)
+    } else {
+        let m = members.get(slot)?;
+        (&m.state_gossip, &m.meta_gossip)
+    };
+    Some(match record {
+        RecordOf::State => state,
+        RecordOf::Meta => meta,
+    })
+}
+
+/// Mutable form of [`tracked_of`].
+fn tracked_mut<'a, A: Address, const N: usize, const B: usize>(
+    members: &'a mut MemberTable<A, N, B>,
+    me: &'a mut Local<A, B>,
+    slot: Slot,
+    record: RecordOf,
+) -> Option<&'a mut Tracked> {
+    let (state, meta) = if slot == SELF_SLOT {
+        (&mut me.state_gossip, &mut me.meta_gossip)
+    } else {
+        let m = members.get_mut(slot)?;
+        (&mut m.state_gossip, &mut m.meta_gossip)
+    };
+    Some(match record {
+        RecordOf::State => state,
+        RecordOf::Meta => meta,
     })
 }
 

@@ -211,20 +211,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// with one random dead member (memberlist#222): if it is alive on the
     /// other side of a healed partition, both sides learn each other again.
     fn periodic_sync(&mut self) {
-        if let Some(slot) = self
-            .members
-            .random(&mut self.rng, |_, m| m.state == MemberState::Alive)
-        {
-            if let Some(peer) = self.members.get(slot).map(|m| m.id.addr.clone()) {
-                self.counters.syncs_started += 1;
-                self.start_sync(peer, SYNC_WANT_REPLY);
-            }
-        }
-        if let Some(slot) = self
-            .members
-            .random(&mut self.rng, |_, m| m.state == MemberState::Dead)
-        {
-            if let Some(peer) = self.members.get(slot).map(|m| m.id.addr.clone()) {
+        for state in [MemberState::Alive, MemberState::Dead] {
+            let pick = self.members.random(&mut self.rng, |_, m| m.state == state);
+            if let Some(peer) = pick
+                .and_then(|slot| self.members.get(slot))
+                .map(|m| m.id.addr.clone())
+            {
                 self.counters.syncs_started += 1;
                 self.start_sync(peer, SYNC_WANT_REPLY);
             }

@@ -208,32 +208,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Transmissions so far of the record `entry` stands for; `None` if the
     /// entry is stale.
     fn entry_sent_count(&self, e: &Entry) -> Option<u8> {
-        if e.slot == SELF_SLOT {
-            return match e.record {
-                RecordOf::State => (self.me.state_stamp == e.stamp).then_some(self.me.state_sent),
-                RecordOf::Meta => (self.me.meta_stamp == e.stamp).then_some(self.me.meta_sent),
-            };
-        }
-        let m = self.members.get(e.slot)?;
-        match e.record {
-            RecordOf::State => (m.state_stamp == e.stamp).then_some(m.state_sent),
-            RecordOf::Meta => (m.meta_stamp == e.stamp).then_some(m.meta_sent),
-        }
+        let t = super::tracked_of(&self.members, &self.me, e.slot, e.record)?;
+        (t.stamp == e.stamp).then_some(t.sent)
     }
 
     fn bump_sent(&mut self, e: &Entry) {
-        if e.slot == SELF_SLOT {
-            let counter = match e.record {
-                RecordOf::State => &mut self.me.state_sent,
-                RecordOf::Meta => &mut self.me.meta_sent,
-            };
-            *counter = counter.saturating_add(1);
-        } else if let Some(m) = self.members.get_mut(e.slot) {
-            let counter = match e.record {
-                RecordOf::State => &mut m.state_sent,
-                RecordOf::Meta => &mut m.meta_sent,
-            };
-            *counter = counter.saturating_add(1);
+        if let Some(t) = super::tracked_mut(&mut self.members, &mut self.me, e.slot, e.record) {
+            t.sent = t.sent.saturating_add(1);
         }
     }
 
