@@ -12,11 +12,13 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// Polls `condition` every 20 ms until it holds; panics with `what` after
 /// `DEADLINE`.
 pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
+    let start = Instant::now();
+    let deadline = start + DEADLINE;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+    eprintln!("{:.2} s until {what}", start.elapsed().as_secs_f64());
 }
 
 /// Waits for the first event matching `wanted` on `node`, skipping others.
