@@ -67,7 +67,9 @@ impl Demo {
         let mut seen: Vec<Option<Instant>> = vec![None; self.nodes.len()];
         while watchers.iter().any(|&w| seen[w].is_none()) {
             let left = deadline.checked_duration_since(Instant::now())?;
-            let Ok(report) = self.reports.recv_timeout(left) else { return None };
+            let Ok(report) = self.reports.recv_timeout(left) else {
+                return None;
+            };
             let about = member_of(&report.event);
             if about != Some(subject) || !watchers.contains(&report.node) {
                 continue;
@@ -94,7 +96,12 @@ impl Demo {
         loop {
             let mut all = true;
             for node in self.nodes.iter().flatten() {
-                let active = node.members().ok()?.iter().filter(|m| m.is_active()).count();
+                let active = node
+                    .members()
+                    .ok()?
+                    .iter()
+                    .filter(|m| m.is_active())
+                    .count();
                 all &= active + 1 == count;
             }
             if all {
@@ -155,7 +162,8 @@ fn run(args: &Args) -> Result<(), String> {
 
     // 1. Start the nodes; every node joins through the first one.
     for i in 0..n {
-        let mut options = NodeOptions::new("127.0.0.1:0".parse().expect("literal")).config(config.clone());
+        let mut options =
+            NodeOptions::new("127.0.0.1:0".parse().expect("literal")).config(config.clone());
         if let Some(first) = demo.addrs.first() {
             options = options.seed(*first);
         }
@@ -164,7 +172,14 @@ fn run(args: &Args) -> Result<(), String> {
         let tx = tx.clone();
         std::thread::spawn(move || {
             for event in events {
-                if tx.send(Report { node: i, at: Instant::now(), event }).is_err() {
+                if tx
+                    .send(Report {
+                        node: i,
+                        at: Instant::now(),
+                        event,
+                    })
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -173,7 +188,9 @@ fn run(args: &Args) -> Result<(), String> {
         demo.say(&format!("started node {i} on {}", node.local_addr()));
         demo.nodes.push(Some(node));
     }
-    let converged = demo.wait_converged(n).ok_or("the cluster did not converge in time")?;
+    let converged = demo
+        .wait_converged(n)
+        .ok_or("the cluster did not converge in time")?;
     let t_converged = converged.duration_since(demo.start);
     demo.say(&format!("converged: every node sees {n} alive members"));
 
@@ -191,11 +208,19 @@ fn run(args: &Args) -> Result<(), String> {
             victim_addr,
             &survivors,
             |e| matches!(e, Event::MemberFailed(_)),
-            |e| matches!(e, Event::MemberSuspected(_) | Event::MemberFailed(_) | Event::MemberAlive(_)),
+            |e| {
+                matches!(
+                    e,
+                    Event::MemberSuspected(_) | Event::MemberFailed(_) | Event::MemberAlive(_)
+                )
+            },
         )
         .ok_or("the survivors did not all declare the killed node dead in time")?;
     let last_dead = dead_at.iter().max().copied().unwrap_or(killed_at);
-    demo.say(&format!("all {} survivors declared {victim_addr} dead", survivors.len()));
+    demo.say(&format!(
+        "all {} survivors declared {victim_addr} dead",
+        survivors.len()
+    ));
 
     // 3. Another node leaves gracefully.
     let leaver = 1;
@@ -207,7 +232,12 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let watchers: Vec<usize> = survivors.iter().copied().filter(|&i| i != leaver).collect();
     let left_at = demo
-        .wait_for(leaver_addr, &watchers, |e| matches!(e, Event::MemberLeft(_)), |e| member_of(e).is_some())
+        .wait_for(
+            leaver_addr,
+            &watchers,
+            |e| matches!(e, Event::MemberLeft(_)),
+            |e| member_of(e).is_some(),
+        )
         .ok_or("the others did not all see the graceful leave in time")?;
     let last_left = left_at.iter().max().copied().unwrap_or(leave_started);
 
@@ -223,9 +253,21 @@ fn run(args: &Args) -> Result<(), String> {
     println!();
     println!("summary ({n} nodes, preset `local`):");
     println!("  converged after start           {}", secs(t_converged));
-    println!("  abrupt kill -> dead everywhere  {}", secs(last_dead.duration_since(killed_at)));
-    println!("  graceful leave -> left everywhere {}", secs(last_left.duration_since(leave_started)));
-    println!("  datagrams sent by the {} remaining nodes: {datagrams}, dropped as invalid: {drops}", n - 2);
-    println!("  total run time                  {}", secs(demo.start.elapsed()));
+    println!(
+        "  abrupt kill -> dead everywhere  {}",
+        secs(last_dead.duration_since(killed_at))
+    );
+    println!(
+        "  graceful leave -> left everywhere {}",
+        secs(last_left.duration_since(leave_started))
+    );
+    println!(
+        "  datagrams sent by the {} remaining nodes: {datagrams}, dropped as invalid: {drops}",
+        n - 2
+    );
+    println!(
+        "  total run time                  {}",
+        secs(demo.start.elapsed())
+    );
     Ok(())
 }

@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 use swim_transport_udp::{Config, Event, LocalEvent, LocalInfo, Member, Node, NodeOptions};
 
 #[derive(Parser, Debug)]
-#[command(about = "A SWIM cluster member on UDP: prints membership events, Enter lists the members")]
+#[command(
+    about = "A SWIM cluster member on UDP: prints membership events, Enter lists the members"
+)]
 struct Args {
     /// Address to bind (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:7000")]
@@ -147,8 +149,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
     match result {
         Ok(counters) => {
             if json {
-                println!("{}", json!({"event": "stopped", "datagrams_in": counters.protocol.datagrams_in,
-                    "datagrams_out": counters.protocol.datagrams_out, "drops": counters.protocol.drops.total()}));
+                println!(
+                    "{}",
+                    json!({"event": "stopped", "datagrams_in": counters.protocol.datagrams_in,
+                    "datagrams_out": counters.protocol.datagrams_out, "drops": counters.protocol.drops.total()})
+                );
             } else {
                 println!("[{}] left; bye", common::time_of_day());
             }
@@ -182,13 +187,23 @@ fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool {
             Ok(())
         }
         "quit" | "leave" | "exit" => return false,
-        "meta" => node.set_metadata(rest.replace(' ', "\n").as_bytes()).map_err(|e| e.to_string()),
-        "broadcast" | "b" => node.broadcast(None, rest.as_bytes()).map_err(|e| e.to_string()),
+        "meta" => node
+            .set_metadata(rest.replace(' ', "\n").as_bytes())
+            .map_err(|e| e.to_string()),
+        "broadcast" | "b" => node
+            .broadcast(None, rest.as_bytes())
+            .map_err(|e| e.to_string()),
         "send" => match rest.split_once(' ') {
-            Some((to, text)) => resolve(to).and_then(|to| node.send_message(to, text.as_bytes()).map_err(|e| e.to_string())),
+            Some((to, text)) => resolve(to).and_then(|to| {
+                node.send_message(to, text.as_bytes())
+                    .map_err(|e| e.to_string())
+            }),
             None => Err("usage: send ADDR TEXT".into()),
         },
-        "counters" => node.counters().map(|c| println!("{c:#?}")).map_err(|e| e.to_string()),
+        "counters" => node
+            .counters()
+            .map(|c| println!("{c:#?}"))
+            .map_err(|e| e.to_string()),
         "help" | "?" => {
             println!("commands: Enter or `members` | meta K=V [K=V...] | broadcast TEXT | send ADDR TEXT | counters | quit");
             Ok(())
@@ -210,7 +225,11 @@ fn print_started(json: bool, node: &Node, local: &LocalInfo, seeds: &[String]) {
         });
         println!("{v}");
     } else {
-        let joining = if seeds.is_empty() { "waiting for others to join".to_string() } else { format!("joining {}", seeds.join(", ")) };
+        let joining = if seeds.is_empty() {
+            "waiting for others to join".to_string()
+        } else {
+            format!("joining {}", seeds.join(", "))
+        };
         println!(
             "[{}] node {} (bound to {}, generation {}, incarnation {}): {joining}",
             common::time_of_day(),
@@ -233,9 +252,21 @@ fn print_event(json: bool, event: &Event) {
         | Event::MemberLeft(id)
         | Event::MemberUpdated(id)
         | Event::MemberRemoved(id) => (Some(id.addr), Some(id.generation), None),
-        Event::Broadcast { origin, payload, .. } => (Some(*origin), None, Some(String::from_utf8_lossy(payload).into_owned())),
-        Event::Message { from, payload } => (Some(*from), None, Some(String::from_utf8_lossy(payload).into_owned())),
-        Event::Local(LocalEvent::Refuted { incarnation, .. }) => (None, None, Some(format!("incarnation {incarnation}"))),
+        Event::Broadcast {
+            origin, payload, ..
+        } => (
+            Some(*origin),
+            None,
+            Some(String::from_utf8_lossy(payload).into_owned()),
+        ),
+        Event::Message { from, payload } => (
+            Some(*from),
+            None,
+            Some(String::from_utf8_lossy(payload).into_owned()),
+        ),
+        Event::Local(LocalEvent::Refuted { incarnation, .. }) => {
+            (None, None, Some(format!("incarnation {incarnation}")))
+        }
         _ => (None, None, None),
     };
     if json {
@@ -251,7 +282,9 @@ fn print_event(json: bool, event: &Event) {
         }
         println!("{v}");
     } else {
-        let who = addr.map(|a| a.to_string()).unwrap_or_else(|| "(this node)".into());
+        let who = addr
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "(this node)".into());
         let extra = match (generation, detail) {
             (Some(g), _) => format!(" (generation {g})"),
             (None, Some(d)) => format!(": {d}"),
@@ -287,8 +320,14 @@ fn print_members(node: &Node, json: bool, started: Instant) {
         return;
     }
     let active = members.iter().filter(|m| m.is_active()).count() + 1;
-    println!("{active} active member(s) seen from {}:", local.identity.addr);
-    println!("  {:<22} {:>10} {:>5} {:<8} {:>8}  metadata", "address", "generation", "inc", "state", "since");
+    println!(
+        "{active} active member(s) seen from {}:",
+        local.identity.addr
+    );
+    println!(
+        "  {:<22} {:>10} {:>5} {:<8} {:>8}  metadata",
+        "address", "generation", "inc", "state", "since"
+    );
     println!(
         "  {:<22} {:>10} {:>5} {:<8} {:>8}  {}",
         local.identity.addr.to_string(),

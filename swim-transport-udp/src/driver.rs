@@ -57,7 +57,11 @@ impl Driver {
     /// Runs until [`Command::Stop`] or until the handle is dropped; returns
     /// the final counters.
     pub fn run(mut self) -> NodeCounters {
-        let socket_is_v6 = self.socket.local_addr().map(|a| a.is_ipv6()).unwrap_or(false);
+        let socket_is_v6 = self
+            .socket
+            .local_addr()
+            .map(|a| a.is_ipv6())
+            .unwrap_or(false);
         let mut send_buf = vec![0u8; usize::from(self.swim.config().packet_budget)];
         let mut recv_buf = vec![0u8; RECV_BUF];
         // Outputs of the commands issued before the thread started.
@@ -87,7 +91,10 @@ impl Driver {
     }
 
     fn counters(&self) -> NodeCounters {
-        NodeCounters { protocol: self.swim.counters(), transport: self.transport }
+        NodeCounters {
+            protocol: self.swim.counters(),
+            transport: self.transport,
+        }
     }
 
     /// Handles every queued command; false when the thread must stop.
@@ -228,7 +235,9 @@ impl Driver {
                 self.swim.handle_datagram(now, from, &buf[..len]);
             }
             Err(e) => match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock
+                | io::ErrorKind::TimedOut
+                | io::ErrorKind::Interrupted => {}
                 io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => {
                     self.transport.recv_refused += 1;
                 }

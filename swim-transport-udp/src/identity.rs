@@ -28,7 +28,10 @@ pub fn clock_generation() -> u32 {
 }
 
 fn clock_generation_at(at: SystemTime) -> u32 {
-    let secs = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    let secs = at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
     u32::try_from(secs.saturating_sub(GENERATION_EPOCH_SECS)).unwrap_or(u32::MAX)
 }
 
@@ -61,7 +64,11 @@ impl IdentityStore {
             Err(e) => return Err(e.into()),
         };
         let state = next_life(previous, clock_generation());
-        let store = IdentityStore { path, advertise, state };
+        let store = IdentityStore {
+            path,
+            advertise,
+            state,
+        };
         store.write()?;
         Ok(store)
     }
@@ -109,7 +116,10 @@ fn next_life(previous: Option<Persisted>, clock: u32) -> Persisted {
             generation: p.generation.saturating_add(1).max(clock),
             incarnation: p.incarnation.saturating_add(1),
         },
-        None => Persisted { generation: clock.max(1), incarnation: 0 },
+        None => Persisted {
+            generation: clock.max(1),
+            incarnation: 0,
+        },
     }
 }
 
@@ -120,8 +130,15 @@ fn parse(text: &str) -> Result<Persisted, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, value) = line.split_once('=').ok_or_else(|| format!("not key=value: {line:?}"))?;
-        let number = || value.trim().parse::<u32>().map_err(|e| format!("{key}: {e}"));
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("not key=value: {line:?}"))?;
+        let number = || {
+            value
+                .trim()
+                .parse::<u32>()
+                .map_err(|e| format!("{key}: {e}"))
+        };
         match key.trim() {
             "generation" => generation = Some(number()?),
             "incarnation" => incarnation = Some(number()?),
@@ -160,9 +177,15 @@ mod tests {
 
     #[test]
     fn generation_never_falls_below_the_clock() {
-        let old = Persisted { generation: 3, incarnation: 0 };
+        let old = Persisted {
+            generation: 3,
+            incarnation: 0,
+        };
         assert_eq!(next_life(Some(old), 1000).generation, 1000);
-        let ahead = Persisted { generation: 5000, incarnation: 0 };
+        let ahead = Persisted {
+            generation: 5000,
+            incarnation: 0,
+        };
         assert_eq!(next_life(Some(ahead), 1000).generation, 5001);
         assert_eq!(next_life(None, 0).generation, 1);
     }
@@ -181,10 +204,16 @@ mod tests {
         assert!(parse("garbage").is_err());
         assert_eq!(
             parse("# c\naddress=1.2.3.4:5\ngeneration=7\nincarnation=2\n"),
-            Ok(Persisted { generation: 7, incarnation: 2 })
+            Ok(Persisted {
+                generation: 7,
+                incarnation: 2
+            })
         );
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(IDENTITY_FILE), "nonsense").unwrap();
-        assert!(matches!(IdentityStore::start(dir.path(), addr()), Err(Error::CorruptIdentity(_))));
+        assert!(matches!(
+            IdentityStore::start(dir.path(), addr()),
+            Err(Error::CorruptIdentity(_))
+        ));
     }
 }

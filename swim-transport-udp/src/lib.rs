@@ -94,7 +94,8 @@ pub use view::{LocalInfo, Member, NodeCounters};
 
 pub use swim_core;
 pub use swim_core::{
-    CommandError, Config, ConfigError, Counters, DropCounters, Identity, LocalEvent, LocalStatus, MemberState,
+    CommandError, Config, ConfigError, Counters, DropCounters, Identity, LocalEvent, LocalStatus,
+    MemberState,
 };
 
 /// A membership or application event, as reported by the node (`swim-core`'s

@@ -237,7 +237,10 @@ impl Node {
         answer.recv().map_err(|_| Error::Stopped)
     }
 
-    fn command(&self, make: impl FnOnce(SyncSender<Result<(), CommandError>>) -> Command) -> Result<(), Error> {
+    fn command(
+        &self,
+        make: impl FnOnce(SyncSender<Result<(), CommandError>>) -> Command,
+    ) -> Result<(), Error> {
         self.request(make)?.map_err(Error::from)
     }
 }

@@ -64,7 +64,11 @@ impl TransportCounters {
 
     /// All send failures.
     pub fn send_errors(&self) -> u64 {
-        self.send_refused + self.send_too_large + self.send_buffer_full + self.send_unreachable + self.send_other_errors
+        self.send_refused
+            + self.send_too_large
+            + self.send_buffer_full
+            + self.send_unreachable
+            + self.send_other_errors
     }
 }
 
@@ -129,10 +133,16 @@ pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
 /// be reached from IPv4 sockets (unless they are v4-mapped).
 pub(crate) fn destination(socket_is_v6: bool, to: SocketAddr) -> Option<SocketAddr> {
     match (socket_is_v6, to) {
-        (true, SocketAddr::V4(v4)) => {
-            Some(SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0)))
-        }
-        (false, SocketAddr::V6(v6)) => v6.ip().to_ipv4_mapped().map(|ip| SocketAddr::V4(SocketAddrV4::new(ip, v6.port()))),
+        (true, SocketAddr::V4(v4)) => Some(SocketAddr::V6(SocketAddrV6::new(
+            v4.ip().to_ipv6_mapped(),
+            v4.port(),
+            0,
+            0,
+        ))),
+        (false, SocketAddr::V6(v6)) => v6
+            .ip()
+            .to_ipv4_mapped()
+            .map(|ip| SocketAddr::V4(SocketAddrV4::new(ip, v6.port()))),
         _ => Some(to),
     }
 }
@@ -149,7 +159,11 @@ pub(crate) fn advertise_addr(
     seeds: &[SocketAddr],
 ) -> Result<SocketAddr, Error> {
     if let Some(addr) = advertise {
-        let port = if addr.port() == 0 { bound.port() } else { addr.port() };
+        let port = if addr.port() == 0 {
+            bound.port()
+        } else {
+            addr.port()
+        };
         return Ok(SocketAddr::new(addr.ip(), port));
     }
     if !bound.ip().is_unspecified() {
@@ -160,7 +174,9 @@ pub(crate) fn advertise_addr(
             SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
             SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
         };
-        let Ok(probe) = UdpSocket::bind((probe_ip, 0)) else { continue };
+        let Ok(probe) = UdpSocket::bind((probe_ip, 0)) else {
+            continue;
+        };
         if probe.connect(seed).is_err() {
             continue;
         }
@@ -191,7 +207,10 @@ impl Waker {
         };
         let socket = UdpSocket::bind((ip, 0))?;
         socket.set_nonblocking(true)?;
-        Ok(Waker { socket, target: SocketAddr::new(ip, node.port()) })
+        Ok(Waker {
+            socket,
+            target: SocketAddr::new(ip, node.port()),
+        })
     }
 
     /// The source address of wake-up datagrams.
@@ -223,10 +242,16 @@ mod tests {
 
     #[test]
     fn destinations_follow_the_socket_family() {
-        assert_eq!(destination(true, a("10.1.2.3:7")), Some(a("[::ffff:10.1.2.3]:7")));
+        assert_eq!(
+            destination(true, a("10.1.2.3:7")),
+            Some(a("[::ffff:10.1.2.3]:7"))
+        );
         assert_eq!(destination(true, a("[::1]:7")), Some(a("[::1]:7")));
         assert_eq!(destination(false, a("[::1]:7")), None);
-        assert_eq!(destination(false, a("[::ffff:10.1.2.3]:7")), Some(a("10.1.2.3:7")));
+        assert_eq!(
+            destination(false, a("[::ffff:10.1.2.3]:7")),
+            Some(a("10.1.2.3:7"))
+        );
         assert_eq!(destination(false, a("10.1.2.3:7")), Some(a("10.1.2.3:7")));
     }
 
@@ -234,21 +259,45 @@ mod tests {
     fn advertise_address_resolution() {
         let bound = a("127.0.0.1:4000");
         assert_eq!(advertise_addr(bound, None, &[]).unwrap(), bound);
-        assert_eq!(advertise_addr(bound, Some(a("10.0.0.9:80")), &[]).unwrap(), a("10.0.0.9:80"));
-        assert_eq!(advertise_addr(bound, Some(a("10.0.0.9:0")), &[]).unwrap(), a("10.0.0.9:4000"));
+        assert_eq!(
+            advertise_addr(bound, Some(a("10.0.0.9:80")), &[]).unwrap(),
+            a("10.0.0.9:80")
+        );
+        assert_eq!(
+            advertise_addr(bound, Some(a("10.0.0.9:0")), &[]).unwrap(),
+            a("10.0.0.9:4000")
+        );
         let wildcard = a("0.0.0.0:4000");
-        assert!(matches!(advertise_addr(wildcard, None, &[]), Err(Error::NoAdvertiseAddress)));
+        assert!(matches!(
+            advertise_addr(wildcard, None, &[]),
+            Err(Error::NoAdvertiseAddress)
+        ));
         // Towards a loopback seed, the route's source is loopback.
-        assert_eq!(advertise_addr(wildcard, None, &[a("127.0.0.1:9")]).unwrap(), a("127.0.0.1:4000"));
+        assert_eq!(
+            advertise_addr(wildcard, None, &[a("127.0.0.1:9")]).unwrap(),
+            a("127.0.0.1:4000")
+        );
     }
 
     #[test]
     fn send_errors_are_classified() {
         use io::ErrorKind as K;
-        assert_eq!(classify_send_error(&K::ConnectionRefused.into()), SendFailure::Refused);
-        assert_eq!(classify_send_error(&K::WouldBlock.into()), SendFailure::BufferFull);
-        assert_eq!(classify_send_error(&K::HostUnreachable.into()), SendFailure::Unreachable);
-        assert_eq!(classify_send_error(&K::PermissionDenied.into()), SendFailure::Other);
+        assert_eq!(
+            classify_send_error(&K::ConnectionRefused.into()),
+            SendFailure::Refused
+        );
+        assert_eq!(
+            classify_send_error(&K::WouldBlock.into()),
+            SendFailure::BufferFull
+        );
+        assert_eq!(
+            classify_send_error(&K::HostUnreachable.into()),
+            SendFailure::Unreachable
+        );
+        assert_eq!(
+            classify_send_error(&K::PermissionDenied.into()),
+            SendFailure::Other
+        );
         #[cfg(unix)]
         {
             let e = io::Error::from_raw_os_error(libc::EMSGSIZE);

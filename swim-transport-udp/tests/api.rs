@@ -20,22 +20,47 @@ fn port_zero_reports_the_chosen_port_and_advertises_it() {
 fn metadata_broadcasts_and_messages_reach_the_other_node() {
     let a = Node::start(options("api-data").metadata(b"role=db".to_vec())).unwrap();
     let b = Node::start(options("api-data").seed(a.local_addr())).unwrap();
-    wait_until("a and b see each other", || sees_active(&a, b.local_addr()) && sees_active(&b, a.local_addr()));
+    wait_until("a and b see each other", || {
+        sees_active(&a, b.local_addr()) && sees_active(&b, a.local_addr())
+    });
     assert_eq!(a.metadata().unwrap(), b"role=db");
-    wait_until("b has a's metadata", || b.member(a.local_addr()).unwrap().unwrap().metadata == b"role=db");
+    wait_until("b has a's metadata", || {
+        b.member(a.local_addr()).unwrap().unwrap().metadata == b"role=db"
+    });
 
     b.set_metadata(b"role=web").unwrap();
-    wait_event(&a, "b's metadata update", |e| matches!(e, Event::MemberUpdated(id) if id.addr == b.local_addr()));
-    assert_eq!(a.member(b.local_addr()).unwrap().unwrap().metadata, b"role=web");
+    wait_event(
+        &a,
+        "b's metadata update",
+        |e| matches!(e, Event::MemberUpdated(id) if id.addr == b.local_addr()),
+    );
+    assert_eq!(
+        a.member(b.local_addr()).unwrap().unwrap().metadata,
+        b"role=web"
+    );
 
     a.broadcast(Some(7), b"hello all").unwrap();
-    let got = wait_event(&b, "a's broadcast", |e| matches!(e, Event::Broadcast { .. }));
-    let Event::Broadcast { origin, key, payload } = got else { unreachable!() };
-    assert_eq!((origin, key, &payload[..]), (a.local_addr(), Some(7), &b"hello all"[..]));
+    let got = wait_event(&b, "a's broadcast", |e| {
+        matches!(e, Event::Broadcast { .. })
+    });
+    let Event::Broadcast {
+        origin,
+        key,
+        payload,
+    } = got
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (origin, key, &payload[..]),
+        (a.local_addr(), Some(7), &b"hello all"[..])
+    );
 
     b.send_message(a.local_addr(), b"just you").unwrap();
     let got = wait_event(&a, "b's message", |e| matches!(e, Event::Message { .. }));
-    assert!(matches!(got, Event::Message { from, payload } if from == b.local_addr() && &payload[..] == b"just you"));
+    assert!(
+        matches!(got, Event::Message { from, payload } if from == b.local_addr() && &payload[..] == b"just you")
+    );
 
     let stranger: SocketAddr = "127.0.0.1:9".parse().unwrap();
     assert!(matches!(
@@ -56,10 +81,17 @@ fn leave_is_reported_as_left_and_shutdown_joins_the_thread() {
     b.leave().unwrap();
     assert_eq!(b.local().unwrap().status, LocalStatus::Left);
     b.leave().unwrap(); // again: already left, fine
-    assert!(matches!(b.broadcast(None, b"late"), Err(Error::Command(CommandError::HasLeft))));
+    assert!(matches!(
+        b.broadcast(None, b"late"),
+        Err(Error::Command(CommandError::HasLeft))
+    ));
     let counters = b.shutdown(true).unwrap();
     assert!(counters.protocol.datagrams_out > 0);
-    wait_event(&a, "b's departure", |e| matches!(e, Event::MemberLeft(id) if id.addr == b_addr));
+    wait_event(
+        &a,
+        "b's departure",
+        |e| matches!(e, Event::MemberLeft(id) if id.addr == b_addr),
+    );
     assert_eq!(a.member(b_addr).unwrap().unwrap().state, MemberState::Left);
 }
 
@@ -68,33 +100,58 @@ fn a_dropped_node_is_detected_as_failed() {
     let a = Node::start(options("api-drop")).unwrap();
     let b = Node::start(options("api-drop").seed(a.local_addr())).unwrap();
     let c = Node::start(options("api-drop").seed(a.local_addr())).unwrap();
-    wait_until("all three see each other", || a.members().unwrap().len() == 2 && c.members().unwrap().len() == 2);
+    wait_until("all three see each other", || {
+        a.members().unwrap().len() == 2 && c.members().unwrap().len() == 2
+    });
     let b_addr = b.local_addr();
     drop(b); // stops without leaving, like a crash
-    wait_event(&a, "b's failure", |e| matches!(e, Event::MemberFailed(id) if id.addr == b_addr));
-    wait_until("c sees b dead", || c.member(b_addr).unwrap().is_some_and(|m| m.state == MemberState::Dead));
+    wait_event(
+        &a,
+        "b's failure",
+        |e| matches!(e, Event::MemberFailed(id) if id.addr == b_addr),
+    );
+    wait_until("c sees b dead", || {
+        c.member(b_addr)
+            .unwrap()
+            .is_some_and(|m| m.state == MemberState::Dead)
+    });
 }
 
 #[test]
 fn a_restart_with_a_data_dir_comes_back_with_a_higher_generation_and_incarnation() {
     let dir = tempfile::tempdir().unwrap();
     let a = Node::start(options("api-restart")).unwrap();
-    let b = Node::start(options("api-restart").seed(a.local_addr()).data_dir(dir.path())).unwrap();
+    let b = Node::start(
+        options("api-restart")
+            .seed(a.local_addr())
+            .data_dir(dir.path()),
+    )
+    .unwrap();
     let first = b.identity().clone();
     let first_incarnation = b.local().unwrap().incarnation;
     wait_until("a sees b", || sees_active(&a, first.addr));
     drop(b);
     // Same address and directory: a new life of the same node.
-    let again = NodeOptions { bind: first.addr, ..options("api-restart").seed(a.local_addr()).data_dir(dir.path()) };
+    let again = NodeOptions {
+        bind: first.addr,
+        ..options("api-restart")
+            .seed(a.local_addr())
+            .data_dir(dir.path())
+    };
     let b = Node::start(again).unwrap();
     assert!(b.identity().generation > first.generation);
     assert!(b.local().unwrap().incarnation > first_incarnation);
     let second = b.identity().clone();
     wait_until("a sees the new life alive", || {
-        a.member(second.addr).unwrap().is_some_and(|m| m.identity == second && m.state == MemberState::Alive)
+        a.member(second.addr)
+            .unwrap()
+            .is_some_and(|m| m.identity == second && m.state == MemberState::Alive)
     });
     let text = std::fs::read_to_string(dir.path().join(swim_transport_udp::IDENTITY_FILE)).unwrap();
-    assert!(text.contains(&format!("generation={}", second.generation)), "{text}");
+    assert!(
+        text.contains(&format!("generation={}", second.generation)),
+        "{text}"
+    );
 }
 
 #[test]
@@ -105,10 +162,20 @@ fn ipv6_loopback_works() {
     };
     drop(probe);
     let v6: SocketAddr = "[::1]:0".parse().unwrap();
-    let a = Node::start(NodeOptions { bind: v6, ..options("api-v6") }).unwrap();
-    let b = Node::start(NodeOptions { bind: v6, ..options("api-v6").seed(a.local_addr()) }).unwrap();
+    let a = Node::start(NodeOptions {
+        bind: v6,
+        ..options("api-v6")
+    })
+    .unwrap();
+    let b = Node::start(NodeOptions {
+        bind: v6,
+        ..options("api-v6").seed(a.local_addr())
+    })
+    .unwrap();
     assert!(a.local_addr().is_ipv6());
-    wait_until("both see each other over IPv6", || sees_active(&a, b.local_addr()) && sees_active(&b, a.local_addr()));
+    wait_until("both see each other over IPv6", || {
+        sees_active(&a, b.local_addr()) && sees_active(&b, a.local_addr())
+    });
 }
 
 #[test]
@@ -120,18 +187,29 @@ fn a_dual_stack_socket_sees_ipv4_peers_as_ipv4() {
     drop(probe);
     // Bound to every address, advertised on IPv4 loopback with the bound port.
     let wildcard: SocketAddr = "[::]:0".parse().unwrap();
-    let a = Node::start(NodeOptions { bind: wildcard, ..options("api-dual") }.advertise("127.0.0.1:0".parse().unwrap()))
-        .unwrap();
+    let a = Node::start(
+        NodeOptions {
+            bind: wildcard,
+            ..options("api-dual")
+        }
+        .advertise("127.0.0.1:0".parse().unwrap()),
+    )
+    .unwrap();
     assert_eq!(a.advertise_addr().port(), a.local_addr().port());
     let b = Node::start(options("api-dual").seed(a.advertise_addr())).unwrap();
-    wait_until("both see each other", || sees_active(&a, b.local_addr()) && sees_active(&b, a.advertise_addr()));
+    wait_until("both see each other", || {
+        sees_active(&a, b.local_addr()) && sees_active(&b, a.advertise_addr())
+    });
     assert!(a.members().unwrap().iter().all(|m| m.addr().is_ipv4()));
 }
 
 #[test]
 fn a_wildcard_bind_without_advertise_or_seed_is_refused() {
     let wildcard: SocketAddr = "0.0.0.0:0".parse().unwrap();
-    let result = Node::start(NodeOptions { bind: wildcard, ..options("api-wild") });
+    let result = Node::start(NodeOptions {
+        bind: wildcard,
+        ..options("api-wild")
+    });
     assert!(matches!(result, Err(Error::NoAdvertiseAddress)));
 }
 
@@ -139,10 +217,15 @@ fn a_wildcard_bind_without_advertise_or_seed_is_refused() {
 fn unreachable_seeds_are_counted_not_fatal() {
     // A seed on a closed port (ICMP port unreachable) and an IPv6 seed the
     // IPv4 socket cannot reach.
-    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let v6: SocketAddr = "[::1]:7".parse().unwrap();
     let node = Node::start(options("api-unreach").seed(closed).seed(v6)).unwrap();
-    wait_until("the v6 seed was counted unreachable", || node.counters().unwrap().transport.send_unreachable > 0);
+    wait_until("the v6 seed was counted unreachable", || {
+        node.counters().unwrap().transport.send_unreachable > 0
+    });
     assert_eq!(node.local().unwrap().status, LocalStatus::Joining);
     let counters = node.shutdown(false).unwrap();
     assert!(counters.transport.datagrams_sent > 0);
@@ -155,7 +238,9 @@ fn a_full_event_channel_drops_and_counts_instead_of_blocking() {
     for _ in 0..3 {
         others.push(Node::start(options("api-events").seed(a.local_addr())).unwrap());
     }
-    wait_until("a sees the three others", || a.members().unwrap().len() == 3);
+    wait_until("a sees the three others", || {
+        a.members().unwrap().len() == 3
+    });
     assert!(a.counters().unwrap().transport.events_dropped > 0);
     assert_eq!(a.events().try_iter().count(), 1);
 }

@@ -16,11 +16,18 @@ const LABEL: &str = "garbage-test";
 /// The first datagram a fresh core with `config` sends to join `seed`:
 /// real, well-formed bytes to truncate or replay.
 fn join_datagram(from: SocketAddr, config: Config, seed: SocketAddr) -> Vec<u8> {
-    let mut swim: Swim<SocketAddr, Pcg32> =
-        Swim::new(Identity::new(from, 1), config, Pcg32::seed_from_u64(1), Instant::ZERO).unwrap();
+    let mut swim: Swim<SocketAddr, Pcg32> = Swim::new(
+        Identity::new(from, 1),
+        config,
+        Pcg32::seed_from_u64(1),
+        Instant::ZERO,
+    )
+    .unwrap();
     swim.join(Instant::ZERO, &[seed]).unwrap();
     let mut buf = vec![0u8; 1400];
-    let t = swim.poll_transmit(Instant::ZERO, &mut buf).expect("a join datagram");
+    let t = swim
+        .poll_transmit(Instant::ZERO, &mut buf)
+        .expect("a join datagram");
     buf.truncate(t.len);
     buf
 }
@@ -50,7 +57,11 @@ fn garbage_is_dropped_and_counted_and_the_node_keeps_working() {
     // The largest UDP datagram (above the packet budget).
     datagrams.push((&attacker, vec![0xAB; 65_507]));
     // A real datagram from another cluster, from another socket.
-    let foreign = join_datagram(foreigner.local_addr().unwrap(), Config::local().with_label("other"), target);
+    let foreign = join_datagram(
+        foreigner.local_addr().unwrap(),
+        Config::local().with_label("other"),
+        target,
+    );
     datagrams.push((&foreigner, foreign));
 
     // Paced, so that the kernel's receive buffer never overflows: every
@@ -61,21 +72,37 @@ fn garbage_is_dropped_and_counted_and_the_node_keeps_working() {
             socket.send_to(bytes, target).unwrap();
         }
         let expected = (i * 16 + batch.len()) as u64;
-        wait_until("the node handled the batch", || node.counters().unwrap().protocol.datagrams_in >= expected);
+        wait_until("the node handled the batch", || {
+            node.counters().unwrap().protocol.datagrams_in >= expected
+        });
     }
     let counters = node.counters().unwrap();
     let drops = counters.protocol.drops;
     assert_eq!(drops.oversized, 1, "{drops:?}");
     assert!(drops.wrong_cluster >= 1, "{drops:?}");
     assert!(drops.truncated > 0, "{drops:?}");
-    eprintln!("{sent} datagrams sent, {} dropped: {drops:?}", drops.total());
+    eprintln!(
+        "{sent} datagrams sent, {} dropped: {drops:?}",
+        drops.total()
+    );
     // One prefix ends exactly where the join datagram's records start: a
     // well-formed, record-less packet. Everything else is dropped.
-    assert!(drops.total() + 1 >= sent, "every other datagram was dropped: {drops:?}");
-    assert_eq!(node.members().unwrap().len(), 0, "no garbage made it into the table");
+    assert!(
+        drops.total() + 1 >= sent,
+        "every other datagram was dropped: {drops:?}"
+    );
+    assert_eq!(
+        node.members().unwrap().len(),
+        0,
+        "no garbage made it into the table"
+    );
 
     // Still a working member.
     let peer = Node::start(options(LABEL).seed(target)).unwrap();
-    wait_until("the node accepts a real member", || sees_active(&node, peer.local_addr()));
-    wait_until("the real member sees the node", || sees_active(&peer, target));
+    wait_until("the node accepts a real member", || {
+        sees_active(&node, peer.local_addr())
+    });
+    wait_until("the real member sees the node", || {
+        sees_active(&peer, target)
+    });
 }

@@ -17,7 +17,14 @@ use serde_json::Value;
 /// returns the path of its executable, as reported by cargo.
 fn node_binary() -> PathBuf {
     let output = Command::new(env!("CARGO"))
-        .args(["build", "-p", "swim-transport-udp", "--example", "node", "--message-format=json"])
+        .args([
+            "build",
+            "-p",
+            "swim-transport-udp",
+            "--example",
+            "node",
+            "--message-format=json",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stderr(Stdio::inherit())
         .output()
@@ -43,7 +50,16 @@ struct Process {
 impl Process {
     fn start(binary: &Path, bind: &str, seed: Option<SocketAddr>, data_dir: &Path) -> Process {
         let mut command = Command::new(binary);
-        command.args(["--bind", bind, "--json", "--label", "processes-test", "--data-dir"]).arg(data_dir);
+        command
+            .args([
+                "--bind",
+                bind,
+                "--json",
+                "--label",
+                "processes-test",
+                "--data-dir",
+            ])
+            .arg(data_dir);
         if let Some(seed) = seed {
             command.args(["--join", &seed.to_string()]);
         }
@@ -59,12 +75,21 @@ impl Process {
         let sink = Arc::clone(&lines);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+                let value =
+                    serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
                 sink.lock().unwrap().push(value);
             }
         });
-        let mut process = Process { child, stdin, lines, addr: "0.0.0.0:0".parse().unwrap(), generation: 0 };
-        wait_until("the node prints its start line", || process.find(|v| v["event"] == "started").is_some());
+        let mut process = Process {
+            child,
+            stdin,
+            lines,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            generation: 0,
+        };
+        wait_until("the node prints its start line", || {
+            process.find(|v| v["event"] == "started").is_some()
+        });
         let started = process.find(|v| v["event"] == "started").unwrap();
         process.addr = started["addr"].as_str().unwrap().parse().unwrap();
         process.generation = started["generation"].as_u64().unwrap();
@@ -72,14 +97,22 @@ impl Process {
     }
 
     fn find(&self, wanted: impl Fn(&Value) -> bool) -> Option<Value> {
-        self.lines.lock().unwrap().iter().find(|v| wanted(v)).cloned()
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|v| wanted(v))
+            .cloned()
     }
 
     /// True once this process printed an event of `kind` about `other`
     /// (in `other`'s current generation).
     fn reported(&self, kind: &str, other: &Process) -> bool {
         let addr = other.addr.to_string();
-        self.find(|v| v["event"] == kind && v["addr"] == addr.as_str() && v["generation"] == other.generation).is_some()
+        self.find(|v| {
+            v["event"] == kind && v["addr"] == addr.as_str() && v["generation"] == other.generation
+        })
+        .is_some()
     }
 
     /// Asks for the member table and says whether the last one printed shows
@@ -89,14 +122,23 @@ impl Process {
         let _ = self.stdin.flush();
         let addr = other.addr.to_string();
         let lines = self.lines.lock().unwrap();
-        let Some(table) = lines.iter().rev().find(|v| v["event"] == "members") else { return false };
+        let Some(table) = lines.iter().rev().find(|v| v["event"] == "members") else {
+            return false;
+        };
         table["members"].as_array().is_some_and(|members| {
-            members.iter().any(|m| m["addr"] == addr.as_str() && m["generation"] == other.generation && m["state"] == "alive")
+            members.iter().any(|m| {
+                m["addr"] == addr.as_str()
+                    && m["generation"] == other.generation
+                    && m["state"] == "alive"
+            })
         })
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status().expect("kill runs");
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
         assert!(status.success());
     }
 }
@@ -115,10 +157,19 @@ fn five_processes_detect_a_kill_a_leave_and_a_restart() {
     let mut nodes = vec![Process::start(&binary, "127.0.0.1:0", None, dirs[0].path())];
     let seed = nodes[0].addr;
     for dir in &dirs[1..] {
-        nodes.push(Process::start(&binary, "127.0.0.1:0", Some(seed), dir.path()));
+        nodes.push(Process::start(
+            &binary,
+            "127.0.0.1:0",
+            Some(seed),
+            dir.path(),
+        ));
     }
     wait_until("every process reported the four others joined", || {
-        (0..5).all(|i| (0..5).filter(|&j| j != i).all(|j| nodes[i].reported("joined", &nodes[j])))
+        (0..5).all(|i| {
+            (0..5)
+                .filter(|&j| j != i)
+                .all(|j| nodes[i].reported("joined", &nodes[j]))
+        })
     });
 
     // SIGKILL: no goodbye; the others must detect the failure.
@@ -133,20 +184,30 @@ fn five_processes_detect_a_kill_a_leave_and_a_restart() {
     let mut leaver = nodes.pop().unwrap();
     leaver.signal("TERM");
     let status = leaver.child.wait().unwrap();
-    assert!(status.success(), "the node exits cleanly on SIGTERM: {status}");
+    assert!(
+        status.success(),
+        "the node exits cleanly on SIGTERM: {status}"
+    );
     assert!(leaver.find(|v| v["event"] == "local-left").is_some());
-    wait_until("the three others reported the leaver left", || nodes.iter().all(|n| n.reported("left", &leaver)));
+    wait_until("the three others reported the leaver left", || {
+        nodes.iter().all(|n| n.reported("left", &leaver))
+    });
 
     // Restart the killed node on its address with its data directory.
     let old_generation = killed.generation;
     let bind = killed.addr.to_string();
     drop(killed);
     let restarted = Process::start(&binary, &bind, Some(seed), dirs[4].path());
-    assert!(restarted.generation > old_generation, "a new life has a higher generation");
+    assert!(
+        restarted.generation > old_generation,
+        "a new life has a higher generation"
+    );
     wait_until("every member table shows the restarted node alive", || {
         nodes.iter_mut().all(|n| n.table_shows_alive(&restarted))
     });
     // A new life replacing a dead one is reported alive (replacing a live
     // one, joined).
-    assert!(nodes.iter().all(|n| n.reported("alive", &restarted) || n.reported("joined", &restarted)));
+    assert!(nodes
+        .iter()
+        .all(|n| n.reported("alive", &restarted) || n.reported("joined", &restarted)));
 }

@@ -7,15 +7,26 @@ use swim_transport_udp::{Event, LocalEvent, MemberState};
 
 /// The current UTC time of day, `HH:MM:SS.mmm`.
 pub fn time_of_day() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = since.as_secs() % 86_400;
-    format!("{:02}:{:02}:{:02}.{:03}", secs / 3600, secs / 60 % 60, secs % 60, since.subsec_millis())
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        since.subsec_millis()
+    )
 }
 
 /// Milliseconds since the UNIX epoch.
 #[allow(dead_code)]
 pub fn unix_millis() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
 }
 
 /// A short lowercase name for an event kind.

@@ -25,7 +25,9 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 pub fn wait_event(node: &Node, what: &str, mut wanted: impl FnMut(&Event) -> bool) -> Event {
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let left = deadline.checked_duration_since(Instant::now()).unwrap_or_default();
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .unwrap_or_default();
         match node.events().recv_timeout(left) {
             Ok(event) if wanted(&event) => return event,
             Ok(_) => {}
