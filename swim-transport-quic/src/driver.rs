@@ -1,0 +1,601 @@
+//! The node task: owns the state machine and the QUIC endpoint, and runs
+//! the sans-IO loop (commands, received datagrams, connection events,
+//! timers; then transmits and events).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use quinn::{Connection, Endpoint, SendDatagramError};
+use rand_pcg::Pcg32;
+use swim_core::{CommandError, Instant, LocalEvent, Swim};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinError, JoinSet};
+use tokio::time::Instant as TokioInstant;
+
+use crate::options::TransportOptions;
+use crate::view::{LocalInfo, Member, NodeCounters, TransportCounters};
+use crate::Event;
+
+/// Verified connections kept per peer address (both sides may connect at
+/// the same time; a restarted peer may briefly have an old one too).
+const MAX_CONNECTIONS_PER_PEER: usize = 4;
+/// Received datagrams waiting for the node task, over all connections.
+const INBOUND_QUEUE: usize = 1024;
+/// Received datagrams handled in a row before looking at other inputs.
+const INBOUND_BATCH: usize = 64;
+/// Longest sleep when the protocol has no deadline (after leaving).
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
+/// How often forgotten peers are pruned from the connection table.
+const HOUSEKEEPING: Duration = Duration::from_secs(5);
+/// How long a shutdown waits for connection closes to go out.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+/// QUIC application error codes in CONNECTION_CLOSE frames.
+const CLOSE_SHUTDOWN: u32 = 0;
+const CLOSE_TOO_MANY: u32 = 1;
+
+/// A reply channel for one command.
+pub(crate) type Reply<T> = oneshot::Sender<T>;
+
+/// What the handle asks of the node task.
+pub(crate) enum Command {
+    Members(Reply<Vec<Member>>),
+    Local(Reply<LocalInfo>),
+    Counters(Reply<NodeCounters>),
+    SetMetadata(Vec<u8>, Reply<Result<(), CommandError>>),
+    SetState(Vec<u8>, Option<Vec<u8>>, Reply<Result<(), CommandError>>),
+    Broadcast(Option<u64>, Vec<u8>, Reply<Result<(), CommandError>>),
+    SendMessage(SocketAddr, Vec<u8>, Reply<Result<(), CommandError>>),
+    Join(Vec<SocketAddr>, Reply<Result<(), CommandError>>),
+    /// Answered once the leave has finished propagating.
+    Leave(Reply<Result<(), CommandError>>),
+    Stop,
+}
+
+/// A datagram read from a verified connection.
+struct Inbound {
+    from: SocketAddr,
+    data: Bytes,
+}
+
+/// What a background task reports when it ends.
+enum TaskDone {
+    /// An outgoing handshake finished (or failed, or timed out).
+    Connect {
+        addr: SocketAddr,
+        result: Option<Connection>,
+    },
+    /// An incoming handshake finished (or failed, or timed out).
+    Handshake { result: Option<Connection> },
+    /// A connection's reader stopped: the connection is closed.
+    Reader { addr: SocketAddr, id: usize },
+}
+
+/// Counters updated by reader tasks.
+#[derive(Default)]
+struct Shared {
+    inbound_queue_full: AtomicU64,
+}
+
+/// Connection state of one peer address.
+#[derive(Default)]
+struct Peer {
+    /// Verified connections with a running reader; sends use the first
+    /// open one.
+    conns: Vec<Connection>,
+    /// An outgoing handshake is in flight.
+    connecting: bool,
+    /// Datagrams waiting for a connection.
+    queue: VecDeque<Bytes>,
+    /// Until then, datagrams are dropped (a connection attempt failed).
+    retry_at: Option<TokioInstant>,
+}
+
+impl Peer {
+    fn is_idle(&self, now: TokioInstant) -> bool {
+        self.conns.is_empty()
+            && !self.connecting
+            && self.queue.is_empty()
+            && self.retry_at.is_none_or(|t| t <= now)
+    }
+}
+
+enum SendOutcome {
+    Sent,
+    Dropped,
+    Lost,
+}
+
+/// Everything the node task starts with.
+pub(crate) struct DriverParts {
+    pub swim: Swim<SocketAddr, Pcg32>,
+    pub endpoint: Endpoint,
+    pub options: TransportOptions,
+    pub epoch: std::time::Instant,
+    pub commands: mpsc::Receiver<Command>,
+    pub events: mpsc::Sender<Event>,
+}
+
+/// Everything the node task owns.
+pub(crate) struct Driver {
+    swim: Swim<SocketAddr, Pcg32>,
+    endpoint: Endpoint,
+    options: TransportOptions,
+    epoch: std::time::Instant,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Event>,
+    inbound_tx: mpsc::Sender<Inbound>,
+    inbound_rx: mpsc::Receiver<Inbound>,
+    peers: HashMap<SocketAddr, Peer>,
+    tasks: JoinSet<TaskDone>,
+    pending_connects: usize,
+    pending_handshakes: usize,
+    open_connections: usize,
+    counters: TransportCounters,
+    shared: Arc<Shared>,
+    pending_leaves: Vec<Reply<Result<(), CommandError>>>,
+    send_buf: Vec<u8>,
+}
+
+impl Driver {
+    pub(crate) fn new(parts: DriverParts) -> Self {
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let send_buf = vec![0u8; usize::from(parts.swim.config().packet_budget)];
+        Driver {
+            swim: parts.swim,
+            endpoint: parts.endpoint,
+            options: parts.options,
+            epoch: parts.epoch,
+            commands: parts.commands,
+            events: parts.events,
+            inbound_tx,
+            inbound_rx,
+            peers: HashMap::new(),
+            tasks: JoinSet::new(),
+            pending_connects: 0,
+            pending_handshakes: 0,
+            open_connections: 0,
+            counters: TransportCounters::default(),
+            shared: Arc::new(Shared::default()),
+            pending_leaves: Vec::new(),
+            send_buf,
+        }
+    }
+
+    /// Runs until [`Command::Stop`] or until the handle is dropped; closes
+    /// the endpoint and returns the final counters.
+    pub(crate) async fn run(mut self) -> NodeCounters {
+        let sleep = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(sleep);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut accepting = true;
+        let mut last_timeout: Option<Instant> = None;
+        loop {
+            // Outputs of the last input (and of the commands issued before
+            // the task started).
+            self.flush();
+            sleep.as_mut().reset(self.deadline(last_timeout));
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    None | Some(Command::Stop) => break,
+                    Some(command) => self.handle_command(command),
+                },
+                Some(inbound) = self.inbound_rx.recv() => {
+                    self.handle_inbound(inbound);
+                    for _ in 1..INBOUND_BATCH {
+                        match self.inbound_rx.try_recv() {
+                            Ok(inbound) => self.handle_inbound(inbound),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    self.task_done(done);
+                }
+                incoming = self.endpoint.accept(), if accepting => match incoming {
+                    Some(incoming) => self.accept(incoming),
+                    None => accepting = false,
+                },
+                () = &mut sleep => {
+                    let now = self.now();
+                    if self.swim.poll_timeout().is_some_and(|at| at <= now) {
+                        self.swim.handle_timeout(now);
+                        last_timeout = Some(now);
+                    }
+                }
+                _ = housekeeping.tick() => self.prune(),
+            }
+        }
+        self.endpoint.close(CLOSE_SHUTDOWN.into(), b"shutdown");
+        let _ = tokio::time::timeout(CLOSE_GRACE, self.endpoint.wait_idle()).await;
+        self.tasks.shutdown().await;
+        self.snapshot()
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_std(self.epoch, std::time::Instant::now())
+    }
+
+    fn to_std(&self, at: Instant) -> std::time::Instant {
+        self.epoch
+            .checked_add(Duration::from_micros(at.as_micros()))
+            .unwrap_or_else(std::time::Instant::now)
+    }
+
+    /// When to wake up for the protocol's timers. A deadline that is not
+    /// later than the last `handle_timeout` waits at least a millisecond,
+    /// so that a timer the protocol keeps due can never spin the task.
+    fn deadline(&self, last_timeout: Option<Instant>) -> TokioInstant {
+        let now = std::time::Instant::now();
+        let latest = now + MAX_SLEEP;
+        let at = match self.swim.poll_timeout() {
+            Some(at) if last_timeout.is_some_and(|last| at <= last) => {
+                now + Duration::from_millis(1)
+            }
+            Some(at) => self.to_std(at).min(latest),
+            None => latest,
+        };
+        TokioInstant::from_std(at)
+    }
+
+    fn snapshot(&self) -> NodeCounters {
+        let mut transport = self.counters;
+        transport.inbound_queue_full = self.shared.inbound_queue_full.load(Ordering::Relaxed);
+        transport.open_connections = self.open_connections as u64;
+        transport.pending_connects = self.pending_connects as u64;
+        NodeCounters {
+            protocol: self.swim.counters(),
+            transport,
+        }
+    }
+
+    // ----- inputs -----
+
+    /// Replies are best effort: a handle that stopped waiting is no error.
+    fn handle_command(&mut self, command: Command) {
+        let now = self.now();
+        match command {
+            Command::Members(reply) => {
+                let members = self.swim.members().map(|m| self.member(&m)).collect();
+                let _ = reply.send(members);
+            }
+            Command::Local(reply) => {
+                let local = self.swim.local();
+                let info = LocalInfo {
+                    identity: local.identity.clone(),
+                    incarnation: local.incarnation,
+                    status: local.status,
+                    health: local.health,
+                    metadata: local.metadata.to_vec(),
+                };
+                let _ = reply.send(info);
+            }
+            Command::Counters(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+            Command::SetMetadata(data, reply) => {
+                let _ = reply.send(self.swim.set_metadata(now, &data));
+            }
+            Command::SetState(key, Some(value), reply) => {
+                let _ = reply.send(self.swim.set_local_state(now, &key, &value));
+            }
+            Command::SetState(key, None, reply) => {
+                let _ = reply.send(self.swim.remove_local_state(now, &key));
+            }
+            Command::Broadcast(key, payload, reply) => {
+                let _ = reply.send(self.swim.broadcast(now, key, &payload));
+            }
+            Command::SendMessage(to, payload, reply) => {
+                let _ = reply.send(self.swim.send_message(now, &to, &payload));
+            }
+            Command::Join(seeds, reply) => {
+                let _ = reply.send(self.swim.join(now, &seeds));
+            }
+            Command::Leave(reply) => match self.swim.leave(now) {
+                Ok(()) => self.pending_leaves.push(reply),
+                Err(CommandError::HasLeft) => {
+                    let _ = reply.send(Ok(()));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Command::Stop => {}
+        }
+    }
+
+    fn member(&self, m: &swim_core::MemberView<'_, SocketAddr>) -> Member {
+        Member {
+            identity: m.identity.clone(),
+            incarnation: m.incarnation,
+            state: m.state,
+            since: self.to_std(m.since),
+            metadata: m.metadata.to_vec(),
+        }
+    }
+
+    /// Only reader tasks of verified connections produce these.
+    fn handle_inbound(&mut self, inbound: Inbound) {
+        self.counters.datagrams_received += 1;
+        self.counters.bytes_received += inbound.data.len() as u64;
+        let now = self.now();
+        self.swim.handle_datagram(now, inbound.from, &inbound.data);
+        // Drain right away: replies leave before the next datagram is read.
+        self.flush();
+    }
+
+    /// A new incoming connection: start its handshake, within the limits.
+    fn accept(&mut self, incoming: quinn::Incoming) {
+        let opts = &self.options;
+        if self.pending_handshakes >= opts.max_pending_handshakes
+            || self.open_connections + self.pending_handshakes >= opts.max_connections
+        {
+            self.counters.incoming_refused += 1;
+            incoming.refuse();
+            return;
+        }
+        let connecting = match incoming.accept() {
+            Ok(connecting) => connecting,
+            Err(_) => {
+                self.counters.incoming_failed += 1;
+                return;
+            }
+        };
+        self.pending_handshakes += 1;
+        let timeout = opts.connect_timeout;
+        self.tasks.spawn(async move {
+            // Resolves only once the client proved a certificate that chains
+            // to the cluster CA: only then may its datagrams be read.
+            let result = match tokio::time::timeout(timeout, connecting).await {
+                Ok(Ok(conn)) => Some(conn),
+                _ => None,
+            };
+            TaskDone::Handshake { result }
+        });
+    }
+
+    fn task_done(&mut self, done: Result<TaskDone, JoinError>) {
+        let done = match done {
+            Ok(done) => done,
+            Err(e) => {
+                // A panicked or aborted task. Its bookkeeping is lost: the
+                // gauges may be off by one, nothing else.
+                if e.is_panic() {
+                    self.counters.task_panics += 1;
+                }
+                return;
+            }
+        };
+        match done {
+            TaskDone::Connect { addr, result } => {
+                self.pending_connects = self.pending_connects.saturating_sub(1);
+                let peer = self.peers.entry(addr).or_default();
+                peer.connecting = false;
+                match result {
+                    Some(conn) => {
+                        self.counters.connects_succeeded += 1;
+                        self.adopt(addr, conn);
+                    }
+                    None => {
+                        self.counters.connects_failed += 1;
+                        self.counters.connect_failed_drops += peer.queue.len() as u64;
+                        peer.queue.clear();
+                        // A connection that came in meanwhile still serves.
+                        if peer.conns.is_empty() {
+                            peer.retry_at =
+                                Some(TokioInstant::now() + self.options.reconnect_backoff);
+                        }
+                    }
+                }
+            }
+            TaskDone::Handshake { result } => {
+                self.pending_handshakes = self.pending_handshakes.saturating_sub(1);
+                match result {
+                    Some(conn) => {
+                        self.counters.incoming_accepted += 1;
+                        let addr = canonical(conn.remote_address());
+                        self.adopt(addr, conn);
+                    }
+                    None => self.counters.incoming_failed += 1,
+                }
+            }
+            TaskDone::Reader { addr, id } => {
+                self.open_connections = self.open_connections.saturating_sub(1);
+                self.counters.connections_closed += 1;
+                if let Some(peer) = self.peers.get_mut(&addr) {
+                    peer.conns.retain(|c| c.stable_id() != id);
+                }
+            }
+        }
+    }
+
+    /// Keeps a verified connection for `addr`, reads its datagrams, and
+    /// sends what was waiting for it.
+    fn adopt(&mut self, addr: SocketAddr, conn: Connection) {
+        let peer = self.peers.entry(addr).or_default();
+        peer.conns.retain(|c| c.close_reason().is_none());
+        if peer.conns.len() >= MAX_CONNECTIONS_PER_PEER {
+            self.counters.connections_rejected += 1;
+            conn.close(CLOSE_TOO_MANY.into(), b"too many connections");
+            return;
+        }
+        peer.conns.push(conn.clone());
+        peer.retry_at = None;
+        let waiting = std::mem::take(&mut peer.queue);
+        self.open_connections += 1;
+        let tx = self.inbound_tx.clone();
+        let shared = self.shared.clone();
+        self.tasks.spawn(read_datagrams(addr, conn, tx, shared));
+        for data in waiting {
+            self.send_to(addr, data);
+        }
+    }
+
+    /// Forgets peers with nothing open, pending or waiting.
+    fn prune(&mut self) {
+        let now = TokioInstant::now();
+        self.peers.retain(|_, peer| {
+            peer.conns.retain(|c| c.close_reason().is_none());
+            !peer.is_idle(now)
+        });
+    }
+
+    // ----- outputs -----
+
+    /// Sends every pending datagram and hands every pending event over.
+    fn flush(&mut self) {
+        let now = self.now();
+        let mut buf = std::mem::take(&mut self.send_buf);
+        while let Some(t) = self.swim.poll_transmit(now, &mut buf) {
+            let data = Bytes::copy_from_slice(&buf[..t.len]);
+            self.send_to(t.destination, data);
+        }
+        self.send_buf = buf;
+        while let Some(event) = self.swim.poll_event() {
+            self.dispatch(event);
+        }
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        if let Event::Local(LocalEvent::Left) = event {
+            for reply in self.pending_leaves.drain(..) {
+                let _ = reply.send(Ok(()));
+            }
+        }
+        match self.events.try_send(event) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => self.counters.events_dropped += 1,
+        }
+    }
+
+    /// Sends one datagram to `addr` over a verified connection, or queues it
+    /// while one is established; drops and counts it when it cannot go.
+    fn send_to(&mut self, addr: SocketAddr, data: Bytes) {
+        let addr = canonical(addr);
+        let peer = self.peers.entry(addr).or_default();
+        while let Some(conn) = peer.conns.first() {
+            match try_send(conn, &data, &mut self.counters) {
+                SendOutcome::Sent | SendOutcome::Dropped => return,
+                // Its reader reports the closure and updates the gauges.
+                SendOutcome::Lost => {
+                    peer.conns.remove(0);
+                }
+            }
+        }
+        let now = TokioInstant::now();
+        if peer.retry_at.is_some_and(|t| t > now) {
+            self.counters.backoff_drops += 1;
+            return;
+        }
+        if !peer.connecting {
+            if self.pending_connects >= self.options.max_pending_connects {
+                self.counters.connect_limit_drops += 1;
+                return;
+            }
+            self.counters.connects_started += 1;
+            let connecting = match self.endpoint.connect(addr, &self.options.server_name) {
+                Ok(connecting) => connecting,
+                Err(_) => {
+                    // Unroutable address, endpoint closed...
+                    self.counters.connects_failed += 1;
+                    self.counters.connect_failed_drops += 1;
+                    peer.retry_at = Some(now + self.options.reconnect_backoff);
+                    return;
+                }
+            };
+            peer.connecting = true;
+            self.pending_connects += 1;
+            let timeout = self.options.connect_timeout;
+            self.tasks.spawn(async move {
+                // Ok means the server proved a CA-signed certificate; it may
+                // still reject ours, which closes the connection: nothing is
+                // trusted on the strength of this alone, and only what the
+                // server sends over it is ever read.
+                let result = match tokio::time::timeout(timeout, connecting).await {
+                    Ok(Ok(conn)) => Some(conn),
+                    _ => None,
+                };
+                TaskDone::Connect { addr, result }
+            });
+        }
+        if peer.queue.len() >= self.options.peer_queue_len {
+            self.counters.queue_full_drops += 1;
+            return;
+        }
+        peer.queue.push_back(data);
+    }
+}
+
+/// Hands one datagram to `conn`, never letting QUIC drop older datagrams
+/// silently or a size problem panic.
+fn try_send(conn: &Connection, data: &Bytes, counters: &mut TransportCounters) -> SendOutcome {
+    if conn.close_reason().is_some() {
+        counters.send_connection_lost += 1;
+        return SendOutcome::Lost;
+    }
+    match conn.max_datagram_size() {
+        None => {
+            counters.send_unsupported += 1;
+            return SendOutcome::Dropped;
+        }
+        Some(max) if data.len() > max => {
+            counters.send_too_large += 1;
+            return SendOutcome::Dropped;
+        }
+        Some(_) => {}
+    }
+    if conn.datagram_send_buffer_space() < data.len() {
+        counters.send_buffer_full += 1;
+        return SendOutcome::Dropped;
+    }
+    match conn.send_datagram(data.clone()) {
+        Ok(()) => {
+            counters.datagrams_sent += 1;
+            counters.bytes_sent += data.len() as u64;
+            SendOutcome::Sent
+        }
+        Err(SendDatagramError::ConnectionLost(_)) => {
+            counters.send_connection_lost += 1;
+            SendOutcome::Lost
+        }
+        Err(SendDatagramError::TooLarge) => {
+            counters.send_too_large += 1;
+            SendOutcome::Dropped
+        }
+        Err(SendDatagramError::UnsupportedByPeer | SendDatagramError::Disabled) => {
+            counters.send_unsupported += 1;
+            SendOutcome::Dropped
+        }
+    }
+}
+
+/// Reads the datagrams of one verified connection until it closes.
+async fn read_datagrams(
+    addr: SocketAddr,
+    conn: Connection,
+    tx: mpsc::Sender<Inbound>,
+    shared: Arc<Shared>,
+) -> TaskDone {
+    let id = conn.stable_id();
+    loop {
+        match conn.read_datagram().await {
+            Ok(data) => {
+                if tx.try_send(Inbound { from: addr, data }).is_err() {
+                    shared.inbound_queue_full.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            // Closed by either side, idle, or broken: the driver forgets it.
+            Err(_) => return TaskDone::Reader { addr, id },
+        }
+    }
+}
+
+/// IPv4 peers reached through a dual-stack IPv6 socket appear as
+/// IPv4-mapped IPv6 addresses; members are known by their IPv4 address.
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}

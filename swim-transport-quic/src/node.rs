@@ -1,0 +1,297 @@
+//! The node handle: starts the node task and talks to it.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand_core::SeedableRng;
+use rand_pcg::Pcg32;
+use swim_core::{CommandError, Identity, Instant, Swim};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::driver::{Command, Driver, DriverParts};
+use crate::error::Error;
+use crate::options::NodeOptions;
+use crate::view::{LocalInfo, Member, NodeCounters};
+use crate::{Event, MAX_PACKET_BUDGET};
+
+/// Extra time allowed to a graceful leave beyond `leave_propagate_time`.
+const LEAVE_GRACE: Duration = Duration::from_secs(5);
+/// Commands queued for the node task.
+const COMMAND_QUEUE: usize = 64;
+/// 2025-01-01T00:00:00Z in Unix seconds: the epoch of default generations.
+const GENERATION_EPOCH: u64 = 1_735_689_600;
+
+/// A running cluster member: a QUIC endpoint and a tokio task that runs the
+/// protocol.
+///
+/// Every method talks to that task and returns [`Error::Stopped`] once it
+/// has stopped. Dropping the handle aborts the task without leaving, as a
+/// crash would (its connections are closed as their handles drop); call
+/// [`Node::shutdown`] to leave first.
+#[derive(Debug)]
+pub struct Node {
+    commands: mpsc::Sender<Command>,
+    events: mpsc::Receiver<Event>,
+    task: Option<JoinHandle<NodeCounters>>,
+    local_addr: SocketAddr,
+    identity: Identity<SocketAddr>,
+    leave_timeout: Duration,
+}
+
+impl Node {
+    /// Binds the QUIC endpoint (server and client at once), starts the node
+    /// task on the current tokio runtime and, if seeds were given, starts
+    /// joining through them.
+    ///
+    /// Lowers `config.packet_budget` to [`MAX_PACKET_BUDGET`] first; fails
+    /// if the configuration is then invalid (for instance when
+    /// `max_payload_len` no longer fits a packet), if the credentials are
+    /// unusable, if binding fails, or outside a tokio runtime.
+    pub async fn start(options: NodeOptions) -> Result<Node, Error> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        let mut config = options.config;
+        config.packet_budget = config.packet_budget.min(MAX_PACKET_BUDGET);
+        config.validate()?;
+        let (server_config, client_config) =
+            crate::tls::quinn_configs(&options.credentials, &options.transport)?;
+        let mut endpoint = quinn::Endpoint::server(server_config, options.bind)?;
+        endpoint.set_default_client_config(client_config);
+        let local_addr = crate::driver::canonical(endpoint.local_addr()?);
+        let advertise = match options.advertise {
+            Some(a) if a.port() == 0 => SocketAddr::new(a.ip(), local_addr.port()),
+            Some(a) => a,
+            None if local_addr.ip().is_unspecified() => return Err(Error::NoAdvertiseAddress),
+            None => local_addr,
+        };
+        let advertise = crate::driver::canonical(advertise);
+        let generation = options.generation.unwrap_or_else(clock_generation);
+        let identity = Identity::new(advertise, generation);
+        let epoch = std::time::Instant::now();
+        let rng = Pcg32::seed_from_u64(random_seed(advertise));
+        let leave_timeout = config.leave_propagate_time + LEAVE_GRACE;
+        let mut swim = Swim::new(identity.clone(), config, rng, Instant::ZERO)?
+            .with_incarnation(options.incarnation);
+        if !options.metadata.is_empty() {
+            swim.set_metadata(Instant::ZERO, &options.metadata)?;
+        }
+        let seeds: Vec<SocketAddr> = options
+            .seeds
+            .iter()
+            .map(|s| crate::driver::canonical(*s))
+            .filter(|s| *s != advertise && *s != local_addr)
+            .collect();
+        if !seeds.is_empty() {
+            swim.join(Instant::ZERO, &seeds)?;
+        }
+        let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (event_tx, event_rx) = mpsc::channel(options.event_capacity.max(1));
+        let driver = Driver::new(DriverParts {
+            swim,
+            endpoint,
+            options: options.transport,
+            epoch,
+            commands: command_rx,
+            events: event_tx,
+        });
+        let task = runtime.spawn(driver.run());
+        Ok(Node {
+            commands: command_tx,
+            events: event_rx,
+            task: Some(task),
+            local_addr,
+            identity,
+            leave_timeout,
+        })
+    }
+
+    /// The address the endpoint is bound to (with the real port when bound
+    /// to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The address other members know this node by.
+    pub fn advertise_addr(&self) -> SocketAddr {
+        self.identity.addr
+    }
+
+    /// The local identity: advertised address and generation.
+    pub fn identity(&self) -> &Identity<SocketAddr> {
+        &self.identity
+    }
+
+    /// Membership and application events, in order. The channel ends
+    /// (`recv` returns `None`) when the node task stops.
+    ///
+    /// ```no_run
+    /// # async fn f(node: &mut swim_transport_quic::Node) {
+    /// while let Some(event) = node.events().recv().await {
+    ///     println!("{event:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&mut self) -> &mut mpsc::Receiver<Event> {
+        &mut self.events
+    }
+
+    /// Takes the event channel, to read it from another task; afterwards
+    /// [`Node::events`] returns a channel that is always empty and closed.
+    pub fn take_events(&mut self) -> mpsc::Receiver<Event> {
+        let (_, closed) = mpsc::channel(1);
+        std::mem::replace(&mut self.events, closed)
+    }
+
+    /// Every remembered remote member (alive, suspect, dead or left).
+    pub async fn members(&self) -> Result<Vec<Member>, Error> {
+        self.request(Command::Members).await
+    }
+
+    /// The member at `addr`, if remembered.
+    pub async fn member(&self, addr: SocketAddr) -> Result<Option<Member>, Error> {
+        Ok(self.members().await?.into_iter().find(|m| m.addr() == addr))
+    }
+
+    /// The local node: identity, incarnation, status, health and metadata.
+    pub async fn local(&self) -> Result<LocalInfo, Error> {
+        self.request(Command::Local).await
+    }
+
+    /// The local metadata.
+    pub async fn metadata(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.local().await?.metadata)
+    }
+
+    /// Publishes new local metadata; every member reports
+    /// [`Event::MemberUpdated`](swim_core::Event::MemberUpdated).
+    pub async fn set_metadata(&self, metadata: &[u8]) -> Result<(), Error> {
+        let data = metadata.to_vec();
+        self.command(|reply| Command::SetMetadata(data, reply))
+            .await
+    }
+
+    /// Sets `key` to `value` in the local key-value state, carried in the
+    /// metadata (see [`swim_core::kv`]); read it on other nodes with
+    /// [`Member::state_value`].
+    pub async fn set_state(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        let (key, value) = (key.to_vec(), value.to_vec());
+        self.command(|reply| Command::SetState(key, Some(value), reply))
+            .await
+    }
+
+    /// Removes `key` from the local key-value state.
+    pub async fn remove_state(&self, key: &[u8]) -> Result<(), Error> {
+        let key = key.to_vec();
+        self.command(|reply| Command::SetState(key, None, reply))
+            .await
+    }
+
+    /// Disseminates `payload` to every member (each reports one
+    /// [`Event::Broadcast`](swim_core::Event::Broadcast)); a later
+    /// broadcast with the same `key` replaces this one where it is still
+    /// queued.
+    pub async fn broadcast(&self, key: Option<u64>, payload: &[u8]) -> Result<(), Error> {
+        let payload = payload.to_vec();
+        self.command(|reply| Command::Broadcast(key, payload, reply))
+            .await
+    }
+
+    /// Sends `payload` in one datagram to the live member at `to`, which
+    /// reports [`Event::Message`](swim_core::Event::Message). Best effort:
+    /// no retry.
+    pub async fn send_message(&self, to: SocketAddr, payload: &[u8]) -> Result<(), Error> {
+        let payload = payload.to_vec();
+        self.command(|reply| Command::SendMessage(to, payload, reply))
+            .await
+    }
+
+    /// Joins (again) through `seeds`, retrying with backoff until one
+    /// answers.
+    pub async fn join(&self, seeds: &[SocketAddr]) -> Result<(), Error> {
+        let seeds = seeds.iter().map(|s| crate::driver::canonical(*s)).collect();
+        self.command(|reply| Command::Join(seeds, reply)).await
+    }
+
+    /// Leaves gracefully and waits until the departure has been gossiped
+    /// (`leave_propagate_time`). The node then stays silent; calling it
+    /// again returns at once.
+    pub async fn leave(&self) -> Result<(), Error> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Leave(reply)).await?;
+        match tokio::time::timeout(self.leave_timeout, answer).await {
+            Ok(Ok(result)) => result.map_err(Error::from),
+            Ok(Err(_)) => Err(Error::Stopped),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+
+    /// Protocol and transport counters.
+    pub async fn counters(&self) -> Result<NodeCounters, Error> {
+        self.request(Command::Counters).await
+    }
+
+    /// Stops the node: leaves gracefully first if `leave` is true (a node
+    /// that already left is fine), then closes every connection, stops the
+    /// task and returns the final counters.
+    pub async fn shutdown(mut self, leave: bool) -> Result<NodeCounters, Error> {
+        let left = if leave { self.leave().await } else { Ok(()) };
+        let task = self.task.take().ok_or(Error::Stopped)?;
+        let _ = self.commands.send(Command::Stop).await;
+        let counters = task.await.map_err(|_| Error::Stopped)?;
+        left.map(|()| counters)
+    }
+
+    async fn send(&self, command: Command) -> Result<(), Error> {
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| Error::Stopped)
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.send(make(reply)).await?;
+        answer.await.map_err(|_| Error::Stopped)
+    }
+
+    async fn command(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<(), CommandError>>) -> Command,
+    ) -> Result<(), Error> {
+        self.request(make).await?.map_err(Error::from)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Seconds since 2025-01-01 UTC: grows across restarts a second or more
+/// apart, so a restarted node supersedes its previous life.
+fn clock_generation() -> u32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    u32::try_from(secs.saturating_sub(GENERATION_EPOCH)).unwrap_or(u32::MAX)
+}
+
+/// A seed for the protocol's random choices, different in every process and
+/// every node: std's randomly keyed hasher over the time, the process id
+/// and the address.
+fn random_seed(addr: SocketAddr) -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    std::time::SystemTime::now().hash(&mut hasher);
+    std::process::id().hash(&mut hasher);
+    addr.hash(&mut hasher);
+    hasher.finish()
+}

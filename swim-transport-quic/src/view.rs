@@ -1,0 +1,143 @@
+//! Owned snapshots of the node's state and counters, returned by the node
+//! handle.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use swim_core::{Counters, Identity, LocalStatus, MemberState};
+
+/// One remote member as the local node sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Its address and generation.
+    pub identity: Identity<SocketAddr>,
+    /// Its incarnation as known here.
+    pub incarnation: u32,
+    /// Alive, suspect, dead or left.
+    pub state: MemberState,
+    /// When the state last changed, by this process's clock.
+    pub since: Instant,
+    /// Its metadata as known here.
+    pub metadata: Vec<u8>,
+}
+
+impl Member {
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.identity.addr
+    }
+
+    /// True if alive or suspect.
+    pub fn is_active(&self) -> bool {
+        self.state.is_active()
+    }
+
+    /// The value of `key` in the member's key-value state (see
+    /// [`Node::set_state`](crate::Node::set_state)).
+    pub fn state_value(&self, key: &[u8]) -> Option<&[u8]> {
+        swim_core::kv::get(&self.metadata, key)
+    }
+}
+
+/// The local node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalInfo {
+    /// Its advertised address and generation.
+    pub identity: Identity<SocketAddr>,
+    /// Its current incarnation.
+    pub incarnation: u32,
+    /// Where it stands (joining, joined, leaving...).
+    pub status: LocalStatus,
+    /// Lifeguard's local health multiplier (0 = healthy).
+    pub health: u8,
+    /// Its metadata.
+    pub metadata: Vec<u8>,
+}
+
+/// What the QUIC layer counted. All fields count events since the start,
+/// except `open_connections` and `pending_connects`, which are current
+/// values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportCounters {
+    /// Datagrams handed to QUIC connections.
+    pub datagrams_sent: u64,
+    /// Bytes handed to QUIC connections.
+    pub bytes_sent: u64,
+    /// Datagrams read from verified connections and handed to the protocol.
+    pub datagrams_received: u64,
+    /// Bytes read from verified connections and handed to the protocol.
+    pub bytes_received: u64,
+    /// Datagrams dropped because they exceeded the connection's current
+    /// `max_datagram_size`.
+    pub send_too_large: u64,
+    /// Datagrams dropped because the peer does not accept datagrams.
+    pub send_unsupported: u64,
+    /// Datagrams dropped because the connection's datagram send buffer was
+    /// full (instead of letting QUIC silently drop older ones).
+    pub send_buffer_full: u64,
+    /// Sends that found their connection lost (the datagram then waits for
+    /// a new connection).
+    pub send_connection_lost: u64,
+    /// Datagrams dropped because the peer's queue was full while its
+    /// connection was being established.
+    pub queue_full_drops: u64,
+    /// Datagrams dropped because `max_pending_connects` handshakes were
+    /// already in flight.
+    pub connect_limit_drops: u64,
+    /// Datagrams dropped because the peer was in reconnect backoff after a
+    /// failed connection attempt.
+    pub backoff_drops: u64,
+    /// Queued datagrams dropped because the connection attempt failed.
+    pub connect_failed_drops: u64,
+    /// Outgoing connection attempts.
+    pub connects_started: u64,
+    /// Outgoing handshakes that completed (the server proved its
+    /// certificate; it may still reject ours afterwards).
+    pub connects_succeeded: u64,
+    /// Outgoing connection attempts that failed or timed out.
+    pub connects_failed: u64,
+    /// Incoming handshakes that completed with a verified client
+    /// certificate.
+    pub incoming_accepted: u64,
+    /// Incoming connections refused because of the connection limits.
+    pub incoming_refused: u64,
+    /// Incoming handshakes that failed (certificate rejected, timeout...).
+    pub incoming_failed: u64,
+    /// Verified connections beyond the per-peer limit, closed at once.
+    pub connections_rejected: u64,
+    /// Verified connections that closed (by either side, or idle).
+    pub connections_closed: u64,
+    /// Received datagrams dropped because the node task's inbound queue was
+    /// full.
+    pub inbound_queue_full: u64,
+    /// Events dropped because the application did not read them in time.
+    pub events_dropped: u64,
+    /// Background tasks that panicked.
+    pub task_panics: u64,
+    /// Verified connections open now.
+    pub open_connections: u64,
+    /// Outgoing handshakes in flight now.
+    pub pending_connects: u64,
+}
+
+impl TransportCounters {
+    /// Outgoing datagrams lost locally, whatever the reason.
+    pub fn send_drops(&self) -> u64 {
+        self.send_too_large
+            + self.send_unsupported
+            + self.send_buffer_full
+            + self.queue_full_drops
+            + self.connect_limit_drops
+            + self.backoff_drops
+            + self.connect_failed_drops
+    }
+}
+
+/// Protocol and transport counters together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeCounters {
+    /// What the protocol counted (datagrams, drops by reason, probes...).
+    pub protocol: Counters,
+    /// What the QUIC layer counted (connections, send drops...).
+    pub transport: TransportCounters,
+}
