@@ -1,34 +1,41 @@
-//! Prints every event about one node in a scenario with pauses of node 1:
-//! `cargo run --release -p swim-tests --example watch -- [lan|local] [seed] [until_secs]`.
+//! Prints every event about one node (and every action) in a lossy run,
+//! to investigate a false positive:
+//! `cargo run --release -p swim-tests --example watch -- NODES lan|local LOSS_PERCENT SECS SEED NODE [pauses]`.
 
 use std::time::Duration;
 
 use swim_core::Config;
+use swim_tests::net::LinkModel;
 use swim_tests::scenario::Scenario;
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
+    args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default)
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let config = match args.get(1).map(String::as_str) {
-        Some("lan") => Config::lan(),
-        _ => Config::local(),
+    let nodes: usize = arg(&args, 1, 100);
+    let config = if args.get(2).is_some_and(|s| s == "local") {
+        Config::local()
+    } else {
+        Config::lan()
     };
-    let seed = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let until = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(120);
-    let s = Scenario::new(100, config, seed)
-        .with_duration(Duration::from_secs(until))
-        .pauses(
-            1,
-            Duration::from_secs(1),
-            Duration::from_secs(600),
-            Duration::from_secs(2),
-            Duration::from_secs(5),
-            Duration::from_secs(10),
-            Duration::from_secs(30),
-        );
-    let mut sim = s.build();
-    sim.watch(1);
-    sim.run_until(s.duration);
+    let loss: f64 = arg(&args, 3, 0.0);
+    let secs: u64 = arg(&args, 4, 120);
+    let seed: u64 = arg(&args, 5, 1);
+    let node: u32 = arg(&args, 6, 1);
+    let s = |x| Duration::from_secs(x);
+    let mut scenario = Scenario::new(nodes, config, seed)
+        .with_duration(s(secs))
+        .with_link(LinkModel::with_loss(loss / 100.0));
+    if args.get(7).is_some_and(|a| a == "pauses") {
+        scenario = scenario.pauses(1, s(1), s(secs), s(2), s(5), s(10), s(30));
+    }
+    let mut sim = scenario.build();
+    sim.watch(node);
+    sim.run_until(scenario.duration);
     for line in sim.event_log() {
         println!("{line}");
     }
+    println!("false positives: {:?}", sim.metrics().false_positives);
 }

@@ -41,8 +41,8 @@ pub struct Sample {
     /// current generation as alive or suspect (1.0 = converged).
     pub known: f64,
     /// Share of (survivor, crashed node) pairs where the survivor has
-    /// declared the crashed node dead (1.0 when nothing crashed).
-    pub detected: f64,
+    /// declared the crashed node dead (`None` before the first crash).
+    pub detected: Option<f64>,
 }
 
 /// Counters and records kept by the simulator.

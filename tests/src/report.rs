@@ -236,7 +236,10 @@ impl Report {
             .label("member pairs known")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
         if self.detection.crashes > 0 {
-            let detected = self.samples.iter().map(|s| (s.t, s.detected * 100.0));
+            let detected = self
+                .samples
+                .iter()
+                .filter_map(|s| Some((s.t, s.detected? * 100.0)));
             chart
                 .draw_series(LineSeries::new(detected, RED.stroke_width(2)))
                 .map_err(|e| err(&e))?

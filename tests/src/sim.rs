@@ -276,7 +276,7 @@ impl Simulator {
             return;
         }
         self.trace = fnv(self.trace, &self.now.to_le_bytes());
-        self.trace = fnv(self.trace, &[b'D']);
+        self.trace = fnv(self.trace, b"D");
         self.trace = fnv(self.trace, &to.to_le_bytes());
         self.trace = fnv(self.trace, &from.to_le_bytes());
         self.trace = fnv(self.trace, &data);
@@ -298,7 +298,7 @@ impl Simulator {
             if self.hosts[node as usize].swim.is_none() {
                 break;
             }
-            self.trace = fnv(self.trace, &[b'B']);
+            self.trace = fnv(self.trace, b"B");
             self.trace = fnv(self.trace, &data);
             self.input(node, |s, now| s.handle_datagram(now, from, &data));
         }
@@ -615,11 +615,7 @@ impl Simulator {
                 }
             }
         }
-        let detected = if want == 0 {
-            1.0
-        } else {
-            have as f64 / want as f64
-        };
+        let detected = (want > 0).then(|| have as f64 / want as f64);
         self.metrics.samples.push(Sample {
             t: self.now as f64 / 1e6,
             up: self.up,
@@ -801,5 +797,85 @@ impl Simulator {
         self.active_sum -= self.active[node as usize];
         self.active[node as usize] = 0;
         self.invariants.reset_process(node);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(n: usize) -> Simulator {
+        let mut sim = Simulator::new(n, Config::local(), LinkModel::default(), 3, true);
+        for i in 0..n as u32 {
+            let seeds = if i == 0 { vec![] } else { vec![0] };
+            sim.schedule(
+                Duration::from_millis(u64::from(i) * 10),
+                Action::Start { node: i, seeds },
+            );
+        }
+        sim.run_until(Duration::from_secs(10));
+        assert!(sim.fully_converged());
+        sim
+    }
+
+    #[test]
+    fn checker_catches_broken_incarnations() {
+        let mut sim = joined(4);
+        assert_eq!(sim.invariants.count, 0);
+        let node = sim.hosts[0].swim.take().unwrap();
+        let seen = node.member(&1).unwrap().incarnation;
+        // Node 0 once held a higher incarnation of node 1 than it holds now.
+        sim.invariants.views[0].insert(1, (0, seen + 5));
+        sim.check(0, &node);
+        assert_eq!(sim.invariants.count, 1, "{:?}", sim.invariants.violations);
+        // Node 1 never held the incarnation node 0 holds.
+        sim.invariants.highest.insert((1, 0), 0);
+        sim.invariants.views[0].insert(1, (0, 0));
+        let mut forged = Node::new(
+            Identity::new(0, 0),
+            Config::local(),
+            Pcg32::seed_from_u64(9),
+            Instant::ZERO,
+        )
+        .unwrap();
+        let mut buf = vec![0u8; 1400];
+        // A node 1 at incarnation 7 answers node 0's join.
+        let mut one = Node::new(
+            Identity::new(1, 0),
+            Config::local(),
+            Pcg32::seed_from_u64(8),
+            Instant::ZERO,
+        )
+        .unwrap()
+        .with_incarnation(7);
+        one.join(Instant::ZERO, &[0]).unwrap();
+        while let Some(t) = one.poll_transmit(Instant::ZERO, &mut buf) {
+            forged.handle_datagram(Instant::ZERO, 1, &buf[..t.len]);
+        }
+        assert_eq!(forged.member(&1).map(|m| m.incarnation), Some(7));
+        sim.check(0, &forged);
+        assert_eq!(sim.invariants.count, 2, "{:?}", sim.invariants.violations);
+        sim.hosts[0].swim = Some(node);
+    }
+
+    #[test]
+    fn crash_is_timed_and_restart_rejoins() {
+        let mut sim = joined(5);
+        sim.schedule(Duration::from_secs(11), Action::Crash { node: 2 });
+        let seeds = vec![0];
+        sim.schedule(
+            Duration::from_secs(40),
+            Action::Restart {
+                node: 2,
+                mode: RestartMode::NewGeneration,
+                seeds,
+            },
+        );
+        sim.run_until(Duration::from_secs(39));
+        assert_eq!(sim.up(), 4);
+        assert_eq!(sim.detection().undetected, 0);
+        sim.run_until(Duration::from_secs(60));
+        assert_eq!(sim.node(2).map(|n| n.local().identity.generation), Some(1));
+        assert!(sim.fully_converged());
     }
 }

@@ -31,8 +31,10 @@ fn ten_percent_loss_no_false_positives() {
 
 /// 100 nodes, 10 virtual minutes each:
 /// `cargo test --release -p swim-tests --test loss -- --ignored --nocapture`
+/// At 10% loss, seed 1, node 31 declares node 82 dead at 477.18 s: it never
+/// received node 82's refutation (tests/README.md, "Findings").
 #[test]
-#[ignore = "100 nodes x 10 min: run in release"]
+#[ignore = "fails at 10% loss (1 false positive, a missed refutation); 100 nodes x 10 min: run in release"]
 fn hundred_nodes_ten_minutes_at_5_and_10_percent() {
     for loss in [0.05, 0.10] {
         let r = lossy(100, loss, 600, 1);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use swim_core::Config;
 use swim_tests::alloc_counter::{self, CountingAlloc};
-use swim_tests::fault::RestartMode;
+use swim_tests::fault::{Action, RestartMode};
 use swim_tests::net::LinkModel;
 use swim_tests::scenario::{JoinPlan, Scenario};
 
@@ -104,6 +104,10 @@ struct Args {
     /// Pause node 1 for 2-5 s at random times (10-30 s apart).
     #[arg(long)]
     pauses: bool,
+    /// Node 1 takes this many milliseconds to process each input, for the
+    /// whole run (an overloaded member).
+    #[arg(long)]
+    slow_ms: Option<u64>,
     /// Churn: percentage of nodes leaving and rejoining every 10 s.
     #[arg(long)]
     churn_percent: Option<f64>,
@@ -215,6 +219,15 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
             five,
             Duration::from_secs(10),
             Duration::from_secs(30),
+        );
+    }
+    if let Some(ms) = a.slow_ms {
+        s = s.at(
+            Duration::ZERO,
+            Action::Slow {
+                node: 1,
+                per_input: Duration::from_millis(ms),
+            },
         );
     }
     if let Some(p) = a.churn_percent {

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Re-measures every figure quoted in tests/README.md. Run from the
+# workspace root: bash tests/scripts/measure.sh > measurements.txt
+# (about 3 minutes on 2 cores, without the 10 000-node run; add --10k for it:
+# ~10 minutes and ~19 GB of RAM).
+set -euo pipefail
+cargo build --release -p swim-tests --bin simulate >&2
+sim=${CARGO_TARGET_DIR:-target}/release/simulate
+git log -1 --format='workspace commit %h' || true
+
+echo "== 1000 nodes join through one seed (seeds 1-5)"
+for s in 1 2 3 4 5; do
+  echo -n "seed $s: "; $sim -n 1000 -d 30 -q -s "$s" | grep 'full membership first'
+done
+
+echo "== kill 1 of 1000, LAN preset (seeds 1-10)"
+for s in $(seq 1 10); do
+  echo "seed $s:"; $sim -n 1000 -d 60 --kill 1 --kill-at 30 -q -s "$s" | grep -E 'first suspicion|per survivor|full dissemination|undetected'
+done
+
+echo "== 100 nodes, 10 virtual minutes, uniform loss (seeds 1-3)"
+for loss in 5 10; do for s in 1 2 3; do
+  echo -n "loss $loss% seed $s: "; $sim -n 100 -d 600 --loss "$loss" -q -s "$s" | grep -E '^false positives' | tr -s ' '
+done; done
+
+echo "== one node pausing 2-5 s every 10-30 s, 100 nodes, 10 virtual minutes (seeds 1-6)"
+for preset in lan local; do for lg in "" --no-lifeguard; do
+  total=0
+  for s in 1 2 3 4 5 6; do
+    n=$($sim -n 100 -d 600 --preset "$preset" --pauses -q -s "$s" $lg | awk '/^false positives/{print $3}')
+    total=$((total + n))
+  done
+  echo "$preset ${lg:-lifeguard}: $total false positives"
+done; done
+
+if [ "${1:-}" = "--10k" ]; then
+  echo "== 10 000 nodes, 60 virtual seconds"
+  /usr/bin/time -v $sim -n 10000 -d 60 --join-spread 10 --kill 1 --kill-at 30 --sample-secs 5 -q 2>&1 \
+    | grep -E 'wall time|full membership first|per survivor|traffic|heap|Elapsed|User time|Maximum resident'
+fi
