@@ -6,14 +6,14 @@ use swim_core::Config;
 use swim_tests::scenario::Scenario;
 
 #[test]
-fn kill_one_of_sixty_lan() {
-    let r = Scenario::new(60, Config::lan(), 5)
+fn kill_one_of_hundred_lan() {
+    let r = Scenario::new(100, Config::lan(), 5)
         .with_duration(Duration::from_secs(45))
         .kill_random(Duration::from_secs(20), 1)
         .run();
     let d = &r.detection;
     assert_eq!((d.crashes, d.undetected), (1, 0));
-    // n = 60 on LAN: suspicion floor 4 * log10(60) * 1 s = 7.1 s.
+    // n = 100 on LAN: suspicion floor 4 * log10(100) * 1 s = 8 s.
     assert!(d.full_dissemination.max < 15.0, "{d:?}");
     assert_eq!(r.false_positives, 0);
     assert_eq!(r.violations, Some(0), "{:?}", r.violation_list);

@@ -14,7 +14,7 @@ fn secs(s: u64) -> Duration {
 
 #[test]
 fn half_partition_for_a_minute_then_heals() {
-    let s = Scenario::new(20, Config::local(), 9)
+    let s = Scenario::new(40, Config::local(), 9)
         .with_duration(secs(200))
         .partition_halves(secs(10), secs(60));
     let mut sim = s.build();

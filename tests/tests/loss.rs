@@ -15,7 +15,7 @@ fn lossy(nodes: usize, loss: f64, secs: u64, seed: u64) -> swim_tests::report::R
 
 #[test]
 fn five_percent_loss_no_false_positives() {
-    let r = lossy(30, 0.05, 120, 7);
+    let r = lossy(100, 0.05, 180, 7);
     assert_eq!(r.false_positives, 0, "{:?}", r.false_positive_list);
     assert_eq!(r.known_at_end, 1.0);
     assert_eq!(r.violations, Some(0), "{:?}", r.violation_list);
@@ -23,7 +23,7 @@ fn five_percent_loss_no_false_positives() {
 
 #[test]
 fn ten_percent_loss_no_false_positives() {
-    let r = lossy(30, 0.10, 120, 8);
+    let r = lossy(100, 0.10, 180, 8);
     assert_eq!(r.false_positives, 0, "{:?}", r.false_positive_list);
     assert_eq!(r.known_at_end, 1.0);
     assert_eq!(r.violations, Some(0), "{:?}", r.violation_list);
