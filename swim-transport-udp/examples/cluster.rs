@@ -116,6 +116,29 @@ impl Demo {
     }
 }
 
+impl Demo {
+    /// Each node's view of the others, to explain a failed step.
+    fn print_views(&self) {
+        for (i, node) in self.nodes.iter().enumerate() {
+            let Some(node) = node else { continue };
+            let Ok(mut members) = node.members() else {
+                continue;
+            };
+            members.sort_by_key(|m| m.addr());
+            let view: Vec<String> = members
+                .iter()
+                .map(|m| format!("{} {}", m.addr(), common::state_name(m.state)))
+                .collect();
+            let counters = node.counters().map(|c| c.protocol).unwrap_or_default();
+            println!(
+                "  node {i} ({}) sees [{}]; {counters:?}",
+                self.addrs[i],
+                view.join(", ")
+            );
+        }
+    }
+}
+
 fn member_of(event: &Event) -> Option<SocketAddr> {
     match event {
         Event::MemberJoined(id)
@@ -188,9 +211,10 @@ fn run(args: &Args) -> Result<(), String> {
         demo.say(&format!("started node {i} on {}", node.local_addr()));
         demo.nodes.push(Some(node));
     }
-    let converged = demo
-        .wait_converged(n)
-        .ok_or("the cluster did not converge in time")?;
+    let Some(converged) = demo.wait_converged(n) else {
+        demo.print_views();
+        return Err("the cluster did not converge in time".into());
+    };
     let t_converged = converged.duration_since(demo.start);
     demo.say(&format!("converged: every node sees {n} alive members"));
 
@@ -215,7 +239,10 @@ fn run(args: &Args) -> Result<(), String> {
                 )
             },
         )
-        .ok_or("the survivors did not all declare the killed node dead in time")?;
+        .ok_or_else(|| {
+            demo.print_views();
+            "the survivors did not all declare the killed node dead in time"
+        })?;
     let last_dead = dead_at.iter().max().copied().unwrap_or(killed_at);
     demo.say(&format!(
         "all {} survivors declared {victim_addr} dead",
@@ -238,7 +265,10 @@ fn run(args: &Args) -> Result<(), String> {
             |e| matches!(e, Event::MemberLeft(_)),
             |e| member_of(e).is_some(),
         )
-        .ok_or("the others did not all see the graceful leave in time")?;
+        .ok_or_else(|| {
+            demo.print_views();
+            "the others did not all see the graceful leave in time"
+        })?;
     let last_left = left_at.iter().max().copied().unwrap_or(leave_started);
 
     // 4. Summary.

@@ -244,3 +244,31 @@ fn a_full_event_channel_drops_and_counts_instead_of_blocking() {
     assert!(a.counters().unwrap().transport.events_dropped > 0);
     assert_eq!(a.events().try_iter().count(), 1);
 }
+
+#[test]
+fn nodes_joining_through_one_seed_at_once_converge_well_before_push_pull() {
+    // With the `local` preset the first periodic push-pull comes 15 to 30 s
+    // after the start; the re-syncs after joining make it a matter of seconds.
+    let seed = Node::start(options("api-converge")).unwrap();
+    let others: Vec<Node> = (0..5)
+        .map(|_| Node::start(options("api-converge").seed(seed.local_addr())).unwrap())
+        .collect();
+    let start = std::time::Instant::now();
+    let everyone_sees_everyone = || {
+        std::iter::once(&seed).chain(&others).all(|n| {
+            n.members()
+                .unwrap()
+                .iter()
+                .filter(|m| m.is_active())
+                .count()
+                == 5
+        })
+    };
+    while !everyone_sees_everyone() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(12),
+            "no convergence within 12 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
