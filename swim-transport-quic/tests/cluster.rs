@@ -225,9 +225,16 @@ async fn node_from_another_ca_is_never_admitted() {
     // refuse the intruder's server certificate.
     c.join(&[intruder_addr]).await.expect("join accepted");
 
+    // Until the intruder has demonstrably tried both ways, no cluster node
+    // may ever list it, at any point.
+    let cluster = [&a, &b, &c];
     wait_until(
         "the intruder sent datagrams and both sides refused it",
         || async {
+            for node in cluster {
+                let seen = state_of(node, intruder_addr).await;
+                assert_eq!(seen, None, "{} admitted the intruder", node.local_addr());
+            }
             let mine = intruder.counters().await.expect("running").transport;
             let a_counters = a.counters().await.expect("running").transport;
             let c_counters = c.counters().await.expect("running").transport;
