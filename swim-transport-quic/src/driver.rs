@@ -83,8 +83,8 @@ struct Shared {
 /// Connection state of one peer address.
 #[derive(Default)]
 struct Peer {
-    /// Verified connections with a running reader; sends use the first
-    /// open one.
+    /// Verified connections with a running reader, newest first; sends
+    /// use the first open one.
     conns: Vec<Connection>,
     /// An outgoing handshake is in flight.
     connecting: bool,
@@ -423,7 +423,10 @@ impl Driver {
             conn.close(CLOSE_TOO_MANY.into(), b"too many connections");
             return;
         }
-        peer.conns.push(conn.clone());
+        // The newest connection carries the sends: it was verified just
+        // now, while an older one may lead to a previous life of the peer
+        // that crashed without closing it (it idles out on its own).
+        peer.conns.insert(0, conn.clone());
         peer.retry_at = None;
         let waiting = std::mem::take(&mut peer.queue);
         self.open_connections += 1;
@@ -598,4 +601,82 @@ async fn read_datagrams(
 /// IPv4-mapped IPv6 addresses; members are known by their IPv4 address.
 pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+#[cfg(all(test, feature = "cert-gen"))]
+mod tests {
+    use super::*;
+    use crate::cert::ClusterCa;
+
+    /// A client connection to a server endpoint, both on loopback.
+    async fn pair() -> (Endpoint, Connection, Connection) {
+        let ca = ClusterCa::generate("unit").expect("CA");
+        let options = TransportOptions::default();
+        let endpoint = |creds| {
+            let (server, client) = crate::tls::quinn_configs(&creds, &options).expect("configs");
+            let mut e =
+                Endpoint::server(server, "127.0.0.1:0".parse().expect("addr")).expect("bind");
+            e.set_default_client_config(client);
+            e
+        };
+        let server = endpoint(ca.issue("swim").expect("cert"));
+        let client = endpoint(ca.issue("swim").expect("cert"));
+        let addr = server.local_addr().expect("bound");
+        let connecting = client.connect(addr, "swim").expect("connect");
+        let accept = async {
+            let incoming = server.accept().await.expect("incoming");
+            incoming.await.expect("handshake")
+        };
+        let (client_conn, server_conn) = tokio::join!(connecting, accept);
+        (server, client_conn.expect("handshake"), server_conn)
+    }
+
+    #[tokio::test]
+    async fn sends_are_checked_against_the_connection() {
+        let (_server, conn, server_conn) = pair().await;
+        let mut counters = TransportCounters::default();
+        let max = conn.max_datagram_size().expect("datagrams enabled");
+        assert!(
+            max >= usize::from(crate::MAX_PACKET_BUDGET),
+            "max_datagram_size {max}"
+        );
+
+        // Fits: sent and received intact.
+        let small = Bytes::from_static(b"ping");
+        assert!(matches!(
+            try_send(&conn, &small, &mut counters),
+            SendOutcome::Sent
+        ));
+        assert_eq!(server_conn.read_datagram().await.expect("datagram"), small);
+
+        // Larger than the connection allows (MTU discovery may raise the
+        // limit at any time, but never beyond a UDP payload): counted and
+        // dropped.
+        let big = Bytes::from(vec![7u8; 65_536]);
+        assert!(matches!(
+            try_send(&conn, &big, &mut counters),
+            SendOutcome::Dropped
+        ));
+        assert_eq!(counters.send_too_large, 1);
+
+        // Closed: reported lost, so the caller reconnects.
+        conn.close(0u32.into(), b"bye");
+        assert!(matches!(
+            try_send(&conn, &small, &mut counters),
+            SendOutcome::Lost
+        ));
+        assert_eq!(counters.send_connection_lost, 1);
+        assert_eq!((counters.datagrams_sent, counters.bytes_sent), (1, 4));
+    }
+
+    #[test]
+    fn mapped_addresses_are_canonical() {
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:7946".parse().expect("addr");
+        assert_eq!(
+            canonical(mapped),
+            "10.0.0.1:7946".parse::<SocketAddr>().expect("addr")
+        );
+        let v6: SocketAddr = "[2001:db8::1]:7946".parse().expect("addr");
+        assert_eq!(canonical(v6), v6);
+    }
 }
