@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use swim_transport_udp::{Config, Event, Node, NodeOptions};
+use swim_transport_udp::{Config, Event, Node, NodeCounters, NodeOptions};
 
 #[derive(Parser, Debug)]
 #[command(about = "Start a local SWIM cluster, kill a node, watch the others detect it")]
@@ -139,6 +139,22 @@ impl Demo {
     }
 }
 
+/// Traffic counted by every node.
+#[derive(Default)]
+struct Totals {
+    sent: u64,
+    received: u64,
+    dropped: u64,
+}
+
+impl Totals {
+    fn add(&mut self, counters: NodeCounters) {
+        self.sent += counters.protocol.datagrams_out;
+        self.received += counters.protocol.datagrams_in;
+        self.dropped += counters.protocol.drops.total();
+    }
+}
+
 fn member_of(event: &Event) -> Option<SocketAddr> {
     match event {
         Event::MemberJoined(id)
@@ -223,8 +239,9 @@ fn run(args: &Args) -> Result<(), String> {
     let victim_addr = demo.addrs[victim];
     demo.say(&format!("killing node {victim} ({victim_addr}) abruptly"));
     let killed_at = Instant::now();
+    let mut totals = Totals::default();
     if let Some(node) = demo.nodes[victim].take() {
-        let _ = node.shutdown(false);
+        totals.add(node.shutdown(false).map_err(|e| e.to_string())?);
     }
     let survivors: Vec<usize> = (0..n).filter(|&i| i != victim).collect();
     let dead_at = demo
@@ -255,7 +272,7 @@ fn run(args: &Args) -> Result<(), String> {
     demo.say(&format!("node {leaver} ({leaver_addr}) leaves gracefully"));
     let leave_started = Instant::now();
     if let Some(node) = demo.nodes[leaver].take() {
-        node.shutdown(true).map_err(|e| format!("leave: {e}"))?;
+        totals.add(node.shutdown(true).map_err(|e| format!("leave: {e}"))?);
     }
     let watchers: Vec<usize> = survivors.iter().copied().filter(|&i| i != leaver).collect();
     let left_at = demo
@@ -272,31 +289,36 @@ fn run(args: &Args) -> Result<(), String> {
     let last_left = left_at.iter().max().copied().unwrap_or(leave_started);
 
     // 4. Summary.
-    let mut datagrams = 0;
-    let mut drops = 0;
     for node in demo.nodes.iter_mut().filter_map(Option::take) {
-        let counters = node.shutdown(false).map_err(|e| e.to_string())?;
-        datagrams += counters.protocol.datagrams_out;
-        drops += counters.protocol.drops.total();
+        totals.add(node.shutdown(false).map_err(|e| e.to_string())?);
     }
-    let secs = |d: Duration| format!("{:.2} s", d.as_secs_f64());
+    let secs = |d: Duration| {
+        if d < Duration::from_secs(1) {
+            format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+        } else {
+            format!("{:.2} s", d.as_secs_f64())
+        }
+    };
     println!();
     println!("summary ({n} nodes, preset `local`):");
-    println!("  converged after start           {}", secs(t_converged));
     println!(
-        "  abrupt kill -> dead everywhere  {}",
+        "  all nodes see each other           {} after the start",
+        secs(t_converged)
+    );
+    println!(
+        "  abrupt kill -> dead everywhere     {}",
         secs(last_dead.duration_since(killed_at))
     );
     println!(
-        "  graceful leave -> left everywhere {}",
+        "  graceful leave -> left everywhere  {}",
         secs(last_left.duration_since(leave_started))
     );
     println!(
-        "  datagrams sent by the {} remaining nodes: {datagrams}, dropped as invalid: {drops}",
-        n - 2
+        "  datagrams sent {}, received {}, dropped as invalid {}",
+        totals.sent, totals.received, totals.dropped
     );
     println!(
-        "  total run time                  {}",
+        "  total run time                     {}",
         secs(demo.start.elapsed())
     );
     Ok(())
