@@ -86,6 +86,52 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
+/// Folds one event into the trace hash without formatting it.
+fn hash_event(mut h: u64, now: u64, node: u32, event: &Event<u32, 64>) -> u64 {
+    h = fnv(h, &now.to_le_bytes());
+    h = fnv(h, &node.to_le_bytes());
+    let (tag, id) = match event {
+        Event::MemberJoined(id) => (1u8, Some(id)),
+        Event::MemberSuspected(id) => (2, Some(id)),
+        Event::MemberAlive(id) => (3, Some(id)),
+        Event::MemberFailed(id) => (4, Some(id)),
+        Event::MemberLeft(id) => (5, Some(id)),
+        Event::MemberUpdated(id) => (6, Some(id)),
+        Event::MemberRemoved(id) => (7, Some(id)),
+        Event::Broadcast {
+            origin, payload, ..
+        } => {
+            h = fnv(h, &origin.to_le_bytes());
+            h = fnv(h, payload);
+            (8, None)
+        }
+        Event::Message { from, payload } => {
+            h = fnv(h, &from.to_le_bytes());
+            h = fnv(h, payload);
+            (9, None)
+        }
+        Event::Local(local) => {
+            let (t, x) = match local {
+                LocalEvent::Joined => (0u8, 0u32),
+                LocalEvent::Refuted {
+                    incarnation,
+                    was_declared_dead,
+                } => (1 + u8::from(*was_declared_dead), *incarnation),
+                LocalEvent::Left => (3, 0),
+            };
+            h = fnv(h, &[t]);
+            h = fnv(h, &x.to_le_bytes());
+            (10, None)
+        }
+    };
+    h = fnv(h, &[tag]);
+    if let Some(id) = id {
+        h = fnv(h, &id.addr.to_le_bytes());
+        h = fnv(h, &id.generation.to_le_bytes());
+    }
+    h
+}
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
@@ -338,8 +384,7 @@ impl Simulator {
         let mut left = false;
         while let Some(event) = swim.poll_event() {
             events += 1;
-            let line = format!("{:.6} {i} {event:?}", self.now as f64 / 1e6);
-            self.trace = fnv(self.trace, line.as_bytes());
+            self.trace = hash_event(self.trace, self.now, i, &event);
             if let Some(w) = self.watch {
                 let about = match &event {
                     Event::MemberJoined(id)
@@ -352,7 +397,8 @@ impl Simulator {
                     _ => i == w,
                 };
                 if about {
-                    self.log.push(line);
+                    self.log
+                        .push(format!("{:.6} {i} {event:?}", self.now as f64 / 1e6));
                 }
             }
             if matches!(event, Event::Local(LocalEvent::Left)) {
