@@ -108,6 +108,11 @@ pub use swim_core::{
     MemberState,
 };
 
+/// The README's code blocks are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// A membership or application event, as reported by the node (`swim-core`'s
 /// default blob capacity; with `std`, blobs live on the heap, bounded by the
 /// [`Config`] limits).
