@@ -11,6 +11,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::tls::Credentials;
 
+pub use rcgen;
 pub use rcgen::Error as CertError;
 
 /// A cluster certificate authority whose key stays in memory.
@@ -45,6 +46,12 @@ impl ClusterCa {
     /// The CA certificate (DER), to give every node as its trust anchor.
     pub fn certificate(&self) -> &CertificateDer<'static> {
         self.issuer.der()
+    }
+
+    /// The CA as an `rcgen` issuer, to sign certificates with other
+    /// parameters than [`ClusterCa::issue`] uses.
+    pub fn issuer(&self) -> &rcgen::Issuer<'static, KeyPair> {
+        &self.issuer
     }
 
     /// The CA certificate in PEM.

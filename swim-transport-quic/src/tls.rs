@@ -170,3 +170,74 @@ fn transport_config(options: &TransportOptions) -> Result<quinn::TransportConfig
 
 /// Bytes of datagrams buffered per connection in each direction.
 const DATAGRAM_BUFFER: usize = 128 * 1024;
+
+#[cfg(all(test, feature = "cert-gen"))]
+mod tests {
+    use super::*;
+    use crate::cert::ClusterCa;
+
+    #[test]
+    fn issued_credentials_make_configs() {
+        let ca = ClusterCa::generate("unit").expect("CA");
+        let creds = ca.issue("swim").expect("cert");
+        assert!(quinn_configs(&creds, &TransportOptions::default()).is_ok());
+        assert!(!format!("{creds:?}").contains("BEGIN"), "key never printed");
+    }
+
+    #[test]
+    fn pem_round_trip() {
+        let ca = ClusterCa::generate("unit").expect("CA");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(vec!["swim".to_owned()]).expect("params");
+        params.extended_key_usages = vec![
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let cert = params.signed_by(&key, ca.issuer()).expect("signed");
+        let creds = Credentials::from_pem(&cert.pem(), &key.serialize_pem(), &ca.certificate_pem())
+            .expect("PEM parses");
+        assert_eq!(creds.cert_chain, vec![cert.der().clone()]);
+        assert_eq!(creds.ca, vec![ca.certificate().clone()]);
+        assert!(quinn_configs(&creds, &TransportOptions::default()).is_ok());
+
+        let broken = Credentials::from_pem(&cert.pem(), "not a key", &ca.certificate_pem());
+        assert!(matches!(broken, Err(Error::Pem(_))));
+    }
+
+    #[test]
+    fn unusable_credentials_are_typed_errors() {
+        let ca = ClusterCa::generate("unit").expect("CA");
+        let options = TransportOptions::default();
+
+        let mut no_ca = ca.issue("swim").expect("cert");
+        no_ca.ca.clear();
+        assert!(matches!(
+            quinn_configs(&no_ca, &options),
+            Err(Error::NoTrustAnchors)
+        ));
+
+        let mut no_cert = ca.issue("swim").expect("cert");
+        no_cert.cert_chain.clear();
+        assert!(matches!(
+            quinn_configs(&no_cert, &options),
+            Err(Error::NoCertificate)
+        ));
+
+        let mut wrong_key = ca.issue("swim").expect("cert");
+        wrong_key.key = ca.issue("swim").expect("cert").key;
+        assert!(matches!(
+            quinn_configs(&wrong_key, &options),
+            Err(Error::Tls(_))
+        ));
+
+        let bad_name = TransportOptions {
+            server_name: "not a name!".to_owned(),
+            ..TransportOptions::default()
+        };
+        let creds = ca.issue("swim").expect("cert");
+        assert!(matches!(
+            quinn_configs(&creds, &bad_name),
+            Err(Error::InvalidServerName(_))
+        ));
+    }
+}

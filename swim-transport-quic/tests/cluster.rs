@@ -273,3 +273,49 @@ async fn node_from_another_ca_is_never_admitted() {
         node.shutdown(false).await.expect("clean shutdown");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_node_restarts_on_its_address() {
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+    let (a, b, c) = three_nodes(&ca).await;
+    let addr = c.local_addr();
+    let old = c.identity().generation;
+    drop(c);
+
+    // Its port may stay busy while the old endpoint drains.
+    let start_time = tokio::time::Instant::now();
+    let restarted = loop {
+        let options = NodeOptions::new(addr, ca.issue("swim").expect("cert"))
+            .config(fast_config())
+            .generation(old + 1)
+            .seed(a.local_addr());
+        match Node::start(options).await {
+            Ok(node) => break node,
+            Err(e) => {
+                assert!(
+                    start_time.elapsed() < DEADLINE,
+                    "cannot bind {addr} again: {e}"
+                );
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    };
+    assert_eq!(restarted.local_addr(), addr);
+
+    wait_until("a and b see the new generation alive", || async {
+        for node in [&a, &b] {
+            let member = node.member(addr).await.expect("running");
+            if !member.is_some_and(|m| m.identity.generation == old + 1 && m.is_active()) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let nodes = [&a, &b, &restarted];
+    wait_until("everyone sees everyone alive again", || all_alive(&nodes)).await;
+
+    for node in [a, b, restarted] {
+        node.shutdown(false).await.expect("clean shutdown");
+    }
+}
