@@ -204,6 +204,7 @@ impl Driver {
                     let now = self.now();
                     if self.swim.poll_timeout().is_some_and(|at| at <= now) {
                         self.swim.handle_timeout(now);
+                        self.counters.timer_wakeups += 1;
                         last_timeout = Some(now);
                     }
                 }

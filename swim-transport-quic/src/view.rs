@@ -114,6 +114,8 @@ pub struct TransportCounters {
     pub events_dropped: u64,
     /// Background tasks that panicked.
     pub task_panics: u64,
+    /// Times the protocol's timers were run (`handle_timeout`).
+    pub timer_wakeups: u64,
     /// Verified connections open now.
     pub open_connections: u64,
     /// Outgoing handshakes in flight now.
