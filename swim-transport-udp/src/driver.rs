@@ -34,6 +34,7 @@ pub(crate) type Reply<T> = SyncSender<T>;
 /// What the handle asks of the node thread.
 pub(crate) enum Command {
     Members(Reply<Vec<Member>>),
+    Member(SocketAddr, Reply<Option<Member>>),
     Local(Reply<LocalInfo>),
     Counters(Reply<NodeCounters>),
     SetMetadata(Vec<u8>, Reply<Result<(), CommandError>>),
@@ -125,6 +126,10 @@ impl Driver {
             Command::Members(reply) => {
                 let members = self.swim.members().map(|m| self.member(&m)).collect();
                 let _ = reply.send(members);
+            }
+            Command::Member(addr, reply) => {
+                let member = self.swim.member(&addr).map(|m| self.member(&m));
+                let _ = reply.send(member);
             }
             Command::Local(reply) => {
                 let local = self.swim.local();
@@ -218,7 +223,11 @@ impl Driver {
                 self.transport.send_unreachable += 1;
                 continue;
             };
-            match self.socket.send_to(&buf[..t.len], to) {
+            let Some(datagram) = buf.get(..t.len) else {
+                self.transport.send_other_errors += 1;
+                continue;
+            };
+            match self.socket.send_to(datagram, to) {
                 Ok(_) => self.transport.datagrams_sent += 1,
                 Err(e) => self.transport.count_send_error(&e),
             }

@@ -151,7 +151,7 @@ impl Node {
 
     /// The member at `addr`, if remembered.
     pub fn member(&self, addr: SocketAddr) -> Result<Option<Member>, Error> {
-        Ok(self.members()?.into_iter().find(|m| m.addr() == addr))
+        self.request(|reply| Command::Member(addr, reply))
     }
 
     /// The local node: identity, incarnation, status, health and metadata.
