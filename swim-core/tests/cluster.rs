@@ -268,3 +268,41 @@ fn clock_going_backwards_is_clamped_and_counted() {
     c.run_for(secs(10));
     assert!(c.converged());
 }
+
+#[test]
+fn simultaneous_joiners_learn_of_each_other_without_relying_on_gossip() {
+    let mut config = Config::lan();
+    config.gossip_interval = Duration::ZERO; // no fan-out timer
+    config.retransmit_mult = 1; // and as little piggybacking as allowed
+    let mut c = Cluster::new(12, config, 12);
+    c.join_all_via(0);
+    // The post-join push-pull (one probe interval after joining) fills the
+    // holes long before the 30 s periodic push-pull.
+    let took = c
+        .run_until(secs(10), Cluster::converged)
+        .expect("converged");
+    assert!(took < secs(4), "took {took:?}");
+}
+
+#[test]
+fn a_leaving_node_reaches_everyone_even_with_dead_members_around() {
+    let mut c = Cluster::new(6, Config::local(), 13);
+    c.join_all_via(0);
+    c.run_until(secs(10), Cluster::converged)
+        .expect("converged");
+    c.kill(5);
+    c.run_until(secs(30), |c| {
+        (0..5).all(|i| c.view(i, 5).is_some_and(|(s, _, _)| s == MemberState::Dead))
+    })
+    .expect("dead");
+    let now = c.now;
+    c.node_mut(2).leave(now).unwrap();
+    c.drain(2);
+    let left = |c: &Cluster| {
+        [0, 1, 3, 4]
+            .iter()
+            .all(|&i| c.view(i, 2).is_some_and(|(s, _, _)| s == MemberState::Left))
+    };
+    let took = c.run_until(secs(5), left).expect("everyone saw the leave");
+    assert!(took < Config::local().leave_propagate_time, "took {took:?}");
+}

@@ -263,6 +263,8 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     reap_queue: BoundedDeque<(Slot, Instant), N>,
     seeds: FixedVec<A, MAX_SEEDS>,
     join: Option<JoinState>,
+    /// A push-pull due with this node after the join completed.
+    resync: Option<(Instant, A)>,
     leave_done_at: Option<Instant>,
     health: u8,
     next_seq: u32,
@@ -315,6 +317,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             reap_queue: BoundedDeque::new(),
             seeds: FixedVec::new(),
             join: None,
+            resync: None,
             leave_done_at: None,
             health: 0,
             next_seq: rng.next_u32() >> 1,
@@ -449,6 +452,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         self.me.status = LocalStatus::Leaving;
         self.join = None;
+        self.resync = None;
         self.probe = None;
         self.requeue_self_state();
         self.leave_done_at = Some(now + self.config.leave_propagate_time);
@@ -599,7 +603,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         for r in self.relays.iter() {
             next = next.min(if r.nack_sent { r.expires } else { r.nack_at });
         }
-        if self.has_pending_gossip() && !self.config.gossip_interval.is_zero() {
+        let leaving = self.me.status == LocalStatus::Leaving;
+        if (leaving || self.has_pending_gossip()) && !self.config.gossip_interval.is_zero() {
             next = next.min(self.next_gossip_at);
         }
         if !self.config.push_pull_interval.is_zero() {
@@ -613,6 +618,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         if let Some(j) = &self.join {
             next = next.min(j.next_attempt);
+        }
+        if let Some((at, _)) = &self.resync {
+            next = next.min(*at);
         }
         if let Some(at) = self.leave_done_at {
             next = next.min(at);

@@ -49,7 +49,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             }
         }
         if matches!(self.me.status, LocalStatus::Idle | LocalStatus::Joining) {
-            self.finish_join();
+            self.finish_join(now, &from);
         }
         self.join = None;
         let from_sync = matches!(packet.message, Message::Sync { .. });
@@ -163,9 +163,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         });
     }
 
-    fn finish_join(&mut self) {
+    fn finish_join(&mut self, now: Instant, answered_by: &A) {
         self.me.status = LocalStatus::Joined;
         self.join = None;
+        // One more push-pull with the node that answered, a probe interval
+        // later: nodes that joined through it at the same moment then learn
+        // of each other from its fuller table, instead of waiting for gossip
+        // or the periodic push-pull.
+        self.resync = Some((now + self.config.probe_interval, answered_by.clone()));
         self.emit(Event::Local(LocalEvent::Joined));
     }
 

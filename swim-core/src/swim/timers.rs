@@ -30,6 +30,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if self.join.is_some_and(|j| now >= j.next_attempt) {
             self.attempt_join(now);
         }
+        if self.resync.as_ref().is_some_and(|(at, _)| now >= *at) {
+            if let Some((_, peer)) = self.resync.take() {
+                self.counters.syncs_started += 1;
+                self.start_sync(peer, SYNC_WANT_REPLY);
+            }
+        }
         if self.me.status != LocalStatus::Leaving {
             self.run_probe(now);
         }
@@ -37,6 +43,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.expire_suspicions(now);
         self.reap(now);
         if now >= self.next_gossip_at && !self.config.gossip_interval.is_zero() {
+            if self.me.status == LocalStatus::Leaving {
+                // Until the leave completes, every gossip tick carries the
+                // departure afresh, so it reaches members directly rather
+                // than relying on a few relays.
+                self.requeue_self_state();
+            }
             if self.has_pending_gossip() {
                 self.gossip_to_random_members(now);
             }
