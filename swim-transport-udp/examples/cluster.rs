@@ -206,7 +206,7 @@ fn run(args: &Args) -> Result<(), String> {
         if let Some(first) = demo.addrs.first() {
             options = options.seed(*first);
         }
-        let mut node = Node::start(options).map_err(|e| format!("starting node {i}: {e}"))?;
+        let node = Node::start(options).map_err(|e| format!("starting node {i}: {e}"))?;
         let events = node.take_events();
         let tx = tx.clone();
         std::thread::spawn(move || {

@@ -105,7 +105,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         options = options.data_dir(dir);
     }
     options = options.metadata(parse_meta(&args.meta)?);
-    let mut node = Node::start(options).map_err(|e| e.to_string())?;
+    let node = Node::start(options).map_err(|e| e.to_string())?;
     let json = args.json;
     let local = node.local().map_err(|e| e.to_string())?;
     print_started(json, &node, &local, &args.join);

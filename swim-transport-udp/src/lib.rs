@@ -4,6 +4,7 @@
 //! background thread owns the socket and the state machine, and a [`Node`]
 //! handle lists members, sets metadata, broadcasts, sends messages, leaves
 //! and shuts down. Membership changes arrive as [`Event`]s on a channel.
+//! The handle is `Send + Sync`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -20,7 +21,7 @@
 //!
 //! // The first node learns of the second one (after its own `Local(Joined)`).
 //! let joined = loop {
-//!     match first.events().recv_timeout(Duration::from_secs(10)).expect("an event") {
+//!     match first.recv_event(Duration::from_secs(10)).expect("an event") {
 //!         Event::MemberJoined(identity) => break identity,
 //!         _ => continue,
 //!     }

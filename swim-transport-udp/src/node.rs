@@ -3,6 +3,7 @@
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -28,13 +29,14 @@ const LEAVE_GRACE: Duration = Duration::from_secs(5);
 /// the protocol.
 ///
 /// Every method talks to that thread and returns [`Error::Stopped`] once it
-/// has stopped. Dropping the handle stops the thread without leaving (as a
+/// has stopped. `Node` is `Send` and `Sync`: share it between threads with
+/// an `Arc`. Dropping the handle stops the thread without leaving (as a
 /// crash would); call [`Node::shutdown`] to leave first.
 #[derive(Debug)]
 pub struct Node {
     commands: Sender<Command>,
     waker: Waker,
-    events: Receiver<Event>,
+    events: Mutex<Receiver<Event>>,
     thread: Option<JoinHandle<NodeCounters>>,
     local_addr: SocketAddr,
     identity: Identity<SocketAddr>,
@@ -99,7 +101,7 @@ impl Node {
         Ok(Node {
             commands: command_tx,
             waker,
-            events: event_rx,
+            events: Mutex::new(event_rx),
             thread: Some(thread),
             local_addr,
             identity,
@@ -123,25 +125,38 @@ impl Node {
         &self.identity
     }
 
-    /// Membership events, in order. The channel ends (iteration stops)
-    /// when the node thread stops.
+    /// The next membership event, waiting up to `timeout`; `None` when
+    /// none came, when the node has stopped, or after
+    /// [`Node::take_events`].
+    pub fn recv_event(&self, timeout: Duration) -> Option<Event> {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.recv_timeout(timeout).ok()
+    }
+
+    /// The next membership event if one is waiting.
+    pub fn try_recv_event(&self) -> Option<Event> {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.try_recv().ok()
+    }
+
+    /// Takes the event channel, to iterate over it (typically on a thread
+    /// of its own); the iteration ends when the node stops. Afterwards the
+    /// node's own event methods return nothing.
     ///
     /// ```no_run
     /// # fn f(node: &swim_transport_udp::Node) {
-    /// for event in node.events().try_iter() {
-    ///     println!("{event:?}");
-    /// }
+    /// let events = node.take_events();
+    /// std::thread::spawn(move || {
+    ///     for event in events {
+    ///         println!("{event:?}");
+    ///     }
+    /// });
     /// # }
     /// ```
-    pub fn events(&self) -> &Receiver<Event> {
-        &self.events
-    }
-
-    /// Takes the event channel, to read it from another thread; afterwards
-    /// [`Node::events`] returns a channel that is always empty and closed.
-    pub fn take_events(&mut self) -> Receiver<Event> {
+    pub fn take_events(&self) -> Receiver<Event> {
         let (_, closed) = mpsc::sync_channel(1);
-        std::mem::replace(&mut self.events, closed)
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *events, closed)
     }
 
     /// Every remembered remote member (alive, suspect, dead or left).

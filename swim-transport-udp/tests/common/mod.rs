@@ -28,10 +28,10 @@ pub fn wait_event(node: &Node, what: &str, mut wanted: impl FnMut(&Event) -> boo
         let left = deadline
             .checked_duration_since(Instant::now())
             .unwrap_or_default();
-        match node.events().recv_timeout(left) {
-            Ok(event) if wanted(&event) => return event,
-            Ok(_) => {}
-            Err(_) => panic!("timed out waiting for {what}"),
+        match node.recv_event(left) {
+            Some(event) if wanted(&event) => return event,
+            Some(_) => {}
+            None => panic!("timed out waiting for {what}"),
         }
     }
 }
