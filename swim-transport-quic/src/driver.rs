@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use quinn::{Connection, Endpoint, SendDatagramError};
+use quinn::{Connection, ConnectionError, Endpoint, SendDatagramError};
 use rand_pcg::Pcg32;
 use swim_core::{CommandError, Instant, LocalEvent, Swim};
 use tokio::sync::{mpsc, oneshot};
@@ -70,8 +70,14 @@ enum TaskDone {
     },
     /// An incoming handshake finished (or failed, or timed out).
     Handshake { result: Option<Connection> },
-    /// A connection's reader stopped: the connection is closed.
-    Reader { addr: SocketAddr, id: usize },
+    /// A connection's reader stopped: the connection is closed. `refused`
+    /// when the peer aborted it with a TLS alert (it rejected our
+    /// certificate after our side of the handshake had completed).
+    Reader {
+        addr: SocketAddr,
+        id: usize,
+        refused: bool,
+    },
 }
 
 /// Counters updated by reader tasks.
@@ -404,11 +410,19 @@ impl Driver {
                     None => self.counters.incoming_failed += 1,
                 }
             }
-            TaskDone::Reader { addr, id } => {
+            TaskDone::Reader { addr, id, refused } => {
                 self.open_connections = self.open_connections.saturating_sub(1);
                 self.counters.connections_closed += 1;
+                if refused {
+                    self.counters.refused_by_peer += 1;
+                }
                 if let Some(peer) = self.peers.get_mut(&addr) {
                     peer.conns.retain(|c| c.stable_id() != id);
+                    // Reconnecting at once would only be refused again.
+                    if refused && peer.conns.is_empty() {
+                        let until = TokioInstant::now() + self.options.reconnect_backoff;
+                        peer.retry_at = Some(until);
+                    }
                 }
             }
         }
@@ -593,9 +607,20 @@ async fn read_datagrams(
                 }
             }
             // Closed by either side, idle, or broken: the driver forgets it.
-            Err(_) => return TaskDone::Reader { addr, id },
+            Err(error) => {
+                let refused = matches!(
+                    &error,
+                    ConnectionError::ConnectionClosed(close) if is_tls_alert(close.error_code)
+                );
+                return TaskDone::Reader { addr, id, refused };
+            }
         }
     }
+}
+
+/// QUIC carries TLS alerts as transport error codes 0x100..=0x1ff.
+fn is_tls_alert(code: quinn::TransportErrorCode) -> bool {
+    (0x100..=0x1ff).contains(&u64::from(code))
 }
 
 /// IPv4 peers reached through a dual-stack IPv6 socket appear as

@@ -107,6 +107,10 @@ pub struct TransportCounters {
     pub connections_rejected: u64,
     /// Verified connections that closed (by either side, or idle).
     pub connections_closed: u64,
+    /// Outgoing connections the peer aborted with a TLS alert after our
+    /// side of the handshake completed: it rejected our certificate. The
+    /// peer is then in reconnect backoff.
+    pub refused_by_peer: u64,
     /// Received datagrams dropped because the node task's inbound queue was
     /// full.
     pub inbound_queue_full: u64,
