@@ -10,7 +10,7 @@ git log -1 --format='workspace commit %h' || true
 
 echo "== 1000 nodes join through one seed (seeds 1-5)"
 for s in 1 2 3 4 5; do
-  echo -n "seed $s: "; $sim -n 1000 -d 30 -q -s "$s" | grep 'full membership first'
+  echo -n "seed $s: "; $sim -n 1000 -d 30 -q -s "$s" | grep 'full membership'
 done
 
 echo "== kill 1 of 1000, LAN preset (seeds 1-10)"
@@ -36,5 +36,5 @@ done; done
 if [ "${1:-}" = "--10k" ]; then
   echo "== 10 000 nodes, 60 virtual seconds"
   /usr/bin/time -v $sim -n 10000 -d 60 --join-spread 10 --kill 1 --kill-at 30 --sample-secs 5 -q 2>&1 \
-    | grep -E 'wall time|full membership first|per survivor|traffic|heap|Elapsed|User time|Maximum resident'
+    | grep -E 'wall time|full membership|per survivor|traffic|heap|Elapsed|User time|Maximum resident'
 fi

@@ -76,8 +76,8 @@ pub struct Metrics {
     /// First virtual time (µs) at which every running node knew every
     /// other running node, after the last start.
     pub converged_at: Option<u64>,
-    /// First virtual time (µs) at which every running node knew every
-    /// other running node, at least two running.
+    /// First virtual time (µs) at which all the simulated nodes were
+    /// running and each knew every other.
     pub first_converged_at: Option<u64>,
     /// The time series.
     pub samples: Vec<Sample>,

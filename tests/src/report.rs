@@ -36,7 +36,7 @@ pub struct Report {
     /// When every running node first knew every other after the last
     /// start (virtual seconds), if it happened.
     pub converged_at_secs: Option<f64>,
-    /// When every running node first knew every other (virtual seconds).
+    /// When all the nodes first ran and knew each other (virtual seconds).
     pub first_converged_at_secs: Option<f64>,
     /// Share of known pairs of running nodes at the end.
     pub known_at_end: f64,
@@ -143,10 +143,10 @@ impl Report {
                 format!("{} / {:.1}%", self.lifeguard, self.loss * 100.0),
             ),
             (
-                "full membership first at",
+                "full membership (all n) at",
                 opt(self.first_converged_at_secs),
             ),
-            ("full membership again at", opt(self.converged_at_secs)),
+            ("running nodes converged at", opt(self.converged_at_secs)),
             (
                 "known pairs at end",
                 format!(

@@ -601,7 +601,9 @@ impl Simulator {
             self.next_verify = self.now + 100_000;
             if self.known_pairs() == up * (up - 1) {
                 self.metrics.converged_at = Some(self.now);
-                self.metrics.first_converged_at.get_or_insert(self.now);
+                if self.up == self.hosts.len() {
+                    self.metrics.first_converged_at.get_or_insert(self.now);
+                }
             }
         }
     }
