@@ -306,3 +306,47 @@ fn a_node_is_shared_between_threads() {
         "the taken channel saw the join and ended with the node"
     );
 }
+
+#[test]
+fn an_advertise_address_other_than_the_source_address_works_like_behind_nat() {
+    // Bound to every IPv4 address, announced as 127.0.0.2: its datagrams
+    // leave from 127.0.0.1, as a node's would through NAT, while the others
+    // reach it at the announced address.
+    let wildcard: SocketAddr = "0.0.0.0:0".parse().unwrap();
+    let a = Node::start(
+        NodeOptions {
+            bind: wildcard,
+            ..options("api-nat")
+        }
+        .advertise("127.0.0.2:0".parse().unwrap()),
+    )
+    .unwrap();
+    let announced = a.advertise_addr();
+    assert_eq!(
+        announced,
+        SocketAddr::new("127.0.0.2".parse().unwrap(), a.local_addr().port())
+    );
+    let b = Node::start(options("api-nat").seed(announced)).unwrap();
+    let c = Node::start(options("api-nat").seed(b.local_addr())).unwrap();
+    wait_until("everyone sees everyone", || {
+        sees_active(&a, b.local_addr())
+            && sees_active(&a, c.local_addr())
+            && sees_active(&b, announced)
+            && sees_active(&c, announced)
+    });
+    // Probes of and by the node behind "NAT" succeed: were its replies
+    // (from 127.0.0.1) not matched, every probe would fail.
+    let nodes = [&a, &b, &c];
+    wait_until("each node probed a few times", || {
+        nodes
+            .iter()
+            .all(|n| n.counters().unwrap().protocol.probes_sent >= 4)
+    });
+    for node in nodes {
+        let counters = node.counters().unwrap().protocol;
+        assert!(
+            counters.probes_failed * 2 < counters.probes_sent,
+            "{counters:?}"
+        );
+    }
+}
