@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use swim_transport_quic::cert::ClusterCa;
-use swim_transport_quic::{Config, Credentials, LocalStatus, MemberState, Node, NodeOptions};
+use swim_transport_quic::{
+    Config, Credentials, LocalStatus, MemberState, Node, NodeOptions, TransportOptions,
+};
 
 /// Longest wait for any condition.
 const DEADLINE: Duration = Duration::from_secs(40);
@@ -319,4 +321,56 @@ async fn crashed_node_restarts_on_its_address() {
     for node in [a, b, restarted] {
         node.shutdown(false).await.expect("clean shutdown");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_peers_cost_bounded_resources() {
+    // Sockets that swallow every packet: handshakes to them never finish.
+    let sinks: Vec<std::net::UdpSocket> = (0..3)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    let seeds: Vec<SocketAddr> = sinks
+        .iter()
+        .map(|s| s.local_addr().expect("bound"))
+        .collect();
+
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+    let mut config = fast_config();
+    config.join_retry_initial = Duration::from_millis(100);
+    config.join_retry_max = Duration::from_millis(200);
+    let transport = TransportOptions {
+        connect_timeout: Duration::from_millis(1500),
+        reconnect_backoff: Duration::from_secs(1),
+        max_pending_connects: 1,
+        peer_queue_len: 1,
+        ..TransportOptions::default()
+    };
+    let options = NodeOptions::new(loopback(), ca.issue("swim").expect("cert"))
+        .config(config)
+        .seeds(seeds)
+        .transport(transport);
+    let node = Node::start(options).await.expect("node starts");
+
+    // Join retries keep producing datagrams for the seeds: one handshake
+    // at a time, one queued datagram, the rest dropped and counted, then
+    // a timeout and a backoff.
+    wait_until("every kind of bounded drop happened", || async {
+        let t = node.counters().await.expect("running").transport;
+        assert!(t.pending_connects <= 1, "{t:?}");
+        t.connect_limit_drops >= 1
+            && t.queue_full_drops >= 1
+            && t.connects_failed >= 1
+            && t.connect_failed_drops >= 1
+            && t.backoff_drops >= 1
+    })
+    .await;
+    let counters = node.counters().await.expect("running");
+    assert_eq!(counters.transport.connects_succeeded, 0);
+    assert_eq!(counters.transport.datagrams_sent, 0);
+    assert_eq!(
+        node.local().await.expect("running").status,
+        LocalStatus::Joining
+    );
+    node.shutdown(false).await.expect("clean shutdown");
+    drop(sinks);
 }
