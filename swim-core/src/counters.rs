@@ -147,6 +147,9 @@ pub struct Counters {
     pub broadcast_origins_forgotten: u64,
     /// Broadcasts received again and suppressed.
     pub broadcasts_duplicate: u64,
+    /// Replies that told a sender of an outdated accusation about the
+    /// member's refutation.
+    pub corrections_sent: u64,
     /// Push-pull exchanges started by this node.
     pub syncs_started: u64,
     /// Inputs whose `now` was earlier than a previous one (clamped).

@@ -306,3 +306,65 @@ fn a_leaving_node_reaches_everyone_even_with_dead_members_around() {
     let took = c.run_until(secs(5), left).expect("everyone saw the leave");
     assert!(took < Config::local().leave_propagate_time, "took {took:?}");
 }
+
+/// A member that missed a refutation and gossips the old accusation is
+/// answered at once with the refutation (otherwise it would declare a live
+/// member dead when its own suspicion timer runs out).
+#[test]
+fn an_outdated_accusation_is_answered_with_the_refutation() {
+    use swim_core::wire::codec::Writer;
+    use swim_core::wire::{encode_packet_start, encode_record, Message, Packet, Record};
+    use swim_core::{Identity, Instant, Swim};
+
+    let config = Config::lan();
+    let tag = config.cluster_tag;
+    let mut node: Swim<u32, rand_pcg::Pcg32> = Swim::new(
+        Identity::new(1, 1),
+        config,
+        rand_core::SeedableRng::seed_from_u64(3),
+        Instant::ZERO,
+    )
+    .unwrap();
+    let packet = |message: Message<'_, u32>, records: &[Record<'_, u32>]| {
+        let mut buf = [0u8; 256];
+        let mut w = Writer::new(&mut buf);
+        encode_packet_start(&mut w, tag, &message).unwrap();
+        for r in records {
+            encode_record(&mut w, r).unwrap();
+        }
+        let n = w.len();
+        buf[..n].to_vec()
+    };
+    let member = |state, incarnation, accuser| Record::Member {
+        state,
+        id: Identity::new(2, 1),
+        incarnation,
+        accuser,
+    };
+    // Member 2 refuted: alive at incarnation 3.
+    let sync = packet(
+        Message::Sync { flags: 0 },
+        &[
+            member(MemberState::Alive, 3, None),
+            member(MemberState::Alive, 0, None),
+        ],
+    );
+    node.handle_datagram(Instant::ZERO, 2, &sync);
+    let mut buf = [0u8; 1400];
+    while node.poll_transmit(Instant::ZERO, &mut buf).is_some() {}
+    // Node 9 still suspects it at incarnation 2.
+    let stale = packet(Message::Gossip, &[member(MemberState::Suspect, 2, Some(9))]);
+    node.handle_datagram(Instant::ZERO, 9, &stale);
+    let t = node
+        .poll_transmit(Instant::ZERO, &mut buf)
+        .expect("a reply to the accuser");
+    assert_eq!(t.destination, 9);
+    let reply = Packet::<u32>::decode(&buf[..t.len], tag).unwrap();
+    let first = reply.records().next().unwrap().unwrap();
+    assert_eq!(first, member(MemberState::Alive, 3, None));
+    assert_eq!(node.counters().corrections_sent, 1);
+    // A current accusation is not "corrected".
+    let fresh = packet(Message::Gossip, &[member(MemberState::Suspect, 3, Some(9))]);
+    node.handle_datagram(Instant::ZERO, 9, &fresh);
+    assert_eq!(node.counters().corrections_sent, 1);
+}

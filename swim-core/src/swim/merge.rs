@@ -60,6 +60,15 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 self.confirm_suspicion(slot, accuser);
             } else {
                 self.counters.stale_updates += 1;
+                // The sender still accuses a member that has refuted: it
+                // missed the refutation, and will declare a live member dead
+                // unless told. Answer it directly with the current record.
+                let refuted = state != MemberState::Alive
+                    && current.state == MemberState::Alive
+                    && current.generation == incoming.generation;
+                if refuted && !self.corrections.contains(&slot) {
+                    let _ = self.corrections.push(slot);
+                }
             }
             return;
         }

@@ -31,6 +31,8 @@ const MAX_RELAYS: usize = 32;
 const MAX_SYNC_SLOTS: usize = 16;
 /// Distinct accusers remembered per suspicion.
 const MAX_ACCUSERS: usize = 8;
+/// Members corrected in one reply to a sender of stale accusations.
+const MAX_CORRECTIONS: usize = 8;
 /// Outgoing messages queued at once with `alloc` (without, the capacity `N`).
 const OUTGOING_LIMIT: usize = 4096;
 
@@ -219,6 +221,11 @@ enum Outgoing<A, const B: usize> {
     Gossip {
         to: A,
     },
+    /// Records the receiver holds an outdated accusation about, sent first.
+    Correction {
+        to: A,
+        slots: FixedVec<Slot, MAX_CORRECTIONS>,
+    },
     Direct {
         to: A,
         payload: Payload<B>,
@@ -265,6 +272,9 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     join: Option<JoinState>,
     /// A push-pull due with this node after the join completed.
     resync: Option<(Instant, A)>,
+    /// Members the sender of the datagram being handled holds outdated
+    /// accusations about (filled while merging, then answered).
+    corrections: FixedVec<Slot, MAX_CORRECTIONS>,
     leave_done_at: Option<Instant>,
     health: u8,
     next_seq: u32,
@@ -318,6 +328,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             seeds: FixedVec::new(),
             join: None,
             resync: None,
+            corrections: FixedVec::new(),
             leave_done_at: None,
             health: 0,
             next_seq: rng.next_u32() >> 1,

@@ -53,8 +53,17 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         self.join = None;
         let from_sync = matches!(packet.message, Message::Sync { .. });
+        self.corrections.clear();
         for record in packet.records().flatten() {
             self.apply_record(now, &from, record, from_sync);
+        }
+        if !self.corrections.is_empty() {
+            let slots = core::mem::take(&mut self.corrections);
+            self.counters.corrections_sent += 1;
+            self.send(Outgoing::Correction {
+                to: from.clone(),
+                slots,
+            });
         }
         self.handle_message(now, from, packet.message);
     }

@@ -96,6 +96,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 encode_packet_start::<A>(&mut w, tag, &Message::Gossip)?;
                 (to.clone(), true)
             }
+            Outgoing::Correction { to, slots } => {
+                encode_packet_start::<A>(&mut w, tag, &Message::Gossip)?;
+                for &slot in slots {
+                    self.write_member_state(&mut w, slot);
+                }
+                (to.clone(), false)
+            }
             Outgoing::Direct { to, payload } => {
                 encode_packet_start::<A>(&mut w, tag, &Message::Direct { payload })?;
                 (to.clone(), false)
