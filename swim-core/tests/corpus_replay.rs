@@ -12,9 +12,17 @@ mod checks;
 use std::path::{Path, PathBuf};
 
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz").join(kind).join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = entries.map(|e| e.expect("readable directory").path()).filter(|p| p.is_file()).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz")
+        .join(kind)
+        .join(target);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.expect("readable directory").path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     files
 }
@@ -26,7 +34,10 @@ fn replay(target: &str, check: fn(&[u8])) {
     for path in corpus.iter().chain(&regressions) {
         let data = std::fs::read(path).expect("readable corpus file");
         if std::panic::catch_unwind(|| check(&data)).is_err() {
-            panic!("{target}: input {} breaks the check (see the panic above)", path.display());
+            panic!(
+                "{target}: input {} breaks the check (see the panic above)",
+                path.display()
+            );
         }
     }
 }

@@ -1,0 +1,256 @@
+//! Property: membership updates merge like a join-semilattice. Merging the
+//! same set of updates in any order, any number of times, gives the same
+//! table: for each member, the update of highest precedence (generation,
+//! then incarnation, then alive < suspect < dead < left).
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use rand_core::SeedableRng;
+use rand_pcg::Pcg32;
+use swim_core::wire::codec::Writer;
+use swim_core::wire::{encode_packet_start, encode_record, Message, Record};
+use swim_core::{Config, Identity, Instant, MemberState, Swim};
+
+type Node = Swim<u32, Pcg32, 64, 64>;
+
+/// Members 1..=MEMBERS; the node under test is 0; updates come from 9.
+const MEMBERS: u32 = 5;
+const SENDER: u32 = 9;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Update {
+    addr: u32,
+    generation: u32,
+    incarnation: u32,
+    state: u8,
+    accuser: u32,
+    /// Carried by a push-pull chunk, where "dead" counts as "suspect".
+    via_sync: bool,
+}
+
+fn member_state(rank: u8) -> MemberState {
+    [
+        MemberState::Alive,
+        MemberState::Suspect,
+        MemberState::Dead,
+        MemberState::Left,
+    ][usize::from(rank)]
+}
+
+fn update() -> impl Strategy<Value = Update> {
+    (
+        1..=MEMBERS,
+        0..3u32,
+        0..5u32,
+        0..4u8,
+        6..9u32,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(addr, generation, incarnation, state, accuser, via_sync)| Update {
+                addr,
+                generation,
+                incarnation,
+                state,
+                accuser,
+                via_sync,
+            },
+        )
+}
+
+fn datagram(config: &Config, u: &Update) -> Vec<u8> {
+    let mut buf = vec![0u8; usize::from(config.packet_budget)];
+    let mut w = Writer::new(&mut buf);
+    let message = if u.via_sync {
+        Message::Sync { flags: 0 }
+    } else {
+        Message::Gossip
+    };
+    encode_packet_start::<u32>(&mut w, config.cluster_tag, &message).unwrap();
+    let state = member_state(u.state);
+    let record = Record::Member {
+        state,
+        id: Identity::new(u.addr, u.generation),
+        incarnation: u.incarnation,
+        accuser: (state == MemberState::Suspect).then_some(u.accuser),
+    };
+    encode_record(&mut w, &record).unwrap();
+    let len = w.len();
+    buf.truncate(len);
+    buf
+}
+
+/// A node that already knows every member alive at generation 0,
+/// incarnation 0 (as after a join), fed `updates` in order.
+fn table(updates: &[Update]) -> BTreeSet<(u32, u32, u32, MemberState)> {
+    let config = Config::lan();
+    let now = Instant::from_secs(1);
+    let mut node = Node::new(
+        Identity::new(0, 1),
+        config.clone(),
+        Pcg32::seed_from_u64(7),
+        now,
+    )
+    .unwrap();
+    let known: Vec<Update> = (1..=MEMBERS)
+        .map(|addr| Update {
+            addr,
+            generation: 0,
+            incarnation: 0,
+            state: 0,
+            accuser: SENDER,
+            via_sync: false,
+        })
+        .collect();
+    let mut buf = vec![0u8; usize::from(config.packet_budget)];
+    for u in known.iter().chain(updates) {
+        node.handle_datagram(now, SENDER, &datagram(&config, u));
+        while node.poll_transmit(now, &mut buf).is_some() {}
+        while node.poll_event().is_some() {}
+    }
+    assert_eq!(
+        node.counters().drops.total(),
+        0,
+        "every update was accepted"
+    );
+    node.members()
+        .map(|m| {
+            (
+                m.identity.addr,
+                m.identity.generation,
+                m.incarnation,
+                m.state,
+            )
+        })
+        .collect()
+}
+
+/// What the table must hold: the highest-precedence update per member.
+fn expected(updates: &[Update]) -> BTreeSet<(u32, u32, u32, MemberState)> {
+    (1..=MEMBERS)
+        .map(|addr| {
+            let best = updates
+                .iter()
+                .filter(|u| u.addr == addr)
+                .map(|u| {
+                    let state = if u.via_sync && u.state == 2 {
+                        1
+                    } else {
+                        u.state
+                    };
+                    (u.generation, u.incarnation, state)
+                })
+                .fold((0, 0, 0), |a, b| a.max(b));
+            (addr, best.0, best.1, member_state(best.2))
+        })
+        .collect()
+}
+
+/// `updates` shuffled, each repeated one to three times.
+fn reordered() -> impl Strategy<Value = (Vec<Update>, Vec<Update>)> {
+    proptest::collection::vec((update(), 1..=3usize), 0..24).prop_flat_map(|items| {
+        let original: Vec<Update> = items.iter().map(|(u, _)| *u).collect();
+        let repeated: Vec<Update> = items
+            .iter()
+            .flat_map(|(u, n)| std::iter::repeat_n(*u, *n))
+            .collect();
+        (Just(original), Just(repeated).prop_shuffle())
+    })
+}
+
+proptest! {
+    #[test]
+    fn merging_is_order_and_repetition_independent((original, shuffled) in reordered()) {
+        let want = expected(&original);
+        prop_assert_eq!(table(&original), want.clone());
+        prop_assert_eq!(table(&shuffled), want);
+    }
+}
+
+/// A pinned case: a suspicion and a death at the same incarnation, in both
+/// orders, with the death repeated.
+#[test]
+fn dead_outranks_suspect_in_either_order() {
+    let suspect = Update {
+        addr: 1,
+        generation: 0,
+        incarnation: 3,
+        state: 1,
+        accuser: 6,
+        via_sync: false,
+    };
+    let dead = Update {
+        state: 2,
+        ..suspect
+    };
+    let want = expected(&[suspect, dead]);
+    assert_eq!(table(&[suspect, dead]), want);
+    assert_eq!(table(&[dead, suspect, dead]), want);
+    assert!(want.contains(&(1, 0, 3, MemberState::Dead)));
+}
+
+/// Found while writing the packet-assembly fuzz target. Without `alloc`, a
+/// node whose blob capacity `B` is below the configured `max_payload_len`
+/// or `max_metadata_len` (the default `B` is 64 bytes, the LAN preset
+/// allows 1024 and 512) drops a larger relayed broadcast or metadata record
+/// without an event and without counting it, and does not relay it.
+#[test]
+#[ignore = "swim-core bug: relayed blobs over the storage capacity B are dropped silently (no-alloc builds)"]
+fn blobs_over_the_storage_capacity_are_not_dropped_silently() {
+    type Small = Swim<u32, Pcg32, 64, 16>;
+    let config = Config::lan();
+    let now = Instant::from_secs(1);
+    let mut node = Small::new(
+        Identity::new(0, 1),
+        config.clone(),
+        Pcg32::seed_from_u64(1),
+        now,
+    )
+    .unwrap();
+    let member = Identity::new(1u32, 0);
+    let payload = [7u8; 100];
+    let mut buf = vec![0u8; usize::from(config.packet_budget)];
+    let mut w = Writer::new(&mut buf);
+    encode_packet_start::<u32>(&mut w, config.cluster_tag, &Message::Gossip).unwrap();
+    let alive = Record::Member {
+        state: MemberState::Alive,
+        id: member.clone(),
+        incarnation: 0,
+        accuser: None,
+    };
+    encode_record(&mut w, &alive).unwrap();
+    let meta = Record::Meta {
+        id: member.clone(),
+        version: 1,
+        data: &payload,
+    };
+    encode_record(&mut w, &meta).unwrap();
+    let broadcast = Record::Broadcast {
+        origin: member,
+        epoch: 1,
+        seq: 1,
+        key: None,
+        payload: &payload,
+    };
+    encode_record(&mut w, &broadcast).unwrap();
+    let len = w.len();
+    let before = node.counters();
+    node.handle_datagram(now, 1, &buf[..len]);
+    let events: Vec<_> = std::iter::from_fn(|| node.poll_event()).collect();
+    let after = node.counters();
+    let broadcast_seen = events
+        .iter()
+        .any(|e| matches!(e, swim_core::Event::Broadcast { .. }))
+        || after.broadcasts_dropped > before.broadcasts_dropped
+        || after.drops.total() > before.drops.total();
+    let meta_seen = events
+        .iter()
+        .any(|e| matches!(e, swim_core::Event::MemberUpdated(_)))
+        || after.drops.total() > before.drops.total();
+    assert!(
+        broadcast_seen,
+        "a 100-byte broadcast vanished without a trace"
+    );
+    assert!(meta_seen, "100-byte metadata vanished without a trace");
+}
