@@ -478,15 +478,18 @@ impl Driver {
         }
     }
 
+    /// Hands `event` to the application; a finished leave is answered after
+    /// its `Local(Left)` event is in the channel.
     fn dispatch(&mut self, event: Event) {
-        if let Event::Local(LocalEvent::Left) = event {
-            for reply in self.pending_leaves.drain(..) {
-                let _ = reply.send(Ok(()));
-            }
-        }
+        let left = matches!(event, Event::Local(LocalEvent::Left));
         match self.events.try_send(event) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
             Err(mpsc::error::TrySendError::Full(_)) => self.counters.events_dropped += 1,
+        }
+        if left {
+            for reply in self.pending_leaves.drain(..) {
+                let _ = reply.send(Ok(()));
+            }
         }
     }
 

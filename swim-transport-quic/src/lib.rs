@@ -23,7 +23,7 @@
 //! let bind = "127.0.0.1:0".parse()?;
 //!
 //! // A first node on a free loopback port, and a second one joining it.
-//! let mut first = Node::start(NodeOptions::new(bind, ca.issue("swim")?).config(Config::local())).await?;
+//! let first = Node::start(NodeOptions::new(bind, ca.issue("swim")?).config(Config::local())).await?;
 //! let second = Node::start(
 //!     NodeOptions::new(bind, ca.issue("swim")?)
 //!         .config(Config::local())
@@ -32,16 +32,13 @@
 //! .await?;
 //!
 //! // The first node learns of the second one.
-//! let joined = tokio::time::timeout(Duration::from_secs(30), async {
-//!     loop {
-//!         match first.events().recv().await {
-//!             Some(Event::MemberJoined(identity)) => break identity,
-//!             Some(_) => continue,
-//!             None => panic!("the node stopped"),
-//!         }
+//! let joined = loop {
+//!     match first.recv_event(Duration::from_secs(30)).await {
+//!         Some(Event::MemberJoined(identity)) => break identity,
+//!         Some(_) => continue,
+//!         None => panic!("no join within 30 s"),
 //!     }
-//! })
-//! .await?;
+//! };
 //! assert_eq!(joined.addr, second.local_addr());
 //! assert_eq!(first.members().await?.len(), 1);
 //!

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 use swim_core::{CommandError, Identity, Instant, Swim};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 
 use crate::driver::{Command, Driver, DriverParts};
@@ -33,7 +33,7 @@ const GENERATION_EPOCH: u64 = 1_735_689_600;
 #[derive(Debug)]
 pub struct Node {
     commands: mpsc::Sender<Command>,
-    events: mpsc::Receiver<Event>,
+    events: Mutex<mpsc::Receiver<Event>>,
     task: Option<JoinHandle<NodeCounters>>,
     local_addr: SocketAddr,
     identity: Identity<SocketAddr>,
@@ -99,7 +99,7 @@ impl Node {
         let task = runtime.spawn(driver.run());
         Ok(Node {
             commands: command_tx,
-            events: event_rx,
+            events: Mutex::new(event_rx),
             task: Some(task),
             local_addr,
             identity,
@@ -123,8 +123,25 @@ impl Node {
         &self.identity
     }
 
-    /// Membership and application events, in order. The channel ends
-    /// (`recv` returns `None`) when the node task stops.
+    /// The next membership or application event, waiting up to `timeout`;
+    /// `None` when none came, when the node has stopped, or after
+    /// [`Node::take_events`]. Tasks that call it concurrently take turns.
+    pub async fn recv_event(&self, timeout: Duration) -> Option<Event> {
+        let mut events = self.events.lock().await;
+        tokio::time::timeout(timeout, events.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The next event if one is waiting (and no other task is inside
+    /// [`Node::recv_event`]).
+    pub fn try_recv_event(&self) -> Option<Event> {
+        self.events.try_lock().ok()?.try_recv().ok()
+    }
+
+    /// The event channel itself, in order. It ends (`recv` returns `None`)
+    /// when the node task stops.
     ///
     /// ```no_run
     /// # async fn f(node: &mut swim_transport_quic::Node) {
@@ -134,14 +151,14 @@ impl Node {
     /// # }
     /// ```
     pub fn events(&mut self) -> &mut mpsc::Receiver<Event> {
-        &mut self.events
+        self.events.get_mut()
     }
 
     /// Takes the event channel, to read it from another task; afterwards
-    /// [`Node::events`] returns a channel that is always empty and closed.
+    /// the node's own event methods return nothing.
     pub fn take_events(&mut self) -> mpsc::Receiver<Event> {
         let (_, closed) = mpsc::channel(1);
-        std::mem::replace(&mut self.events, closed)
+        std::mem::replace(self.events.get_mut(), closed)
     }
 
     /// Every remembered remote member (alive, suspect, dead or left).

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use swim_transport_quic::cert::ClusterCa;
 use swim_transport_quic::{
-    Config, Credentials, LocalStatus, MemberState, Node, NodeOptions, TransportOptions,
+    Config, Credentials, LocalEvent, LocalStatus, MemberState, Node, NodeOptions, TransportOptions,
 };
 
 /// Longest wait for any condition.
@@ -201,6 +201,16 @@ async fn leaving_node_is_reported_left() {
     let gone = c.local_addr();
     c.leave().await.expect("leave finishes");
     assert_eq!(c.local().await.expect("running").status, LocalStatus::Left);
+    // Its own `Left` event is queued by the time `leave` returns.
+    let mut own_events = Vec::new();
+    while let Some(event) = c.try_recv_event() {
+        own_events.push(event);
+    }
+    assert_eq!(
+        own_events.last(),
+        Some(&swim_transport_quic::Event::Local(LocalEvent::Left)),
+        "{own_events:?}"
+    );
     wait_until("a and b report c as left", || async {
         state_of(&a, gone).await == Some(MemberState::Left)
             && state_of(&b, gone).await == Some(MemberState::Left)
