@@ -386,3 +386,67 @@ async fn unreachable_peers_cost_bounded_resources() {
     node.shutdown(false).await.expect("clean shutdown");
     drop(sinks);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_and_dual_stack_nodes_join() {
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+    let v6 = |addr: &str| {
+        let bind: SocketAddr = addr.parse().expect("a socket address");
+        NodeOptions::new(bind, ca.issue("swim").expect("cert")).config(fast_config())
+    };
+
+    // Two nodes on the IPv6 loopback.
+    let a = Node::start(v6("[::1]:0")).await.expect("node starts");
+    let b = Node::start(v6("[::1]:0").seed(a.local_addr()))
+        .await
+        .expect("node starts");
+    assert!(a.local_addr().is_ipv6());
+
+    // A dual-stack node (wildcard IPv6 bind) known by its IPv4 loopback
+    // address: IPv4 peers reach it, and it reports them as IPv4 addresses.
+    // It never opens connections itself, so everything it exchanges with
+    // the IPv4 node goes over the connection that node opened, whose
+    // remote address it sees as IPv4-mapped.
+    let passive = TransportOptions {
+        max_pending_connects: 0,
+        ..TransportOptions::default()
+    };
+    let dual = Node::start(
+        v6("[::]:0")
+            .advertise("127.0.0.1:0".parse().expect("addr"))
+            .transport(passive),
+    )
+    .await
+    .expect("node starts");
+    assert_eq!(
+        dual.advertise_addr(),
+        SocketAddr::from(([127, 0, 0, 1], dual.local_addr().port()))
+    );
+    let v4 = start(ca.issue("swim").expect("cert"), &[dual.advertise_addr()]).await;
+
+    wait_until("both pairs see each other alive", || async {
+        state_of(&a, b.local_addr()).await == Some(MemberState::Alive)
+            && state_of(&b, a.local_addr()).await == Some(MemberState::Alive)
+            && state_of(&dual, v4.local_addr()).await == Some(MemberState::Alive)
+            && state_of(&v4, dual.advertise_addr()).await == Some(MemberState::Alive)
+    })
+    .await;
+    // No member under an IPv4-mapped IPv6 address, and a message from the
+    // IPv4 node comes from its member address.
+    let seen = dual.members().await.expect("running");
+    assert!(seen.iter().all(|m| m.addr().is_ipv4()), "{seen:?}");
+    v4.send_message(dual.advertise_addr(), b"over v4")
+        .await
+        .expect("sent");
+    let from = loop {
+        match dual.recv_event(DEADLINE).await.expect("an event") {
+            swim_transport_quic::Event::Message { from, .. } => break from,
+            _ => continue,
+        }
+    };
+    assert_eq!(from, v4.local_addr());
+
+    for node in [a, b, dual, v4] {
+        node.shutdown(false).await.expect("clean shutdown");
+    }
+}
