@@ -52,6 +52,9 @@ impl Node {
     pub async fn start(options: NodeOptions) -> Result<Node, Error> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        if options.advertise.is_none() && options.bind.ip().is_unspecified() {
+            return Err(Error::NoAdvertiseAddress);
+        }
         let mut config = options.config;
         config.packet_budget = config.packet_budget.min(MAX_PACKET_BUDGET);
         config.validate()?;
@@ -63,7 +66,6 @@ impl Node {
         let advertise = match options.advertise {
             Some(a) if a.port() == 0 => SocketAddr::new(a.ip(), local_addr.port()),
             Some(a) => a,
-            None if local_addr.ip().is_unspecified() => return Err(Error::NoAdvertiseAddress),
             None => local_addr,
         };
         let advertise = crate::driver::canonical(advertise);

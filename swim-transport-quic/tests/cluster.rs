@@ -115,9 +115,10 @@ async fn cluster_forms_and_carries_application_data() {
         true
     })
     .await;
-    c.broadcast(Some(7), b"hello cluster")
-        .await
-        .expect("queued");
+    // The largest payload the default config allows still fits the
+    // clamped packet budget, hence one QUIC datagram.
+    let big = vec![0xabu8; usize::from(Config::local().max_payload_len)];
+    c.broadcast(Some(7), &big).await.expect("queued");
     b.send_message(a.local_addr(), b"direct")
         .await
         .expect("sent");
@@ -132,7 +133,7 @@ async fn cluster_forms_and_carries_application_data() {
                     payload,
                 } => {
                     assert_eq!((origin, key), (c.local_addr(), Some(7)));
-                    assert_eq!(&payload[..], b"hello cluster");
+                    assert_eq!(&payload[..], &big[..]);
                     broadcast = true;
                 }
                 swim_transport_quic::Event::Message { from, payload } => {
@@ -449,4 +450,31 @@ async fn ipv6_and_dual_stack_nodes_join() {
     for node in [a, b, dual, v4] {
         node.shutdown(false).await.expect("clean shutdown");
     }
+}
+
+#[tokio::test]
+async fn unusable_options_are_refused() {
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+
+    // A wildcard bind needs an advertise address.
+    let wildcard = NodeOptions::new(
+        "0.0.0.0:0".parse().expect("addr"),
+        ca.issue("swim").expect("cert"),
+    );
+    assert!(matches!(
+        Node::start(wildcard).await,
+        Err(swim_transport_quic::Error::NoAdvertiseAddress)
+    ));
+
+    // Blobs must fit the packet budget once it is lowered for QUIC.
+    let mut config = Config::lan();
+    config.max_payload_len = 1100;
+    assert_eq!(config.validate(), Ok(()), "fits the UDP budget");
+    let too_big = NodeOptions::new(loopback(), ca.issue("swim").expect("cert")).config(config);
+    assert!(matches!(
+        Node::start(too_big).await,
+        Err(swim_transport_quic::Error::Config(
+            swim_transport_quic::ConfigError::BlobLargerThanPacket
+        ))
+    ));
 }
