@@ -188,7 +188,10 @@ fn five_processes_detect_a_kill_a_leave_and_a_restart() {
         status.success(),
         "the node exits cleanly on SIGTERM: {status}"
     );
-    assert!(leaver.find(|v| v["event"] == "local-left").is_some());
+    // Its last lines may still be on their way through the reader thread.
+    wait_until("the leaver printed its local-left event", || {
+        leaver.find(|v| v["event"] == "local-left").is_some()
+    });
     wait_until("the three others reported the leaver left", || {
         nodes.iter().all(|n| n.reported("left", &leaver))
     });
