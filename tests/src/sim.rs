@@ -24,7 +24,7 @@ enum Ev {
     Deliver { to: u32, from: u32, data: Box<[u8]> },
     Timer { node: u32, epoch: u32 },
     Resume { node: u32, epoch: u32 },
-    Action(Action),
+    Action(Box<Action>),
     Sample,
 }
 
@@ -200,7 +200,7 @@ impl Simulator {
 
     /// Schedules `action` at virtual time `at`.
     pub fn schedule(&mut self, at: Duration, action: Action) {
-        self.queue.push(micros(at), Ev::Action(action));
+        self.queue.push(micros(at), Ev::Action(Box::new(action)));
     }
 
     /// Current virtual time.
@@ -296,7 +296,7 @@ impl Simulator {
                 self.input(node, |s, now| s.handle_timeout(now));
             }
             Ev::Resume { node, epoch } => self.resume(node, epoch),
-            Ev::Action(a) => self.act(a),
+            Ev::Action(a) => self.act(*a),
             Ev::Sample => {
                 self.take_sample();
                 if self.sample_every > 0 {

@@ -1,0 +1,73 @@
+//! The `simulate` command: a small run writes its reports; bad input is an
+//! error message and a failing exit code, never a panic.
+
+use std::process::Command;
+
+fn simulate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .args(args)
+        .output()
+        .expect("simulate runs")
+}
+
+#[test]
+fn small_run_writes_json_and_svg() {
+    let dir = std::env::temp_dir().join(format!("swim-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, svg) = (dir.join("r.json"), dir.join("r.svg"));
+    let out = simulate(&[
+        "-n",
+        "12",
+        "-d",
+        "25",
+        "--preset",
+        "local",
+        "--kill",
+        "1",
+        "--kill-at",
+        "8",
+        "--loss",
+        "1",
+        "--invariants",
+        "--json",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("invariant violations"), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("virtual"),
+        "no progress lines"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["nodes"], 12);
+    assert_eq!(report["violations"], 0);
+    assert_eq!(report["detection"]["undetected"], 0);
+    assert!(report["samples"].as_array().is_some_and(|s| s.len() >= 25));
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.contains("polyline"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    for args in [
+        &["-n", "1"][..],
+        &["--loss", "150"],
+        &["-d", "nan"],
+        &["--probe-timeout-ms", "5000"],
+        &["--preset", "moon"],
+    ] {
+        let out = simulate(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.is_empty(), "{args:?}: no message");
+    }
+}
