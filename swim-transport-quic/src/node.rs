@@ -314,3 +314,18 @@ fn random_seed(addr: SocketAddr) -> u64 {
     addr.hash(&mut hasher);
     hasher.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handle_is_shareable_between_tasks() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<super::Node>();
+    }
+
+    #[test]
+    fn generations_grow_with_the_clock() {
+        // 2025-01-01 is the epoch: any current clock is past it.
+        assert!(super::clock_generation() > 0);
+    }
+}

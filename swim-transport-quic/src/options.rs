@@ -138,7 +138,8 @@ pub struct TransportOptions {
     /// Default 1 s.
     pub reconnect_backoff: Duration,
     /// Outgoing handshakes in flight at once; a datagram that would need
-    /// one more is dropped and counted. Default 32.
+    /// one more is dropped and counted. Default 32. Zero makes a passive
+    /// node that only talks over connections others open to it.
     pub max_pending_connects: usize,
     /// Incoming handshakes in flight at once; more are refused. Default 64.
     pub max_pending_handshakes: usize,
