@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::Duration;
 
 use rand_pcg::Pcg32;
-use swim_core::{CommandError, Instant, LocalEvent, LocalStatus, Swim, MAX_SEEDS};
+use swim_core::{CommandError, Instant, LocalEvent, Swim};
 
 use crate::identity::IdentityStore;
 use crate::socket::{canonical, destination, TransportCounters};
@@ -22,11 +22,6 @@ const MIN_WAIT: Duration = Duration::from_micros(500);
 /// Largest UDP payload: incoming datagrams are never truncated by the
 /// buffer; the protocol itself drops those above its packet budget.
 const RECV_BUF: usize = 65_536;
-/// After the join completes, push-pull with the seeds again at these
-/// delays: nodes that joined through the same seed at the same moment
-/// learn of each other from the seed's full table, instead of waiting for
-/// gossip that may miss them or for the first periodic push-pull.
-const RESYNC_AFTER_JOIN: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(3)];
 
 /// A reply channel for one command.
 pub(crate) type Reply<T> = SyncSender<T>;
@@ -57,10 +52,6 @@ pub(crate) struct Driver {
     pub store: Option<IdentityStore>,
     pub transport: TransportCounters,
     pub pending_leaves: Vec<Reply<Result<(), CommandError>>>,
-    /// The seeds of the last join, for the re-syncs after it.
-    pub seeds: Vec<SocketAddr>,
-    /// When the next re-syncs with the seeds are due.
-    pub resyncs: Vec<Instant>,
 }
 
 impl Driver {
@@ -84,7 +75,6 @@ impl Driver {
             if self.swim.poll_timeout().is_some_and(|at| at <= now) {
                 self.swim.handle_timeout(now);
             }
-            self.resync(now);
             self.flush(socket_is_v6, &mut send_buf);
             let wait = self.wait_time();
             self.receive(wait, &mut recv_buf);
@@ -155,17 +145,10 @@ impl Driver {
                 let _ = reply.send(self.swim.send_message(now, &to, &payload));
             }
             Command::Join(seeds, reply) => {
-                let result = self.swim.join(now, &seeds);
-                if result.is_ok() {
-                    self.seeds = seeds;
-                }
-                let _ = reply.send(result);
+                let _ = reply.send(self.swim.join(now, &seeds));
             }
             Command::Leave(reply) => match self.swim.leave(now) {
-                Ok(()) => {
-                    self.say_goodbye(now);
-                    self.pending_leaves.push(reply);
-                }
+                Ok(()) => self.pending_leaves.push(reply),
                 Err(CommandError::HasLeft) => {
                     let _ = reply.send(Ok(()));
                 }
@@ -174,34 +157,6 @@ impl Driver {
                 }
             },
             Command::Stop => {}
-        }
-    }
-
-    /// Besides the protocol's gossip of the departure (a few packets to
-    /// random members, which may miss some in a small cluster or go to dead
-    /// members), push-pulls with up to [`MAX_SEEDS`] live members, so that
-    /// each of them receives the "left" record directly.
-    fn say_goodbye(&mut self, now: Instant) {
-        let live: Vec<SocketAddr> = self
-            .swim
-            .members()
-            .filter(|m| m.state.is_active())
-            .map(|m| m.identity.addr)
-            .take(MAX_SEEDS)
-            .collect();
-        if !live.is_empty() {
-            let _ = self.swim.join(now, &live);
-        }
-        self.resyncs.clear();
-    }
-
-    /// Runs the re-syncs after a join that are due.
-    fn resync(&mut self, now: Instant) {
-        if self.resyncs.first().is_some_and(|at| *at <= now) {
-            self.resyncs.remove(0);
-            if self.swim.local().status == LocalStatus::Joined && !self.seeds.is_empty() {
-                let _ = self.swim.join(now, &self.seeds);
-            }
         }
     }
 
@@ -245,10 +200,6 @@ impl Driver {
                 }
             }
             Event::Local(LocalEvent::Refuted { .. }) => self.save_incarnation(),
-            Event::Local(LocalEvent::Joined) => {
-                let now = self.now();
-                self.resyncs = RESYNC_AFTER_JOIN.iter().map(|d| now + *d).collect();
-            }
             _ => {}
         }
         match self.events.try_send(event) {
@@ -268,13 +219,10 @@ impl Driver {
 
     fn wait_time(&self) -> Duration {
         let now = self.now();
-        let mut until = match self.swim.poll_timeout() {
+        let until = match self.swim.poll_timeout() {
             Some(at) => at.saturating_duration_since(now),
             None => MAX_WAIT,
         };
-        if let Some(at) = self.resyncs.first() {
-            until = until.min(at.saturating_duration_since(now));
-        }
         until.clamp(MIN_WAIT, MAX_WAIT)
     }
 

@@ -92,8 +92,6 @@ impl Node {
             store,
             transport: TransportCounters::default(),
             pending_leaves: Vec::new(),
-            seeds,
-            resyncs: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("swim {advertise}"))

@@ -252,7 +252,7 @@ fn a_full_event_channel_drops_and_counts_instead_of_blocking() {
 #[test]
 fn nodes_joining_through_one_seed_at_once_converge_well_before_push_pull() {
     // With the `local` preset the first periodic push-pull comes 15 to 30 s
-    // after the start; the re-syncs after joining make it a matter of seconds.
+    // after the start; the push-pull with the seed one probe interval after joining makes it a matter of seconds.
     let seed = Node::start(options("api-converge")).unwrap();
     let others: Vec<Node> = (0..5)
         .map(|_| Node::start(options("api-converge").seed(seed.local_addr())).unwrap())
