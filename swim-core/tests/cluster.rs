@@ -185,6 +185,13 @@ fn restarted_node_with_new_generation_replaces_the_old_one() {
                 .all(|i| c.view(i, 2).is_some_and(|(_, _, g)| g == 2))
     });
     assert!(took.is_some(), "every node knows generation 2 alive");
+    for i in (0..6).filter(|&i| i != 2) {
+        let joined = c.count_events(
+            i,
+            |e| matches!(e, Event::MemberJoined(id) if id.addr == 2 && id.generation == 2),
+        );
+        assert_eq!(joined, 1, "node {i} reports the new process as joined");
+    }
 }
 
 #[test]

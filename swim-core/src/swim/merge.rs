@@ -90,7 +90,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.remove_suspicion(slot);
         match state {
             MemberState::Alive => {
-                if new_generation && old_state.is_active() {
+                if new_generation {
+                    // A new process on this address, whatever became of the old one.
                     self.emit(Event::MemberJoined(id));
                 } else if old_state != MemberState::Alive {
                     self.emit(Event::MemberAlive(id));
