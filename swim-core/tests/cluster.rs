@@ -375,3 +375,25 @@ fn an_outdated_accusation_is_answered_with_the_refutation() {
     node.handle_datagram(Instant::ZERO, 9, &fresh);
     assert_eq!(node.counters().corrections_sent, 1);
 }
+
+#[test]
+fn sync_with_exchanges_tables_on_demand() {
+    let mut config = Config::lan();
+    config.gossip_interval = Duration::ZERO;
+    let mut c = Cluster::new(4, config, 14);
+    // Two pairs that never heard of each other.
+    let now = c.now;
+    c.node_mut(1).join(now, &[0]).unwrap();
+    c.drain(1);
+    c.node_mut(3).join(now, &[2]).unwrap();
+    c.drain(3);
+    c.run_for(secs(2));
+    assert!(c.node(0).member(&2).is_none());
+    let now = c.now;
+    c.node_mut(0).sync_with(now, &2).unwrap();
+    c.drain(0);
+    let took = c
+        .run_until(secs(5), Cluster::converged)
+        .expect("one exchange merges the pairs");
+    assert!(took < secs(3), "took {took:?}");
+}

@@ -451,6 +451,24 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         Ok(())
     }
 
+    /// Exchanges full membership state with the node at `peer` now (one
+    /// push-pull), whether or not it is a known member: to heal a view the
+    /// application knows to be incomplete, without changing the seed list.
+    /// Refused with [`CommandError::TransmitQueueFull`] while every push-pull
+    /// slot is busy.
+    pub fn sync_with(&mut self, now: Instant, peer: &A) -> Result<(), CommandError> {
+        self.clamp(now);
+        self.check_not_left()?;
+        let busy =
+            self.syncs.len() >= usize::from(self.config.max_concurrent_syncs).min(MAX_SYNC_SLOTS);
+        if busy {
+            return Err(CommandError::TransmitQueueFull);
+        }
+        self.counters.syncs_started += 1;
+        self.start_sync(peer.clone(), crate::wire::SYNC_WANT_REPLY);
+        Ok(())
+    }
+
     /// Leaves gracefully: gossips a "left" record about the local node for
     /// `leave_propagate_time`, then goes silent and reports
     /// [`LocalEvent::Left`](crate::LocalEvent::Left). Keep driving the run
