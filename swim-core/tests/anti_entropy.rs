@@ -190,10 +190,10 @@ fn a_thousand_broadcasts_during_churn_arrive_once_everywhere() {
             c.drain(s);
         }
         // Churn: every 2 s one churner leaves or crashes, and comes back.
-        if step % 40 == 0 {
+        if step.is_multiple_of(40) {
             let who = churners[(step / 40) as usize % churners.len()];
             if c.is_running(who) {
-                if step % 80 == 0 {
+                if step.is_multiple_of(80) {
                     let now = c.now;
                     c.node_mut(who).leave(now).unwrap();
                     c.drain(who);
