@@ -2,7 +2,7 @@
 # Re-measures every figure quoted in tests/README.md. Run from the
 # workspace root: bash tests/scripts/measure.sh > measurements.txt
 # (about 3 minutes on 2 cores, without the 10 000-node run; add --10k for it:
-# ~10 minutes and ~19 GB of RAM).
+# 10-15 minutes and ~13 GB of RAM).
 set -euo pipefail
 cargo build --release -p swim-tests --bin simulate >&2
 sim=${CARGO_TARGET_DIR:-target}/release/simulate
@@ -35,6 +35,6 @@ done; done
 
 if [ "${1:-}" = "--10k" ]; then
   echo "== 10 000 nodes, 60 virtual seconds"
-  /usr/bin/time -v $sim -n 10000 -d 60 --join-spread 10 --kill 1 --kill-at 30 --sample-secs 5 -q 2>&1 \
+  /usr/bin/time -v "$sim" -n 10000 -d 60 --join-spread 10 --kill 1 --kill-at 30 --sample-secs 5 -q 2>&1 \
     | grep -E 'wall time|full membership|per survivor|traffic|heap|Elapsed|User time|Maximum resident'
 fi
