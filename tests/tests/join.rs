@@ -20,19 +20,24 @@ fn fifty_nodes_join_through_one_seed() {
 
 #[test]
 fn random_seeds_join() {
+    // Each node joins through two random earlier nodes, which may not know
+    // everyone yet. With the local preset an "alive" record is retransmitted
+    // only 4 times per node at n = 40, so a few pairs wait for push-pull
+    // (every 15 s): measured 16.9-17.8 s for this seed.
     let join = JoinPlan::RandomSeeds {
         spread: Duration::from_secs(2),
         seeds: 2,
     };
     let r = Scenario::new(40, Config::local(), 4)
         .with_join(join)
-        .with_duration(Duration::from_secs(20))
+        .with_duration(Duration::from_secs(60))
         .run();
     assert!(
-        r.first_converged_at_secs.is_some_and(|t| t < 15.0),
+        r.first_converged_at_secs.is_some_and(|t| t < 35.0),
         "{:?}",
         r.first_converged_at_secs
     );
+    assert_eq!(r.known_at_end, 1.0);
     assert_eq!(r.violations, Some(0), "{:?}", r.violation_list);
 }
 
