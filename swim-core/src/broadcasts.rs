@@ -30,6 +30,8 @@ pub(crate) enum Queued {
     Evicted,
     /// Not queued: full.
     Full,
+    /// Not queued: a newer broadcast with the same origin and key is queued.
+    Superseded,
 }
 
 #[derive(Debug)]
@@ -61,6 +63,11 @@ impl<A: PartialEq, const Q: usize, const B: usize> BroadcastQueue<A, Q, B> {
                 .iter_mut()
                 .find(|q| q.key == Some(key) && q.origin == item.origin)
             {
+                let newer_queued =
+                    old.epoch == item.epoch && (old.seq.wrapping_sub(item.seq) as i32) > 0;
+                if newer_queued {
+                    return Queued::Superseded;
+                }
                 *old = item;
                 return Queued::Replaced;
             }

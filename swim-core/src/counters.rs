@@ -133,6 +133,13 @@ pub struct Counters {
     pub events_dropped: u64,
     /// Relayed broadcasts dropped because the queue was full.
     pub broadcasts_dropped: u64,
+    /// Metadata, broadcasts or direct messages larger than this node accepts
+    /// (`max_metadata_len`, `max_payload_len`, or without `alloc` the blob
+    /// capacity `B`): neither delivered nor relayed.
+    pub blobs_refused: u64,
+    /// Keyed broadcasts that arrived after a newer one with the same origin
+    /// and key: neither delivered nor relayed.
+    pub broadcasts_superseded: u64,
     /// Broadcasts from members not (or no longer) known, not delivered.
     pub broadcasts_unknown_origin: u64,
     /// Records whose remaining retransmissions were dropped because the

@@ -57,4 +57,10 @@ pub enum LocalEvent {
     },
     /// The graceful leave finished propagating; the node is now silent.
     Left,
+    /// The incarnation counter was exhausted by an accusation at its
+    /// maximum: the node continues under the next generation (persist it).
+    NewGeneration {
+        /// The new generation; the incarnation restarts at 0.
+        generation: u32,
+    },
 }

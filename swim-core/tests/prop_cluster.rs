@@ -218,7 +218,6 @@ proptest! {
 /// record, from a buggy or hostile member, gets a live node declared dead
 /// by everyone until it restarts with a new generation.
 #[test]
-#[ignore = "swim-core bug: an accusation at incarnation u32::MAX cannot be refuted"]
 fn an_accusation_at_the_highest_incarnation_is_refuted() {
     use swim_core::wire::codec::Writer;
     use swim_core::wire::{encode_packet_start, encode_record, Message, Record};

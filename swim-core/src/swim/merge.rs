@@ -204,12 +204,21 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 if incarnation > self.me.incarnation {
                     // A previous life of this process with the same generation
                     // went further: move past it.
-                    self.me.incarnation = incarnation.saturating_add(1);
+                    match incarnation.checked_add(1) {
+                        Some(next) => self.me.incarnation = next,
+                        None => self.start_new_generation(),
+                    }
                     self.requeue_self_state();
                 }
             }
             _ if incarnation >= self.me.incarnation => {
-                self.me.incarnation = incarnation.saturating_add(1);
+                if incarnation == u32::MAX {
+                    // No higher incarnation exists: start a new life, which
+                    // outranks every record of the old one.
+                    self.start_new_generation();
+                } else {
+                    self.me.incarnation = incarnation + 1;
+                }
                 self.counters.suspicions_refuted += 1;
                 if self.config.lifeguard {
                     self.health = (self.health + 1).min(self.config.awareness_max);
@@ -230,8 +239,27 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
+    /// Moves the local node to the next generation at incarnation 0, when
+    /// its incarnation cannot grow any more; reported as
+    /// [`LocalEvent::NewGeneration`].
+    fn start_new_generation(&mut self) {
+        let Some(generation) = self.me.id.generation.checked_add(1) else {
+            // Both counters exhausted: nothing outranks the accusation.
+            self.counters.stale_updates += 1;
+            return;
+        };
+        self.me.id.generation = generation;
+        self.me.incarnation = 0;
+        self.requeue(crate::gossip_queue::SELF_SLOT, RecordOf::Meta);
+        self.emit(Event::Local(LocalEvent::NewGeneration { generation }));
+    }
+
     pub(super) fn merge_meta(&mut self, id: Identity<A>, version: u32, data: &[u8]) {
-        if id.addr == self.me.id.addr || data.len() > usize::from(self.config.max_metadata_len) {
+        if id.addr == self.me.id.addr {
+            return;
+        }
+        if data.len() > usize::from(self.config.max_metadata_len) {
+            self.counters.blobs_refused += 1;
             return;
         }
         let Some(slot) = self.members.find(&id.addr) else {
@@ -246,6 +274,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return;
         }
         let Some(meta) = Payload::from_slice(data) else {
+            self.counters.blobs_refused += 1;
             return;
         };
         m.meta = meta;
@@ -262,9 +291,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         key: Option<u64>,
         payload: &[u8],
     ) {
-        if origin.addr == self.me.id.addr
-            || payload.len() > usize::from(self.config.max_payload_len)
-        {
+        if origin.addr == self.me.id.addr {
+            return;
+        }
+        if payload.len() > usize::from(self.config.max_payload_len) {
+            self.counters.blobs_refused += 1;
             return;
         }
         let Some(slot) = self.members.find(&origin.addr) else {
@@ -291,6 +322,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             }
         }
         let Some(payload) = Payload::from_slice(payload) else {
+            self.counters.blobs_refused += 1;
             return;
         };
         let item = QueuedBroadcast {
@@ -302,8 +334,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             sent: 0,
             local: false,
         };
-        if self.broadcasts.push(item) == Queued::Full {
-            self.counters.broadcasts_dropped += 1;
+        match self.broadcasts.push(item) {
+            Queued::Superseded => {
+                self.counters.broadcasts_superseded += 1;
+                return;
+            }
+            Queued::Full => self.counters.broadcasts_dropped += 1,
+            Queued::Added | Queued::Replaced | Queued::Evicted => {}
         }
         self.emit(Event::Broadcast {
             origin: origin.addr,

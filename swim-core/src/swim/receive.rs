@@ -90,13 +90,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 }
             }
             Message::Direct { payload } => {
-                if payload.len() > usize::from(self.config.max_payload_len) {
-                    self.counters.drops.count(DropReason::Malformed);
-                    return;
-                }
-                match Payload::from_slice(payload) {
+                let fits = payload.len() <= usize::from(self.config.max_payload_len);
+                match Payload::from_slice(payload).filter(|_| fits) {
                     Some(payload) => self.emit(Event::Message { from, payload }),
-                    None => self.counters.drops.count(DropReason::Malformed),
+                    None => self.counters.blobs_refused += 1,
                 }
             }
         }
