@@ -120,7 +120,9 @@ impl Node {
         self.identity.addr
     }
 
-    /// The local identity: advertised address and generation.
+    /// The identity the node started with: advertised address and
+    /// generation. The generation moves on only after
+    /// `LocalEvent::NewGeneration` (an exhausted incarnation counter).
     pub fn identity(&self) -> &Identity<SocketAddr> {
         &self.identity
     }

@@ -200,6 +200,14 @@ impl Driver {
                 }
             }
             Event::Local(LocalEvent::Refuted { .. }) => self.save_incarnation(),
+            Event::Local(LocalEvent::NewGeneration { generation }) => {
+                let generation = *generation;
+                if let Some(store) = &mut self.store {
+                    if store.save_generation(generation).is_err() {
+                        self.transport.identity_write_errors += 1;
+                    }
+                }
+            }
             _ => {}
         }
         match self.events.try_send(event) {

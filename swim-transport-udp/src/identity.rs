@@ -93,6 +93,19 @@ impl IdentityStore {
         self.write()
     }
 
+    /// Records a new generation (the core moved to one when its incarnation
+    /// counter ran out); the incarnation restarts at 0.
+    pub fn save_generation(&mut self, generation: u32) -> io::Result<()> {
+        if generation <= self.state.generation {
+            return Ok(());
+        }
+        self.state = Persisted {
+            generation,
+            incarnation: 0,
+        };
+        self.write()
+    }
+
     /// Writes atomically: a temporary file renamed over the old one.
     fn write(&self) -> io::Result<()> {
         let text = format!(

@@ -44,6 +44,7 @@ pub fn kind(event: &Event) -> &'static str {
         Event::Local(LocalEvent::Joined) => "local-joined",
         Event::Local(LocalEvent::Refuted { .. }) => "local-refuted",
         Event::Local(LocalEvent::Left) => "local-left",
+        Event::Local(LocalEvent::NewGeneration { .. }) => "local-new-generation",
     }
 }
 
