@@ -1,6 +1,8 @@
 //! Prints every event about one node (and every action) in a lossy run,
 //! to investigate a false positive:
-//! `cargo run --release -p swim-tests --example watch -- NODES lan|local LOSS_PERCENT SECS SEED NODE [pauses]`.
+//! `cargo run --release -p swim-tests --example watch -- NODES lan|local LOSS_PERCENT SECS SEED NODE [pauses|back-to-back-pauses] [plain]`
+//! (`back-to-back-pauses`: 2-5 s pauses with 0.2-2 s of activity between
+//! them; `plain`: Lifeguard off).
 
 use std::time::Duration;
 
@@ -15,11 +17,12 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let nodes: usize = arg(&args, 1, 100);
-    let config = if args.get(2).is_some_and(|s| s == "local") {
+    let mut config = if args.get(2).is_some_and(|s| s == "local") {
         Config::local()
     } else {
         Config::lan()
     };
+    config.lifeguard = args.get(8).is_none_or(|a| a != "plain");
     let loss: f64 = arg(&args, 3, 0.0);
     let secs: u64 = arg(&args, 4, 120);
     let seed: u64 = arg(&args, 5, 1);
@@ -28,8 +31,13 @@ fn main() {
     let mut scenario = Scenario::new(nodes, config, seed)
         .with_duration(s(secs))
         .with_link(LinkModel::with_loss(loss / 100.0));
-    if args.get(7).is_some_and(|a| a == "pauses") {
-        scenario = scenario.pauses(1, s(1), s(secs), s(2), s(5), s(10), s(30));
+    let ms = Duration::from_millis;
+    match args.get(7).map(String::as_str) {
+        Some("pauses") => scenario = scenario.pauses(1, s(1), s(secs), s(2), s(5), s(10), s(30)),
+        Some("back-to-back-pauses") => {
+            scenario = scenario.pauses(1, s(1), s(secs), s(2), s(5), ms(200), s(2));
+        }
+        _ => {}
     }
     let mut sim = scenario.build();
     sim.watch(node);

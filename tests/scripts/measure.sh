@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-measures every figure quoted in tests/README.md. Run from the
 # workspace root: bash tests/scripts/measure.sh > measurements.txt
-# (about 3 minutes on 2 cores, without the 10 000-node run; add --10k for it:
+# (about 4 minutes on 2 cores, without the 10 000-node run; add --10k for it:
 # 10-15 minutes and ~13 GB of RAM).
 set -euo pipefail
 cargo build --release -p swim-tests --bin simulate >&2
@@ -32,6 +32,26 @@ for preset in lan local; do for lg in "" --no-lifeguard; do
   done
   echo "$preset ${lg:-lifeguard}: $total false positives"
 done; done
+
+# false positives per seed (seeds with none omitted), Lifeguard on and off.
+pauses() { # nodes preset loss% gap_min gap_max last_seed
+  for lg in "" --no-lifeguard; do
+    total=0; seeds=""
+    for s in $(seq 1 "$6"); do
+      n=$($sim -n "$1" -d 600 --preset "$2" --loss "$3" --pauses --pause-gap-min "$4" \
+            --pause-gap-max "$5" -q -s "$s" $lg | awk '/^false positives/{print $3}')
+      total=$((total + n)); [ "$n" = 0 ] || seeds="$seeds $s:$n"
+    done
+    echo "n=$1 $2 loss $3% gaps $4-$5 s ${lg:-lifeguard}: $total false positives (seed:count$seeds)"
+  done
+}
+echo "== back-to-back pauses: 2-5 s with 0.2-2 s of activity between them"
+pauses 100 lan 0 0.2 2 6
+pauses 100 lan 1 0.2 2 6
+pauses 100 local 0 0.2 2 6
+pauses 10 lan 0 0.2 2 40
+pauses 10 lan 1 0.2 2 40
+pauses 10 lan 1 10 30 40
 
 if [ "${1:-}" = "--10k" ]; then
   echo "== 10 000 nodes, 60 virtual seconds"

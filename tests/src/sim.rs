@@ -111,16 +111,9 @@ fn hash_event(mut h: u64, now: u64, node: u32, event: &Event<u32, 64>) -> u64 {
             (9, None)
         }
         Event::Local(local) => {
-            let (t, x) = match local {
-                LocalEvent::Joined => (0u8, 0u32),
-                LocalEvent::Refuted {
-                    incarnation,
-                    was_declared_dead,
-                } => (1 + u8::from(*was_declared_dead), *incarnation),
-                LocalEvent::Left => (3, 0),
-            };
-            h = fnv(h, &[t]);
-            h = fnv(h, &x.to_le_bytes());
+            // Every local event by its Debug form: rare, and covers variants
+            // swim-core may add.
+            h = fnv(h, format!("{local:?}").as_bytes());
             (10, None)
         }
     };
@@ -359,6 +352,10 @@ impl Simulator {
         let now = self.local_now(idx);
         f(&mut swim, now);
         self.metrics.inputs += 1;
+        if self.invariants.enabled {
+            // Before draining: events and outgoing messages are at their peak.
+            self.check_caps(i, &swim);
+        }
         if self.hosts[idx].slow > 0 {
             self.hosts[idx].busy_until = self.now + self.hosts[idx].slow;
         }
@@ -535,7 +532,17 @@ impl Simulator {
         }
     }
 
+    /// Every table and queue of `swim` within its cap (O(1): lengths only).
+    fn check_caps(&mut self, i: u32, swim: &Node) {
+        let q = swim.queue_lengths();
+        for (name, len, cap) in crate::invariants::over_caps(&q) {
+            self.invariants
+                .fail(self.now, i, format!("{len} {name}, cap {cap}"));
+        }
+    }
+
     fn check(&mut self, i: u32, swim: &Node) {
+        self.check_caps(i, swim);
         let me = swim.local();
         let gen = me.identity.generation;
         let inc = me.incarnation;

@@ -63,6 +63,8 @@ fn bad_input_is_an_error_not_a_panic() {
         &["-d", "nan"],
         &["--probe-timeout-ms", "5000"],
         &["--preset", "moon"],
+        &["--pauses", "--pause-gap-min", "3", "--pause-gap-max", "1"],
+        &["--pauses", "--pause-gap-min", "-1"],
     ] {
         let out = simulate(args);
         assert!(!out.status.success(), "{args:?} succeeded");

@@ -23,7 +23,10 @@ fn random_seeds_join() {
     // Each node joins through two random earlier nodes, which may not know
     // everyone yet. With the local preset an "alive" record is retransmitted
     // only 4 times per node at n = 40, so a few pairs wait for push-pull
-    // (every 15 s): measured 16.9-17.8 s for this seed.
+    // (every 15 s): measured 16.9 s for this seed, 2.5-29.9 s over seeds
+    // 1-8 (`simulate -n 40 --preset local --random-seeds 2 --join-spread 2`,
+    // workspace commit 306676d). The bound allows three push-pull rounds
+    // after the last join.
     let join = JoinPlan::RandomSeeds {
         spread: Duration::from_secs(2),
         seeds: 2,
@@ -33,7 +36,7 @@ fn random_seeds_join() {
         .with_duration(Duration::from_secs(60))
         .run();
     assert!(
-        r.first_converged_at_secs.is_some_and(|t| t < 35.0),
+        r.first_converged_at_secs.is_some_and(|t| t < 50.0),
         "{:?}",
         r.first_converged_at_secs
     );

@@ -29,20 +29,25 @@ fn ten_percent_loss_no_false_positives() {
     assert_eq!(r.violations, Some(0), "{:?}", r.violation_list);
 }
 
-/// 100 nodes, 10 virtual minutes each:
+/// 100 nodes, 10 virtual minutes each, seeds 1-3:
 /// `cargo test --release -p swim-tests --test loss -- --ignored --nocapture`
-/// At 10% loss, seed 1, node 31 declares node 82 dead at 477.18 s: it never
-/// received node 82's refutation (tests/README.md, "Findings").
+/// Measured at workspace commit 306676d: no false positive at 5% or 10%.
+/// (At swim-core ecdd6d3, 10% loss seed 1 had one: node 31 missed node 82's
+/// refutation; swim-core now answers an outdated accusation with the
+/// refutation, tests/README.md, "Findings".)
 #[test]
-#[ignore = "fails at 10% loss (1 false positive, a missed refutation); 100 nodes x 10 min: run in release"]
+#[ignore = "100 nodes x 10 min x 6 runs: run in release"]
 fn hundred_nodes_ten_minutes_at_5_and_10_percent() {
     for loss in [0.05, 0.10] {
-        let r = lossy(100, loss, 600, 1);
-        println!("{}", r.summary());
-        assert_eq!(
-            r.false_positives, 0,
-            "loss {loss}: {:?}",
-            r.false_positive_list
-        );
+        for seed in 1..=3 {
+            let r = lossy(100, loss, 600, seed);
+            println!("loss {loss} seed {seed}:\n{}", r.summary());
+            assert_eq!(
+                r.false_positives, 0,
+                "loss {loss} seed {seed}: {:?}",
+                r.false_positive_list
+            );
+            assert_eq!(r.violations, Some(0), "{:?}", r.violation_list);
+        }
     }
 }

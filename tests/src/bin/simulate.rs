@@ -101,9 +101,16 @@ struct Args {
     /// Virtual second of the mass restart.
     #[arg(long, default_value_t = 30.0)]
     restart_at: f64,
-    /// Pause node 1 for 2-5 s at random times (10-30 s apart).
+    /// Pause node 1 for 2-5 s at random times (by default 10-30 s of
+    /// activity between pauses).
     #[arg(long)]
     pauses: bool,
+    /// Shortest activity between two pauses, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pause_gap_min: f64,
+    /// Longest activity between two pauses, seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pause_gap_max: f64,
     /// Node 1 takes this many milliseconds to process each input, for the
     /// whole run (an overloaded member).
     #[arg(long)]
@@ -209,6 +216,12 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
             RestartMode::NewGeneration,
         );
     }
+    if a.pause_gap_min > a.pause_gap_max {
+        return Err(format!(
+            "--pause-gap-min {} is above --pause-gap-max {}",
+            a.pause_gap_min, a.pause_gap_max
+        ));
+    }
     if a.pauses {
         let (two, five) = (Duration::from_secs(2), Duration::from_secs(5));
         s = s.pauses(
@@ -217,8 +230,8 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
             duration,
             two,
             five,
-            Duration::from_secs(10),
-            Duration::from_secs(30),
+            secs("pause-gap-min", a.pause_gap_min)?,
+            secs("pause-gap-max", a.pause_gap_max)?,
         );
     }
     if let Some(ms) = a.slow_ms {
