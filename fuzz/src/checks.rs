@@ -445,11 +445,13 @@ fn settle(
     let local = node.local();
     let counters = node.counters();
     assert_eq!(local.identity.addr, watch.addr);
+    // The incarnation never decreases, except when an exhausted incarnation
+    // moves the node to its next generation (at incarnation 0).
+    let before = (watch.generation, watch.incarnation);
+    let after = (local.identity.generation, local.incarnation);
     assert!(
-        local.incarnation >= watch.incarnation,
-        "incarnation went down from {} to {}",
-        watch.incarnation,
-        local.incarnation
+        after >= before,
+        "(generation, incarnation) went down from {before:?} to {after:?}"
     );
     assert!(
         local.health <= config.awareness_max,
@@ -535,11 +537,16 @@ fn settle(
             );
         }
     }
-    for e in &events {
-        if let Event::Local(LocalEvent::Refuted { incarnation, .. }) = e {
-            assert!(*incarnation <= local.incarnation);
+    // A refutation announces an incarnation the node has (in this
+    // generation: a later one restarts at 0).
+    if local.identity.generation == watch.generation {
+        for e in &events {
+            if let Event::Local(LocalEvent::Refuted { incarnation, .. }) = e {
+                assert!(*incarnation <= local.incarnation);
+            }
         }
     }
+    watch.generation = local.identity.generation;
     watch.incarnation = local.incarnation;
     watch.status = local.status;
     watch.views = now_views;
@@ -578,9 +585,10 @@ fn check_queues(node: &Node, config: &Config) -> QueueLengths {
 }
 
 /// After `node` handled `datagram`: if it accepted it, every accusation
-/// about its own identity was refuted with a higher incarnation (unless it
-/// is leaving, when it keeps saying "left").
-fn check_refuted(node: &Node, datagram: &[u8], drops_before: u64) {
+/// about its own identity was refuted with a higher incarnation, or a new
+/// generation past the highest incarnation (unless it is leaving, when it
+/// keeps saying "left").
+fn check_refuted(node: &Node, datagram: &[u8], before: &Identity<u32>, drops_before: u64) {
     let local = node.local();
     if node.counters().drops.total() != drops_before
         || matches!(local.status, LocalStatus::Leaving | LocalStatus::Left)
@@ -598,11 +606,15 @@ fn check_refuted(node: &Node, datagram: &[u8], drops_before: u64) {
             ..
         } = record
         {
-            if id == *local.identity && state != MemberState::Alive {
+            if id == *before && state != MemberState::Alive {
+                // A higher incarnation, or a new generation when the
+                // accusation was at the highest incarnation.
+                let refuted = local.identity.generation > before.generation
+                    || local.incarnation > incarnation;
                 assert!(
-                    local.incarnation > incarnation || incarnation == u32::MAX,
-                    "{state:?} at incarnation {incarnation} not refuted: still at {}",
-                    local.incarnation
+                    refuted,
+                    "{state:?} at incarnation {incarnation} not refuted: still at {:?} {}",
+                    local.identity, local.incarnation
                 );
             }
         }
@@ -751,8 +763,9 @@ impl Harness {
         };
         let now = self.now;
         let drops = self.nodes[i].0.counters().drops.total();
+        let identity = self.nodes[i].0.local().identity.clone();
         self.nodes[i].0.handle_datagram(now, from, bytes);
-        check_refuted(&self.nodes[i].0, bytes, drops);
+        check_refuted(&self.nodes[i].0, bytes, &identity, drops);
         self.settle(i, now);
     }
 
