@@ -24,6 +24,8 @@ pub enum DropReason {
     UnexpectedAck,
     /// The node has left and no longer takes part.
     NotMember,
+    /// The source address is the node's own (a loop or a spoofed packet).
+    FromSelf,
     /// Every push-pull slot was busy.
     SyncBusy,
     /// The outgoing queue was full.
@@ -53,6 +55,8 @@ pub struct DropCounters {
     pub unexpected_ack: u64,
     /// See [`DropReason::NotMember`].
     pub not_member: u64,
+    /// See [`DropReason::FromSelf`].
+    pub from_self: u64,
     /// See [`DropReason::SyncBusy`].
     pub sync_busy: u64,
     /// See [`DropReason::TransmitQueueFull`].
@@ -73,6 +77,7 @@ impl DropCounters {
             DropReason::UnknownTarget => &mut self.unknown_target,
             DropReason::UnexpectedAck => &mut self.unexpected_ack,
             DropReason::NotMember => &mut self.not_member,
+            DropReason::FromSelf => &mut self.from_self,
             DropReason::SyncBusy => &mut self.sync_busy,
             DropReason::TransmitQueueFull => &mut self.transmit_queue_full,
         };
@@ -91,6 +96,7 @@ impl DropCounters {
             + self.unknown_target
             + self.unexpected_ack
             + self.not_member
+            + self.from_self
             + self.sync_busy
             + self.transmit_queue_full
     }

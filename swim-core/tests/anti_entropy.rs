@@ -317,6 +317,9 @@ fn packets_of_another_cluster_or_version_are_dropped_and_counted() {
     c.inject(1, 0, &vec![1u8; 70_000]);
     let drops = c.node(0).counters().drops;
     assert_eq!((drops.truncated, drops.oversized), (1, 1));
+    // A datagram claiming to come from the node itself is never answered.
+    c.inject(0, 0, &with_current_version(&other_version));
+    assert_eq!(c.node(0).counters().drops.from_self, 1);
 }
 
 #[test]
@@ -345,4 +348,11 @@ fn key_value_state_reaches_every_node() {
         c.node_mut(2).set_local_state(now, b"k", &too_big),
         Err(CommandError::MetadataTooLarge)
     );
+}
+
+/// The packet with its version byte restored (any valid packet will do).
+fn with_current_version(packet: &[u8]) -> Vec<u8> {
+    let mut p = packet.to_vec();
+    p[0] = swim_core::wire::PROTOCOL_VERSION;
+    p
 }

@@ -212,17 +212,19 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 }
             }
             _ if incarnation >= self.me.incarnation => {
-                if incarnation == u32::MAX {
-                    // No higher incarnation exists: start a new life, which
-                    // outranks every record of the old one.
-                    self.start_new_generation();
-                } else {
-                    self.me.incarnation = incarnation + 1;
-                }
                 self.counters.suspicions_refuted += 1;
                 if self.config.lifeguard {
                     self.health = (self.health + 1).min(self.config.awareness_max);
                 }
+                if incarnation == u32::MAX {
+                    // No higher incarnation exists: start a new life, which
+                    // outranks every record of the old one (reported as
+                    // `NewGeneration` instead of `Refuted`).
+                    self.start_new_generation();
+                    self.requeue_self_state();
+                    return;
+                }
+                self.me.incarnation = incarnation + 1;
                 self.requeue_self_state();
                 let was_declared_dead = state != MemberState::Suspect;
                 let incarnation = self.me.incarnation;

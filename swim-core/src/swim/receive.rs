@@ -29,6 +29,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.counters.drops.count(DropReason::NotMember);
             return;
         }
+        if from == self.me.id.addr {
+            self.counters.drops.count(DropReason::FromSelf);
+            return;
+        }
         if datagram.len() > usize::from(self.config.packet_budget) {
             self.counters.drops.count(DropReason::Oversized);
             return;
