@@ -44,16 +44,6 @@
 //! A command wakes it at once with an empty datagram from a private socket
 //! of the handle (and it checks its commands at least every 250 ms anyway).
 //!
-//! Two additions to the protocol's own dissemination make small clusters
-//! converge at once rather than at the first periodic push-pull (15 to 30 s
-//! with the `local` preset):
-//!
-//! * one and three seconds after the join completes, the node push-pulls
-//!   with its seeds again, so that nodes that joined through the same seed
-//!   at the same moment learn of each other;
-//! * on a graceful leave, it push-pulls with up to 16 live members, so that
-//!   each receives the departure directly.
-//!
 //! Socket errors never stop it: ICMP "port unreachable", `EMSGSIZE`, a full
 //! send buffer (a send blocks at most 20 ms) or an address family the
 //! socket cannot reach lose that datagram and are counted in
