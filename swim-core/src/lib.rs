@@ -97,6 +97,8 @@ pub mod kv;
 mod math;
 mod member;
 mod members;
+#[cfg(feature = "alloc")]
+mod snapshot;
 mod storage;
 mod swim;
 mod time;
@@ -108,6 +110,8 @@ pub use counters::{Counters, DropCounters, DropReason};
 pub use error::{CommandError, ConfigError};
 pub use event::{Event, LocalEvent};
 pub use member::MemberState;
+#[cfg(feature = "alloc")]
+pub use snapshot::{LocalSnapshot, MemberSnapshot};
 pub use storage::Payload;
 pub use swim::{LocalNode, LocalStatus, MemberView, QueueLengths, Swim, Transmit, MAX_SEEDS};
 pub use time::Instant;

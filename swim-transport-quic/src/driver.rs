@@ -271,15 +271,7 @@ impl Driver {
                 let _ = reply.send(members);
             }
             Command::Local(reply) => {
-                let local = self.swim.local();
-                let info = LocalInfo {
-                    identity: local.identity.clone(),
-                    incarnation: local.incarnation,
-                    status: local.status,
-                    health: local.health,
-                    metadata: local.metadata.to_vec(),
-                };
-                let _ = reply.send(info);
+                let _ = reply.send(self.swim.local().to_snapshot());
             }
             Command::Counters(reply) => {
                 let _ = reply.send(self.snapshot());
@@ -316,13 +308,7 @@ impl Driver {
     }
 
     fn member(&self, m: &swim_core::MemberView<'_, SocketAddr>) -> Member {
-        Member {
-            identity: m.identity.clone(),
-            incarnation: m.incarnation,
-            state: m.state,
-            since: self.to_std(m.since),
-            metadata: m.metadata.to_vec(),
-        }
+        m.to_snapshot().map_since(|t| self.to_std(t))
     }
 
     /// Only reader tasks of verified connections produce these.

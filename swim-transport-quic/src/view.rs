@@ -4,55 +4,14 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use swim_core::{Counters, Identity, LocalStatus, MemberState};
+use swim_core::Counters;
 
-/// One remote member as the local node sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    /// Its address and generation.
-    pub identity: Identity<SocketAddr>,
-    /// Its incarnation as known here.
-    pub incarnation: u32,
-    /// Alive, suspect, dead or left.
-    pub state: MemberState,
-    /// When the state last changed, by this process's clock.
-    pub since: Instant,
-    /// Its metadata as known here.
-    pub metadata: Vec<u8>,
-}
-
-impl Member {
-    /// Its address.
-    pub fn addr(&self) -> SocketAddr {
-        self.identity.addr
-    }
-
-    /// True if alive or suspect.
-    pub fn is_active(&self) -> bool {
-        self.state.is_active()
-    }
-
-    /// The value of `key` in the member's key-value state (see
-    /// [`Node::set_state`](crate::Node::set_state)).
-    pub fn state_value(&self, key: &[u8]) -> Option<&[u8]> {
-        swim_core::kv::get(&self.metadata, key)
-    }
-}
+/// One remote member as the local node sees it (`since` by this
+/// process's clock).
+pub type Member = swim_core::MemberSnapshot<SocketAddr, Instant>;
 
 /// The local node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LocalInfo {
-    /// Its advertised address and generation.
-    pub identity: Identity<SocketAddr>,
-    /// Its current incarnation.
-    pub incarnation: u32,
-    /// Where it stands (joining, joined, leaving...).
-    pub status: LocalStatus,
-    /// Lifeguard's local health multiplier (0 = healthy).
-    pub health: u8,
-    /// Its metadata.
-    pub metadata: Vec<u8>,
-}
+pub type LocalInfo = swim_core::LocalSnapshot<SocketAddr>;
 
 /// What the QUIC layer counted. All fields count events since the start,
 /// except `open_connections` and `pending_connects`, which are current
