@@ -56,5 +56,5 @@ pauses 10 lan 1 10 30 40
 if [ "${1:-}" = "--10k" ]; then
   echo "== 10 000 nodes, 60 virtual seconds"
   /usr/bin/time -v "$sim" -n 10000 -d 60 --join-spread 10 --kill 1 --kill-at 30 --sample-secs 5 -q 2>&1 \
-    | grep -E 'wall time|full membership|per survivor|traffic|heap|Elapsed|User time|Maximum resident'
+    | grep -E 'wall time|full membership|converged|first suspicion|per survivor|false positives|traffic|heap|Elapsed|User time|Maximum resident'
 fi
