@@ -129,6 +129,9 @@ pub struct Counters {
     pub suspicions_raised: u64,
     /// Accusations against this node that it refuted.
     pub suspicions_refuted: u64,
+    /// Lifeguard's last-chance pings to suspects shortly before their
+    /// suspicion times out.
+    pub last_chance_probes: u64,
     /// Members this node declared dead when their suspicion timed out.
     pub members_declared_dead: u64,
     /// Updates that arrived already known or older than what is known.

@@ -397,3 +397,91 @@ fn sync_with_exchanges_tables_on_demand() {
         .expect("one exchange merges the pairs");
     assert!(took < secs(3), "took {took:?}");
 }
+
+/// Lifeguard's last chance: a member whose refutation missed this node is
+/// pinged with the suspicion one probe timeout before its deadline, and the
+/// refutation riding on the ack saves it.
+#[test]
+fn a_suspect_gets_a_last_chance_ping_before_it_is_declared_dead() {
+    use swim_core::wire::codec::Writer;
+    use swim_core::wire::{encode_packet_start, encode_record, Message, Packet, Record};
+    use swim_core::{Identity, Instant, Swim};
+
+    let config = Config::lan();
+    let tag = config.cluster_tag;
+    let mut node: Swim<u32, rand_pcg::Pcg32> = Swim::new(
+        Identity::new(1, 1),
+        config.clone(),
+        rand_core::SeedableRng::seed_from_u64(5),
+        Instant::ZERO,
+    )
+    .unwrap();
+    let packet = |message: Message<'_, u32>, records: &[Record<'_, u32>]| {
+        let mut buf = [0u8; 256];
+        let mut w = Writer::new(&mut buf);
+        encode_packet_start(&mut w, tag, &message).unwrap();
+        for r in records {
+            encode_record(&mut w, r).unwrap();
+        }
+        let n = w.len();
+        buf[..n].to_vec()
+    };
+    let member = |state, incarnation, accuser| Record::Member {
+        state,
+        id: Identity::new(2, 1),
+        incarnation,
+        accuser,
+    };
+    let mut buf = [0u8; 1400];
+    let mut now = Instant::ZERO;
+    node.handle_datagram(
+        now,
+        2,
+        &packet(
+            Message::Sync { flags: 0 },
+            &[member(MemberState::Alive, 0, None)],
+        ),
+    );
+    node.handle_datagram(
+        now,
+        9,
+        &packet(Message::Gossip, &[member(MemberState::Suspect, 0, Some(9))]),
+    );
+    assert_eq!(node.member(&2).unwrap().state, MemberState::Suspect);
+    // Run the node's timers, answering nothing, until it pings member 2
+    // with the suspicion on board.
+    let mut last_chance = None;
+    while last_chance.is_none() && now < Instant::from_secs(120) {
+        now = node.poll_timeout().unwrap().max(now);
+        node.handle_timeout(now);
+        while let Some(t) = node.poll_transmit(now, &mut buf) {
+            let p = Packet::<u32>::decode(&buf[..t.len], tag).unwrap();
+            if let (2, Message::Ping { seq, .. }) = (t.destination, &p.message) {
+                let carries = p.records().flatten().any(|r| {
+                    matches!(r, Record::Member { state: MemberState::Suspect, incarnation: 0, id, .. } if id.addr == 2)
+                });
+                if carries && node.counters().last_chance_probes == 1 {
+                    last_chance = Some(*seq);
+                }
+            }
+        }
+        while node.poll_event().is_some() {}
+    }
+    let seq = last_chance.expect("a last-chance ping carrying the suspicion");
+    assert_eq!(
+        node.member(&2).unwrap().state,
+        MemberState::Suspect,
+        "not dead yet"
+    );
+    // Member 2 answers with its refutation on the ack.
+    node.handle_datagram(
+        now,
+        2,
+        &packet(Message::Ack { seq }, &[member(MemberState::Alive, 1, None)]),
+    );
+    assert_eq!(node.member(&2).unwrap().state, MemberState::Alive);
+    assert_eq!(node.counters().drops.unexpected_ack, 0);
+    now += Duration::from_secs(120);
+    node.handle_timeout(now);
+    assert_eq!(node.counters().members_declared_dead, 0);
+}

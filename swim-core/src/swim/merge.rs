@@ -395,6 +395,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             started: now,
             deadline: Instant::from_micros(now.as_micros().saturating_add(max)),
             accusers,
+            last_chance_sent: false,
         };
         if let Err(s) = self.suspicions.push(suspicion, usize::MAX) {
             // No room: time it with the shortest timeout by replacing the
@@ -443,6 +444,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let mut i = 0;
         while i < self.suspicions.len() {
             if self.suspicions[i].deadline > now {
+                let (timeout, lifeguard) = (self.config.probe_timeout, self.config.lifeguard);
+                if self.suspicions[i].next_step(timeout, lifeguard) <= now {
+                    self.suspicions[i].last_chance_sent = true;
+                    let slot = self.suspicions[i].slot;
+                    self.send_last_chance_ping(slot);
+                }
                 i += 1;
                 continue;
             }
@@ -463,6 +470,29 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.counters.members_declared_dead += 1;
             self.emit(Event::MemberFailed(id));
         }
+    }
+
+    /// Lifeguard: one probe timeout before declaring a suspect dead, ping it
+    /// once more with the suspicion on board (buddy system). A live member
+    /// that never heard of the suspicion refutes at once; one that already
+    /// refuted but whose refutation missed this node sends it again with
+    /// the ack. Either way its Alive record arrives before the deadline.
+    fn send_last_chance_ping(&mut self, slot: Slot) {
+        let Some(target) = self.members.get(slot).map(|m| m.id.clone()) else {
+            return;
+        };
+        let seq = self.next_seq();
+        if self.last_chance_seqs.is_full() {
+            self.last_chance_seqs.remove(0);
+        }
+        let _ = self.last_chance_seqs.push(seq);
+        self.counters.last_chance_probes += 1;
+        self.send(super::Outgoing::Ping {
+            to: target.addr.clone(),
+            seq,
+            target,
+            slot,
+        });
     }
 
     /// Suspects a member after a failed probe (accuser: the local node).

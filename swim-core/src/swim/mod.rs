@@ -31,6 +31,8 @@ const MAX_RELAYS: usize = 32;
 const MAX_SYNC_SLOTS: usize = 16;
 /// Distinct accusers remembered per suspicion.
 const MAX_ACCUSERS: usize = 8;
+/// Last-chance pings whose acks are awaited at once.
+const MAX_LAST_CHANCE: usize = 16;
 /// Members corrected in one reply to a sender of stale accusations.
 const MAX_CORRECTIONS: usize = 8;
 /// Outgoing messages queued at once with `alloc` (without, the capacity `N`).
@@ -184,6 +186,20 @@ struct Suspicion<A> {
     started: Instant,
     deadline: Instant,
     accusers: FixedVec<A, MAX_ACCUSERS>,
+    /// Lifeguard: the last-chance ping (carrying the suspicion) went out.
+    last_chance_sent: bool,
+}
+
+impl<A> Suspicion<A> {
+    /// When this suspicion next needs attention: the last-chance ping one
+    /// probe timeout before the deadline, then the deadline.
+    fn next_step(&self, probe_timeout: Duration, lifeguard: bool) -> Instant {
+        if lifeguard && !self.last_chance_sent {
+            self.deadline - probe_timeout
+        } else {
+            self.deadline
+        }
+    }
 }
 
 /// One direction of a push-pull exchange: the local table sent in chunks.
@@ -275,6 +291,9 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     /// Members the sender of the datagram being handled holds outdated
     /// accusations about (filled while merging, then answered).
     corrections: FixedVec<Slot, MAX_CORRECTIONS>,
+    /// Sequence numbers of last-chance pings to suspects, so that their
+    /// acks are recognised.
+    last_chance_seqs: FixedVec<u32, MAX_LAST_CHANCE>,
     leave_done_at: Option<Instant>,
     health: u8,
     next_seq: u32,
@@ -329,6 +348,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             join: None,
             resync: None,
             corrections: FixedVec::new(),
+            last_chance_seqs: FixedVec::new(),
             leave_done_at: None,
             health: 0,
             next_seq: rng.next_u32() >> 1,
@@ -640,7 +660,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             next = next.min(self.next_sync_at);
         }
         for s in self.suspicions.iter() {
-            next = next.min(s.deadline);
+            next = next.min(s.next_step(self.config.probe_timeout, self.config.lifeguard));
         }
         if let Some(&(_, at)) = self.reap_queue.front() {
             next = next.min(at + self.config.dead_member_retention);

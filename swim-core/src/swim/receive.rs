@@ -122,6 +122,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 return;
             }
         }
+        if let Some(i) = self.last_chance_seqs.iter().position(|&s| s == seq) {
+            // What matters arrived with it: the suspect's Alive record.
+            self.last_chance_seqs.swap_remove(i);
+            return;
+        }
         if let Some(i) = self.relays.iter().position(|r| r.seq == seq) {
             let relay = self.relays.swap_remove(i);
             self.send(Outgoing::Ack {
