@@ -319,8 +319,7 @@ fn a_leaving_node_reaches_everyone_even_with_dead_members_around() {
 /// member dead when its own suspicion timer runs out).
 #[test]
 fn an_outdated_accusation_is_answered_with_the_refutation() {
-    use swim_core::wire::codec::Writer;
-    use swim_core::wire::{encode_packet_start, encode_record, Message, Packet, Record};
+    use swim_core::wire::{Message, Packet, Record};
     use swim_core::{Identity, Instant, Swim};
 
     let config = Config::lan();
@@ -332,16 +331,7 @@ fn an_outdated_accusation_is_answered_with_the_refutation() {
         Instant::ZERO,
     )
     .unwrap();
-    let packet = |message: Message<'_, u32>, records: &[Record<'_, u32>]| {
-        let mut buf = [0u8; 256];
-        let mut w = Writer::new(&mut buf);
-        encode_packet_start(&mut w, tag, &message).unwrap();
-        for r in records {
-            encode_record(&mut w, r).unwrap();
-        }
-        let n = w.len();
-        buf[..n].to_vec()
-    };
+    let packet = |message, records: &[Record<'_, u32>]| harness::packet(tag, message, records);
     let member = |state, incarnation, accuser| Record::Member {
         state,
         id: Identity::new(2, 1),
@@ -403,8 +393,7 @@ fn sync_with_exchanges_tables_on_demand() {
 /// refutation riding on the ack saves it.
 #[test]
 fn a_suspect_gets_a_last_chance_ping_before_it_is_declared_dead() {
-    use swim_core::wire::codec::Writer;
-    use swim_core::wire::{encode_packet_start, encode_record, Message, Packet, Record};
+    use swim_core::wire::{Message, Packet, Record};
     use swim_core::{Identity, Instant, Swim};
 
     let config = Config::lan();
@@ -416,16 +405,7 @@ fn a_suspect_gets_a_last_chance_ping_before_it_is_declared_dead() {
         Instant::ZERO,
     )
     .unwrap();
-    let packet = |message: Message<'_, u32>, records: &[Record<'_, u32>]| {
-        let mut buf = [0u8; 256];
-        let mut w = Writer::new(&mut buf);
-        encode_packet_start(&mut w, tag, &message).unwrap();
-        for r in records {
-            encode_record(&mut w, r).unwrap();
-        }
-        let n = w.len();
-        buf[..n].to_vec()
-    };
+    let packet = |message, records: &[Record<'_, u32>]| harness::packet(tag, message, records);
     let member = |state, incarnation, accuser| Record::Member {
         state,
         id: Identity::new(2, 1),

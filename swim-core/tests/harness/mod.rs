@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
+use swim_core::wire::codec::Writer;
+use swim_core::wire::{encode_packet_start, encode_record, Message, Record};
 use swim_core::{Config, Event, Identity, Instant, MemberState, Swim};
 
 /// Storage capacity used by the harness (no-alloc builds).
@@ -313,4 +315,16 @@ impl Cluster {
             .filter(|l| l.node == at && matches(&l.event))
             .count()
     }
+}
+
+/// Encodes one datagram by hand: `message`, then `records`.
+pub fn packet(cluster_tag: u32, message: Message<'_, u32>, records: &[Record<'_, u32>]) -> Vec<u8> {
+    let mut buf = [0u8; 1400];
+    let mut w = Writer::new(&mut buf);
+    encode_packet_start(&mut w, cluster_tag, &message).expect("header fits");
+    for r in records {
+        encode_record(&mut w, r).expect("record fits");
+    }
+    let n = w.len();
+    buf[..n].to_vec()
 }
