@@ -42,6 +42,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.run_relays(now);
         self.expire_suspicions(now);
         self.reap(now);
+        self.rejoin_if_alone(now);
         if now >= self.next_gossip_at && !self.config.gossip_interval.is_zero() {
             if self.me.status == LocalStatus::Leaving {
                 // Until the leave completes, every gossip tick carries the
@@ -233,13 +234,6 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 self.start_sync(peer, SYNC_WANT_REPLY);
             }
         }
-        // Alone although seeds are known: the view has collapsed; rejoin.
-        if self.members.active() == 0 && !self.seeds.is_empty() && self.join.is_none() {
-            self.join = Some(super::JoinState {
-                next_attempt: self.last_now,
-                backoff: self.config.join_retry_initial,
-            });
-        }
     }
 
     /// Starts sending the local table to `peer`; `flags` ask for a reply.
@@ -299,11 +293,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 self.forget(slot);
             }
         }
-        if self.is_joined()
-            && self.members.len() == 0
-            && !self.seeds.is_empty()
-            && self.join.is_none()
-        {
+    }
+
+    /// Alone although seeds are known (every member dead, left or
+    /// forgotten): the view has collapsed, so join through the seeds again,
+    /// with the usual backoff.
+    fn rejoin_if_alone(&mut self, now: Instant) {
+        let alone = self.is_joined() && self.members.active() == 0;
+        if alone && !self.seeds.is_empty() && self.join.is_none() {
             self.join = Some(super::JoinState {
                 next_attempt: now,
                 backoff: self.config.join_retry_initial,
