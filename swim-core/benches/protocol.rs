@@ -1,5 +1,6 @@
 //! Hot-path benchmarks: answering a ping with 10, 1 000 and 10 000 known
-//! members, and encoding/decoding a full 1400-byte packet.
+//! members, merging a full packet of already-known updates (what most of a
+//! large cluster's gossip is), and encoding/decoding a full 1400-byte packet.
 //!
 //! Run: `cargo bench -p swim-core --features alloc --bench protocol`
 
@@ -93,6 +94,51 @@ fn ping_ack(c: &mut Criterion) {
     group.finish();
 }
 
+/// A full gossip packet of Alive records that `node` already holds, about
+/// members spread over its whole table.
+fn known_records_packet(config: &Config, n: u32) -> Vec<u8> {
+    let mut buf = [0u8; 1400];
+    let mut w = Writer::new(&mut buf);
+    encode_packet_start::<SocketAddr>(&mut w, config.cluster_tag, &Message::Gossip).unwrap();
+    let mut i = 0u32;
+    loop {
+        let member = 1 + (i * 7919) % n;
+        let record = Record::Member {
+            state: MemberState::Alive,
+            id: Identity::new(addr(member), 1),
+            incarnation: 0,
+            accuser: None,
+        };
+        if encode_record(&mut w, &record).is_none() {
+            break;
+        }
+        i += 1;
+    }
+    let len = w.len();
+    buf[..len].to_vec()
+}
+
+fn merge_known(c: &mut Criterion) {
+    let mut group = c.benchmark_group("merge_full_packet_of_known_records");
+    for n in [1_000u32, 10_000] {
+        let mut node = node_with_members(n);
+        let packet = known_records_packet(node.config(), n);
+        let mut out = [0u8; 1400];
+        let before = node.counters().stale_updates;
+        node.handle_datagram(Instant::ZERO, addr(1), &packet);
+        let stale = node.counters().stale_updates - before;
+        assert!(stale > 100, "only {stale} records were known");
+        drain(&mut node, &mut out);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                node.handle_datagram(Instant::ZERO, addr(1), black_box(&packet));
+                drain(&mut node, &mut out);
+            })
+        });
+    }
+    group.finish();
+}
+
 fn full_packet(c: &mut Criterion) {
     let tag = Config::lan().cluster_tag;
     let records: Vec<Record<'static, SocketAddr>> = (0..200)
@@ -136,5 +182,5 @@ fn full_packet(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, ping_ack, full_packet);
+criterion_group!(benches, ping_ack, merge_known, full_packet);
 criterion_main!(benches);
