@@ -23,10 +23,6 @@ pub struct Invariants {
     pub enabled: bool,
     /// Highest incarnation each (node, generation) ever held itself.
     pub highest: BTreeMap<(u32, u32), u32>,
-    /// Last view each observer had of each member: (generation, incarnation).
-    pub views: Vec<BTreeMap<u32, (u32, u32)>>,
-    /// Incarnation each running process had at its last check.
-    pub own: Vec<Option<u32>>,
     /// Violations found (at most [`Invariants::KEEP`] are kept).
     pub violations: Vec<Violation>,
     /// Violations found, including those not kept.
@@ -37,16 +33,12 @@ impl Invariants {
     /// Violations stored in full; later ones are only counted.
     pub const KEEP: usize = 100;
 
-    /// A checker for `nodes` nodes.
-    pub fn new(nodes: usize, enabled: bool) -> Self {
+    /// A checker, switched on or off. What it remembers about each
+    /// process (its last view of every member, its own incarnation) lives
+    /// with the simulated host.
+    pub fn new(enabled: bool) -> Self {
         Invariants {
             enabled,
-            views: if enabled {
-                vec![BTreeMap::new(); nodes]
-            } else {
-                Vec::new()
-            },
-            own: vec![None; nodes],
             ..Invariants::default()
         }
     }
@@ -56,17 +48,6 @@ impl Invariants {
         self.count += 1;
         if self.violations.len() < Self::KEEP {
             self.violations.push(Violation { at, node, what });
-        }
-    }
-
-    /// Forgets what is known about `node`'s process (it crashed or
-    /// restarted).
-    pub fn reset_process(&mut self, node: u32) {
-        if let Some(v) = self.views.get_mut(node as usize) {
-            v.clear();
-        }
-        if let Some(o) = self.own.get_mut(node as usize) {
-            *o = None;
         }
     }
 }

@@ -7,6 +7,11 @@
 //!   `(time, sequence)`; every random choice comes from PCG generators
 //!   seeded from one seed, so the same seed gives the same trace
 //!   ([`sim::Simulator::trace_hash`]).
+//! * Time advances in windows no longer than the shortest link latency.
+//!   Inside a window no node can hear from another, so the nodes' inputs
+//!   run on several threads ([`sim::Simulator::set_threads`]); what they
+//!   caused is applied afterwards in one global order, so the trace is the
+//!   same for any number of threads.
 //! * [`net`]: latency, jitter, loss, duplication, reordering and bandwidth
 //!   per directed link; symmetric and one-way partitions.
 //! * [`fault`]: crash, restart (same identity, persisted incarnation or new
@@ -35,6 +40,7 @@
 
 pub mod alloc_counter;
 pub mod fault;
+mod host;
 pub mod invariants;
 pub mod metrics;
 pub mod net;

@@ -73,6 +73,8 @@ pub struct Metrics {
     pub undeliverable: u64,
     /// Inputs (datagrams, timeouts, commands) handled by nodes.
     pub inputs: u64,
+    /// Time windows whose hosts ran on more than one thread.
+    pub parallel_windows: u64,
     /// First virtual time (µs) at which every running node knew every
     /// other running node, after the last start.
     pub converged_at: Option<u64>,

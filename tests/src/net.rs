@@ -149,6 +149,17 @@ impl Network {
         })
     }
 
+    /// Shortest delay any datagram can have (µs): the lowest latency of
+    /// the default link and of every override.
+    pub fn min_latency(&self) -> u64 {
+        self.links
+            .values()
+            .chain(std::iter::once(&self.default))
+            .map(|l| micros(l.latency))
+            .min()
+            .unwrap_or(0)
+    }
+
     /// The model of the directed link `from -> to`.
     pub fn link(&self, from: u32, to: u32) -> &LinkModel {
         self.links.get(&(from, to)).unwrap_or(&self.default)

@@ -61,9 +61,20 @@ impl<T> EventQueue<T> {
         self.heap.push(Entry { at, seq, item });
     }
 
-    /// Removes and returns the earliest item with its time.
-    pub fn pop(&mut self) -> Option<(u64, T)> {
-        self.heap.pop().map(|e| (e.at, e.item))
+    /// Removes and returns the earliest item with its time and sequence
+    /// number.
+    pub fn pop(&mut self) -> Option<(u64, u64, T)> {
+        self.heap.pop().map(|e| (e.at, e.seq, e.item))
+    }
+
+    /// The earliest item and its time, without removing it.
+    pub fn peek(&self) -> Option<(u64, &T)> {
+        self.heap.peek().map(|e| (e.at, &e.item))
+    }
+
+    /// The sequence number the next pushed item will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     /// Time of the earliest item.
@@ -93,7 +104,7 @@ mod tests {
         q.push(1, 'b');
         q.push(5, 'c');
         q.push(1, 'd');
-        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, c)| c)).collect();
+        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, _, c)| c)).collect();
         assert_eq!(order, vec!['b', 'd', 'a', 'c']);
     }
 }

@@ -25,6 +25,10 @@ pub struct Report {
     pub virtual_secs: f64,
     /// Wall-clock seconds the run took.
     pub wall_secs: f64,
+    /// Threads the simulator used.
+    pub threads: usize,
+    /// Time windows whose nodes ran on more than one thread.
+    pub parallel_windows: u64,
     /// Inputs handled by all nodes (datagrams, timeouts, commands).
     pub inputs: u64,
     /// Lifeguard on or off.
@@ -87,6 +91,8 @@ impl Report {
             seed: scenario.seed,
             virtual_secs: secs,
             wall_secs: wall.as_secs_f64(),
+            threads: sim.threads(),
+            parallel_windows: m.parallel_windows,
             inputs: m.inputs,
             lifeguard: scenario.config.lifeguard,
             loss: scenario.link.loss,
@@ -136,7 +142,13 @@ impl Report {
             ("virtual time", format!("{:.1} s", self.virtual_secs)),
             (
                 "wall time",
-                format!("{:.2} s ({} inputs)", self.wall_secs, self.inputs),
+                format!(
+                    "{:.2} s on {} thread{} ({} inputs)",
+                    self.wall_secs,
+                    self.threads,
+                    if self.threads == 1 { "" } else { "s" },
+                    self.inputs
+                ),
             ),
             (
                 "lifeguard / link loss",

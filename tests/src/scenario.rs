@@ -53,6 +53,8 @@ pub struct Scenario {
     pub actions: Vec<(Duration, Action)>,
     /// Check invariants after every input.
     pub invariants: bool,
+    /// Threads the simulator may use (results do not depend on it).
+    pub threads: usize,
     /// Time between two samples of the time series (zero: none).
     pub sample_every: Duration,
     /// Name shown in reports.
@@ -75,6 +77,7 @@ impl Scenario {
             },
             actions: Vec::new(),
             invariants: true,
+            threads: 1,
             sample_every: Duration::from_secs(1),
             name: String::from("scenario"),
         }
@@ -107,6 +110,13 @@ impl Scenario {
     /// Turns invariant checks on or off.
     pub fn with_invariants(mut self, on: bool) -> Self {
         self.invariants = on;
+        self
+    }
+
+    /// Lets the simulator run each window's hosts on up to `threads`
+    /// threads. The trace and every figure stay the same.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
         self
     }
 
@@ -254,6 +264,7 @@ impl Scenario {
             self.seed,
             self.invariants,
         );
+        sim.set_threads(self.threads);
         let n = self.nodes.max(1) as u128;
         let mut rng = Pcg64::seed_from_u64(self.seed ^ 0x6a6f_696e);
         for i in 0..self.nodes {

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use rand_core::SeedableRng;
 use rand_pcg::{Pcg32, Pcg64};
-use swim_core::{Config, Event, Identity, Instant, LocalEvent, LocalStatus, MemberState, Swim};
+use swim_core::{Config, Event, Identity, Instant, LocalEvent, MemberState, Swim};
 
 use crate::fault::{Action, RestartMode};
+use crate::host::{fnv, Ctx, Effects, Host, HostEv, Item, Key, Worker, FNV_OFFSET};
 use crate::invariants::Invariants;
 use crate::metrics::{Accusation, Detection, Kill, Metrics, Percentiles, Sample};
 use crate::net::{Fate, LinkModel, Network};
@@ -21,37 +22,27 @@ const BUF_LEN: usize = 65_536;
 /// Something in the event queue.
 #[derive(Debug)]
 enum Ev {
-    Deliver { to: u32, from: u32, data: Box<[u8]> },
-    Timer { node: u32, epoch: u32 },
-    Resume { node: u32, epoch: u32 },
+    /// An event for one host: runs inside a window, possibly in parallel.
+    Host { node: u32, ev: HostEv },
+    /// A scheduled action: runs alone, between windows.
     Action(Box<Action>),
+    /// A sample of the time series: runs alone, between windows.
     Sample,
 }
 
-/// One simulated host: its process (if running) and its faults.
-#[derive(Debug)]
-struct Host {
-    swim: Option<Node>,
-    generation: u32,
-    /// Bumped at every crash/start, so stale timers are ignored.
-    epoch: u32,
-    /// Next timer (virtual µs) scheduled for this process.
-    timer_at: Option<u64>,
-    clock_offset: i64,
-    paused: bool,
-    backlog: Vec<(u32, Box<[u8]>)>,
-    slow: u64,
-    busy_until: u64,
-    /// Virtual time the current process started.
-    started_at: u64,
-    /// Highest incarnation persisted (for `RestartMode::PersistedIncarnation`).
-    persisted: u32,
-}
+/// Windows with fewer host events than this run on the calling thread.
+const PARALLEL_MIN: usize = 16;
 
 /// A deterministic simulation of `n` nodes.
 ///
 /// Drive it with [`Simulator::schedule`] and [`Simulator::run_until`]; the
-/// same seed and schedule always give the same [`Simulator::trace_hash`].
+/// same seed and schedule always give the same [`Simulator::trace_hash`],
+/// whatever [`Simulator::set_threads`] says.
+///
+/// Time advances in windows no longer than the shortest link latency:
+/// inside one, hosts cannot hear from each other, so their events run
+/// independently (on several threads if asked); what they caused is then
+/// applied in one global order (see the `host` module).
 #[derive(Debug)]
 pub struct Simulator {
     config: Config,
@@ -62,7 +53,11 @@ pub struct Simulator {
     seed: u64,
     now: u64,
     trace: u64,
-    buf: Vec<u8>,
+    /// One transmit buffer per thread.
+    bufs: Vec<Vec<u8>>,
+    threads: usize,
+    /// Longest window: the shortest latency of any link (µs).
+    lookahead: u64,
     sample_every: u64,
     /// Sum of `active_members()` over running nodes (fast convergence hint).
     active_sum: u64,
@@ -74,26 +69,6 @@ pub struct Simulator {
     invariants: Invariants,
     watch: Option<u32>,
     log: Vec<String>,
-}
-
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// Folds `bytes` into the trace hash: FNV-1a over 8-byte little-endian
-/// words (the tail zero-padded, then its length), so hashing every
-/// delivered datagram stays a small share of a large run.
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        h ^= u64::from_le_bytes(word);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    let tail = words.remainder();
-    let mut word = [0u8; 8];
-    word[..tail.len()].copy_from_slice(tail);
-    h ^= u64::from_le_bytes(word) ^ ((tail.len() as u64) << 59);
-    h.wrapping_mul(FNV_PRIME)
 }
 
 /// Folds one event into the trace hash without formatting it.
@@ -141,33 +116,22 @@ fn micros(d: Duration) -> u64 {
 
 impl Simulator {
     /// `nodes` hosts, none running yet; every link follows `link`. Each
-    /// node gets `config`. `invariants` turns the checks on.
+    /// node gets `config`. `invariants` turns the checks on. One thread
+    /// until [`Simulator::set_threads`].
     pub fn new(nodes: usize, config: Config, link: LinkModel, seed: u64, invariants: bool) -> Self {
-        let hosts = (0..nodes)
-            .map(|_| Host {
-                swim: None,
-                generation: 0,
-                epoch: 0,
-                timer_at: None,
-                clock_offset: 0,
-                paused: false,
-                backlog: Vec::new(),
-                slow: 0,
-                busy_until: 0,
-                started_at: 0,
-                persisted: 0,
-            })
-            .collect();
+        let net = Network::new(nodes, link);
         Simulator {
             config,
-            hosts,
+            hosts: (0..nodes).map(|_| Host::default()).collect(),
             queue: EventQueue::new(),
-            net: Network::new(nodes, link),
+            lookahead: net.min_latency(),
+            net,
             rng: Pcg64::seed_from_u64(seed),
             seed,
             now: 0,
-            trace: 0xcbf2_9ce4_8422_2325,
-            buf: vec![0; BUF_LEN],
+            trace: FNV_OFFSET,
+            bufs: vec![vec![0; BUF_LEN]],
+            threads: 1,
             sample_every: 0,
             active_sum: 0,
             active: vec![0; nodes],
@@ -175,10 +139,22 @@ impl Simulator {
             last_start: 0,
             next_verify: 0,
             metrics: Metrics::default(),
-            invariants: Invariants::new(nodes, invariants),
+            invariants: Invariants::new(invariants),
             watch: None,
             log: Vec::new(),
         }
+    }
+
+    /// Runs the hosts of each window on up to `threads` threads (at least
+    /// one). Results do not depend on it.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.clamp(1, self.hosts.len().max(1));
+        self.bufs.resize_with(self.threads, || vec![0; BUF_LEN]);
+    }
+
+    /// Threads used per window.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Records a [`Sample`] every `every` of virtual time (zero: never).
@@ -190,8 +166,8 @@ impl Simulator {
         }
     }
 
-    /// Logs every event that node `node` reports and every event about it
-    /// reported by others (see [`Simulator::event_log`]); for debugging.
+    /// Logs every event about `node` (and every local event of it), with
+    /// every action, for [`Simulator::event_log`].
     pub fn watch(&mut self, node: u32) {
         self.watch = Some(node);
     }
@@ -221,33 +197,33 @@ impl Simulator {
         self.hosts.is_empty()
     }
 
-    /// The running process on host `i`, if any.
+    /// The running process of host `i`, if any.
     pub fn node(&self, i: u32) -> Option<&Node> {
         self.hosts.get(i as usize)?.swim.as_ref()
     }
 
-    /// The configuration every node starts with.
+    /// The configuration every node runs.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Everything measured so far.
+    /// Measurements so far.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
-    /// The invariant checker (violations found so far).
+    /// The invariant checker (violations so far).
     pub fn invariants(&self) -> &Invariants {
         &self.invariants
     }
 
-    /// A hash of everything that happened: every datagram delivered and
-    /// every event reported, with its time. Same seed, same hash.
+    /// Hash of everything that happened so far, in order: same seed and
+    /// schedule, same hash.
     pub fn trace_hash(&self) -> u64 {
         self.trace
     }
 
-    /// Events waiting in the queue (datagrams in flight, timers, actions).
+    /// Events waiting in the queue.
     pub fn pending(&self) -> usize {
         self.queue.len()
     }
@@ -260,256 +236,255 @@ impl Simulator {
     /// Runs every event up to and including virtual time `until`.
     pub fn run_until(&mut self, until: Duration) {
         let until = micros(until);
-        while let Some(at) = self.queue.peek_time() {
+        while let Some((at, ev)) = self.queue.peek() {
             if at > until {
                 break;
             }
-            let Some((at, ev)) = self.queue.pop() else {
-                break;
-            };
-            self.now = at;
-            self.dispatch(ev);
+            match ev {
+                Ev::Host { .. } => self.run_window(until),
+                Ev::Action(_) | Ev::Sample => {
+                    let Some((at, _, ev)) = self.queue.pop() else {
+                        break;
+                    };
+                    self.now = at;
+                    match ev {
+                        Ev::Action(a) => self.act(*a),
+                        Ev::Sample => {
+                            self.take_sample();
+                            if self.sample_every > 0 {
+                                self.queue.push(self.now + self.sample_every, Ev::Sample);
+                            }
+                        }
+                        Ev::Host { .. } => {}
+                    }
+                }
+            }
         }
         self.now = self.now.max(until);
     }
 
-    fn local_now(&self, i: usize) -> Instant {
-        let t = (self.now as i64)
-            .saturating_add(self.hosts[i].clock_offset)
-            .max(0);
-        Instant::from_micros(t as u64)
-    }
-
-    fn dispatch(&mut self, ev: Ev) {
-        match ev {
-            Ev::Deliver { to, from, data } => self.deliver(to, from, data),
-            Ev::Timer { node, epoch } => {
-                let h = &mut self.hosts[node as usize];
-                if h.epoch != epoch || h.timer_at != Some(self.now) || h.swim.is_none() || h.paused
-                {
-                    return;
-                }
-                if h.busy_until > self.now {
-                    let at = h.busy_until;
-                    h.timer_at = Some(at);
-                    self.queue.push(at, Ev::Timer { node, epoch });
-                    return;
-                }
-                h.timer_at = None;
-                self.input(node, |s, now| s.handle_timeout(now));
-            }
-            Ev::Resume { node, epoch } => self.resume(node, epoch),
-            Ev::Action(a) => self.act(*a),
-            Ev::Sample => {
-                self.take_sample();
-                if self.sample_every > 0 {
-                    self.queue.push(self.now + self.sample_every, Ev::Sample);
-                }
-            }
-        }
-    }
-
-    fn deliver(&mut self, to: u32, from: u32, data: Box<[u8]>) {
-        let h = &mut self.hosts[to as usize];
-        if h.swim.is_none() {
-            self.metrics.undeliverable += 1;
-            return;
-        }
-        if h.paused {
-            h.backlog.push((from, data));
-            return;
-        }
-        if h.busy_until > self.now {
-            let at = h.busy_until;
-            self.queue.push(at, Ev::Deliver { to, from, data });
-            return;
-        }
-        self.trace = fnv(self.trace, &self.now.to_le_bytes());
-        self.trace = fnv(self.trace, b"D");
-        self.trace = fnv(self.trace, &to.to_le_bytes());
-        self.trace = fnv(self.trace, &from.to_le_bytes());
-        self.trace = fnv(self.trace, &data);
-        self.input(to, |s, now| s.handle_datagram(now, from, &data));
-    }
-
-    fn resume(&mut self, node: u32, epoch: u32) {
-        let h = &mut self.hosts[node as usize];
-        if h.epoch != epoch || !h.paused {
-            return;
-        }
-        h.paused = false;
-        let backlog = std::mem::take(&mut h.backlog);
-        // Timers fire on wall-clock time while datagrams wait in the socket
-        // buffer: the timeout comes first, then the backlog all at once.
-        h.timer_at = None;
-        self.input(node, |s, now| s.handle_timeout(now));
-        for (from, data) in backlog {
-            if self.hosts[node as usize].swim.is_none() {
-                break;
-            }
-            self.trace = fnv(self.trace, b"B");
-            self.trace = fnv(self.trace, &data);
-            self.input(node, |s, now| s.handle_datagram(now, from, &data));
-        }
-    }
-
-    /// Runs one input on host `i`, then drains its outputs.
-    fn input(&mut self, i: u32, f: impl FnOnce(&mut Node, Instant)) {
-        let idx = i as usize;
-        let Some(mut swim) = self.hosts[idx].swim.take() else {
+    /// Runs the host events of one window, which starts at the earliest
+    /// queued event and ends before `until`, the next action or sample, or
+    /// one lookahead later, whichever comes first.
+    fn run_window(&mut self, until: u64) {
+        let Some((start, _)) = self.queue.peek() else {
             return;
         };
-        let now = self.local_now(idx);
-        f(&mut swim, now);
-        self.metrics.inputs += 1;
-        if self.invariants.enabled {
-            // Before draining: events and outgoing messages are at their peak.
-            self.check_caps(i, &swim);
+        let mut end = start
+            .saturating_add(self.lookahead.max(1))
+            .min(until.saturating_add(1));
+        let mut batch = Vec::new();
+        while let Some((at, ev)) = self.queue.peek() {
+            if at >= end {
+                break;
+            }
+            if !matches!(ev, Ev::Host { .. }) {
+                end = at;
+                break;
+            }
+            let Some((at, seq, Ev::Host { node, ev })) = self.queue.pop() else {
+                break;
+            };
+            batch.push((Key::queued(at, seq), node, ev));
         }
-        if self.hosts[idx].slow > 0 {
-            self.hosts[idx].busy_until = self.now + self.hosts[idx].slow;
+        let ctx = Ctx {
+            config: &self.config,
+            window_end: end,
+            invariants: self.invariants.enabled,
+            highest: &self.invariants.highest,
+        };
+        let mut effects: Vec<Effects> = if batch.len() < PARALLEL_MIN || self.threads == 1 {
+            let mut w = Worker::new(ctx, &mut self.hosts, 0, &mut self.bufs[0]);
+            w.run(batch);
+            w.out
+        } else {
+            self.metrics.parallel_windows += 1;
+            let chunk = self.hosts.len().div_ceil(self.threads);
+            let mut batches: Vec<Vec<_>> = (0..self.threads).map(|_| Vec::new()).collect();
+            for e in batch {
+                batches[e.1 as usize / chunk].push(e);
+            }
+            std::thread::scope(|s| {
+                let handles: Vec<_> = self
+                    .hosts
+                    .chunks_mut(chunk)
+                    .zip(self.bufs.iter_mut())
+                    .zip(batches)
+                    .enumerate()
+                    .map(|(i, ((hosts, buf), batch))| {
+                        s.spawn(move || {
+                            let mut w = Worker::new(ctx, hosts, (i * chunk) as u32, buf);
+                            w.run(batch);
+                            w.out
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("simulator worker panicked"))
+                    .collect()
+            })
+        };
+        effects.sort_unstable_by_key(|fx| fx.key);
+        for fx in effects {
+            self.apply(fx);
         }
-        self.drain(i, swim, now);
     }
 
-    fn drain(&mut self, i: u32, mut swim: Node, now: Instant) {
-        let idx = i as usize;
-        let budget = usize::from(self.config.packet_budget);
-        let mut buf = std::mem::take(&mut self.buf);
-        while let Some(t) = swim.poll_transmit(now, &mut buf) {
-            if t.len > budget {
-                self.invariants.fail(
-                    self.now,
-                    i,
-                    format!("datagram of {} bytes over the {budget} budget", t.len),
-                );
-            }
-            self.send(i, t.destination, &buf[..t.len]);
-        }
-        self.buf = buf;
-        let mut events = 0usize;
-        let mut left = false;
-        while let Some(event) = swim.poll_event() {
-            events += 1;
-            self.trace = hash_event(self.trace, self.now, i, &event);
-            if let Some(w) = self.watch {
-                let about = match &event {
-                    Event::MemberJoined(id)
-                    | Event::MemberSuspected(id)
-                    | Event::MemberAlive(id)
-                    | Event::MemberFailed(id)
-                    | Event::MemberLeft(id)
-                    | Event::MemberUpdated(id)
-                    | Event::MemberRemoved(id) => id.addr == w,
-                    _ => i == w,
-                };
-                if about {
-                    self.log
-                        .push(format!("{:.6} {i} {event:?}", self.now as f64 / 1e6));
+    /// Applies what one host event caused, in the global order.
+    fn apply(&mut self, fx: Effects) {
+        self.now = self.now.max(fx.key.at);
+        let now = fx.key.at;
+        let i = fx.node;
+        for item in fx.items {
+            match item {
+                Item::Input => self.metrics.inputs += 1,
+                Item::Undeliverable => self.metrics.undeliverable += 1,
+                Item::Delivered {
+                    from,
+                    digest,
+                    backlog,
+                } => {
+                    if backlog {
+                        self.trace = fnv(self.trace, b"B");
+                    } else {
+                        self.trace = fnv(self.trace, &now.to_le_bytes());
+                        self.trace = fnv(self.trace, b"D");
+                        self.trace = fnv(self.trace, &i.to_le_bytes());
+                        self.trace = fnv(self.trace, &from.to_le_bytes());
+                    }
+                    self.trace = fnv(self.trace, &digest.to_le_bytes());
                 }
-            }
-            if matches!(event, Event::Local(LocalEvent::Left)) {
-                left = true;
-            }
-            self.observe(i, &swim, event);
-        }
-        if self.invariants.enabled {
-            if events > usize::from(self.config.event_queue_len) {
-                self.invariants.fail(
-                    self.now,
-                    i,
-                    format!(
-                        "{events} events queued, cap {}",
-                        self.config.event_queue_len
-                    ),
-                );
-            }
-            self.check(i, &swim);
-        }
-        // Convergence bookkeeping.
-        let active = swim.active_members() as u64;
-        self.active_sum = self.active_sum - self.active[idx] + active;
-        self.active[idx] = active;
-        let h = &mut self.hosts[idx];
-        h.persisted = h.persisted.max(swim.local().incarnation);
-        if left || swim.local().status == LocalStatus::Left {
-            self.stop(i);
-        } else {
-            let deadline = swim.poll_timeout().map(|t| {
-                let v = (t.as_micros() as i64).saturating_sub(h.clock_offset).max(0) as u64;
-                v.max(self.now)
-            });
-            if let Some(at) = deadline {
-                if h.timer_at != Some(at) {
-                    h.timer_at = Some(at);
-                    let epoch = h.epoch;
-                    self.queue.push(at, Ev::Timer { node: i, epoch });
+                Item::Send { to, data } => self.send(now, i, to, data),
+                Item::Event(event) => {
+                    self.trace = hash_event(self.trace, now, i, &event);
+                    if let Some(w) = self.watch {
+                        let about = match &event {
+                            Event::MemberJoined(id)
+                            | Event::MemberSuspected(id)
+                            | Event::MemberAlive(id)
+                            | Event::MemberFailed(id)
+                            | Event::MemberLeft(id)
+                            | Event::MemberUpdated(id)
+                            | Event::MemberRemoved(id) => id.addr == w,
+                            _ => i == w,
+                        };
+                        if about {
+                            self.log
+                                .push(format!("{:.6} {i} {event:?}", now as f64 / 1e6));
+                        }
+                    }
+                    self.observe(now, i, event);
                 }
+                Item::Schedule { at, ev } => self.queue.push(at, Ev::Host { node: i, ev }),
+                Item::Violation(what) => self.invariants.fail(now, i, what),
+                Item::Reached {
+                    generation,
+                    incarnation,
+                } => {
+                    let high = self
+                        .invariants
+                        .highest
+                        .entry((i, generation))
+                        .or_insert(incarnation);
+                    *high = (*high).max(incarnation);
+                }
+                Item::Active(active) => {
+                    self.active_sum = self.active_sum - self.active[i as usize] + active;
+                    self.active[i as usize] = active;
+                }
+                Item::Stopped => self.stopped(i),
             }
-            h.swim = Some(swim);
         }
         self.check_convergence();
     }
 
-    fn send(&mut self, from: u32, to: u32, bytes: &[u8]) {
+    /// Runs `f` on host `node` now, between windows, and applies the effects.
+    fn input_now(&mut self, node: u32, f: impl FnOnce(&mut Node, Instant)) {
+        self.between_windows(node, |w, fx, now| w.input(fx, now, f));
+    }
+
+    /// Runs `f` with a worker over every host whose window ends now, so
+    /// whatever it schedules goes to the queue; then applies its effects.
+    fn between_windows(&mut self, node: u32, f: impl FnOnce(&mut Worker<'_>, &mut Effects, u64)) {
+        let now = self.now;
+        let key = Key::queued(now, self.queue.next_seq());
+        let ctx = Ctx {
+            config: &self.config,
+            window_end: now,
+            invariants: self.invariants.enabled,
+            highest: &self.invariants.highest,
+        };
+        let mut fx = Effects {
+            key,
+            node,
+            items: Vec::new(),
+        };
+        {
+            let mut w = Worker::new(ctx, &mut self.hosts, 0, &mut self.bufs[0]);
+            f(&mut w, &mut fx, now);
+        }
+        self.apply(fx);
+    }
+
+    fn send(&mut self, now: u64, from: u32, to: u32, data: Box<[u8]>) {
         self.metrics.datagrams += 1;
-        self.metrics.bytes += bytes.len() as u64;
+        self.metrics.bytes += data.len() as u64;
         if to as usize >= self.hosts.len() {
             self.metrics.undeliverable += 1;
             return;
         }
-        match self
-            .net
-            .route(self.now, from, to, bytes.len(), &mut self.rng)
-        {
+        match self.net.route(now, from, to, data.len(), &mut self.rng) {
             Fate::Partitioned => self.metrics.partitioned += 1,
             Fate::Lost => self.metrics.lost += 1,
             Fate::Delivered(d1, d2) => {
                 if let Some(d2) = d2 {
+                    let copy = data.clone();
                     self.queue.push(
-                        self.now + d2,
-                        Ev::Deliver {
-                            to,
-                            from,
-                            data: bytes.into(),
+                        now + d2,
+                        Ev::Host {
+                            node: to,
+                            ev: HostEv::Deliver { from, data: copy },
                         },
                     );
                 }
                 self.queue.push(
-                    self.now + d1,
-                    Ev::Deliver {
-                        to,
-                        from,
-                        data: bytes.into(),
+                    now + d1,
+                    Ev::Host {
+                        node: to,
+                        ev: HostEv::Deliver { from, data },
                     },
                 );
             }
         }
     }
 
-    /// True if host `j` runs generation `generation`.
+    /// True if host `j` runs generation `generation` (at virtual time
+    /// `now` of the window being applied: a process that left later in the
+    /// window still counts).
     fn runs(&self, j: u32, generation: u32) -> bool {
-        self.hosts
-            .get(j as usize)
-            .is_some_and(|h| h.swim.is_some() && h.generation == generation)
+        self.runs_at(j, generation, self.now)
+    }
+
+    fn runs_at(&self, j: u32, generation: u32, now: u64) -> bool {
+        self.hosts.get(j as usize).is_some_and(|h| {
+            h.generation == generation && (h.swim.is_some() || h.left_at.is_some_and(|t| t > now))
+        })
     }
 
     /// True if `j` is running, not paused, and reachable from `i` both ways.
-    fn healthy_for(&self, i: u32, j: u32) -> bool {
+    fn healthy_for(&self, i: u32, j: u32, now: u64) -> bool {
         let h = &self.hosts[j as usize];
-        !h.paused && h.slow == 0 && !self.net.is_cut(i, j) && !self.net.is_cut(j, i)
+        let paused = h.paused || h.resumed_at > now;
+        !paused && h.slow == 0 && !self.net.is_cut(i, j) && !self.net.is_cut(j, i)
     }
 
-    fn observe(&mut self, i: u32, swim: &Node, event: Event<u32, 64>) {
+    fn observe(&mut self, now: u64, i: u32, event: Event<u32, 64>) {
         match event {
             Event::MemberFailed(id) => {
-                if id == *swim.local().identity {
-                    self.invariants
-                        .fail(self.now, i, "declared itself dead".into());
-                }
-                if self.runs(id.addr, id.generation) {
-                    if self.healthy_for(i, id.addr) {
-                        let at_secs = self.now as f64 / 1e6;
+                if self.runs_at(id.addr, id.generation, now) {
+                    if self.healthy_for(i, id.addr, now) {
+                        let at_secs = now as f64 / 1e6;
                         self.metrics.false_positives.push(Accusation {
                             at_secs,
                             observer: i,
@@ -519,22 +494,17 @@ impl Simulator {
                         self.metrics.unreachable_deaths += 1;
                     }
                 } else if let Some(&k) = self.metrics.kill_index.get(&(id.addr, id.generation)) {
-                    self.metrics.kills[k].dead_at.entry(i).or_insert(self.now);
+                    self.metrics.kills[k].dead_at.entry(i).or_insert(now);
                 }
             }
             Event::MemberSuspected(id) => {
-                if self.runs(id.addr, id.generation) {
-                    if self.healthy_for(i, id.addr) {
+                if self.runs_at(id.addr, id.generation, now) {
+                    if self.healthy_for(i, id.addr, now) {
                         self.metrics.false_suspicions += 1;
                     }
                 } else if let Some(&k) = self.metrics.kill_index.get(&(id.addr, id.generation)) {
                     let kill = &mut self.metrics.kills[k];
-                    kill.first_suspected.get_or_insert(self.now);
-                }
-            }
-            Event::MemberRemoved(id) => {
-                if let Some(v) = self.invariants.views.get_mut(i as usize) {
-                    v.remove(&id.addr);
+                    kill.first_suspected.get_or_insert(now);
                 }
             }
             Event::Local(LocalEvent::Refuted { .. }) => self.metrics.refutations += 1,
@@ -542,69 +512,22 @@ impl Simulator {
         }
     }
 
-    /// Every table and queue of `swim` within its cap (O(1): lengths only).
-    fn check_caps(&mut self, i: u32, swim: &Node) {
-        let q = swim.queue_lengths();
-        for (name, len, cap) in crate::invariants::over_caps(&q) {
-            self.invariants
-                .fail(self.now, i, format!("{len} {name}, cap {cap}"));
-        }
-    }
-
+    /// Runs the per-process invariant checks on `swim` as host `i`'s
+    /// process and records what they find (unit tests of the checker).
+    #[cfg(test)]
     fn check(&mut self, i: u32, swim: &Node) {
-        self.check_caps(i, swim);
-        let me = swim.local();
-        let gen = me.identity.generation;
-        let inc = me.incarnation;
-        let key = (i, gen);
-        let high = self.invariants.highest.entry(key).or_insert(inc);
-        *high = (*high).max(inc);
-        if let Some(prev) = self.invariants.own[i as usize] {
-            if inc < prev {
-                self.invariants.fail(
-                    self.now,
-                    i,
-                    format!("own incarnation went from {prev} to {inc}"),
-                );
+        let ctx = Ctx {
+            config: &self.config,
+            window_end: self.now,
+            invariants: true,
+            highest: &self.invariants.highest,
+        };
+        let mut items = Vec::new();
+        crate::host::check(ctx, &mut self.hosts[i as usize].checks, i, swim, &mut items);
+        for item in items {
+            if let Item::Violation(what) = item {
+                self.invariants.fail(self.now, i, what);
             }
-        }
-        self.invariants.own[i as usize] = Some(inc);
-        if let Some(m) = swim.member(&i) {
-            if m.identity == me.identity && matches!(m.state, MemberState::Dead | MemberState::Left)
-            {
-                self.invariants
-                    .fail(self.now, i, format!("holds itself as {:?}", m.state));
-            }
-        }
-        let mut count = 0u64;
-        let mut failures = Vec::new();
-        {
-            let views = &mut self.invariants.views[i as usize];
-            for m in swim.members() {
-                count += 1;
-                let (y, g, v) = (m.identity.addr, m.identity.generation, m.incarnation);
-                match self.invariants.highest.get(&(y, g)) {
-                    Some(&h) if v > h => failures.push(format!(
-                        "holds incarnation {v} of {y}/{g}, which only reached {h}"
-                    )),
-                    None if v > 0 => {
-                        failures.push(format!("holds incarnation {v} of {y}/{g}, which never ran"))
-                    }
-                    _ => {}
-                }
-                if let Some(&(pg, pv)) = views.get(&y) {
-                    if pg == g && v < pv {
-                        failures.push(format!("view of {y}/{g} went from incarnation {pv} to {v}"));
-                    }
-                }
-                views.insert(y, (g, v));
-            }
-        }
-        if count > u64::from(self.config.max_members) {
-            failures.push(format!("{count} members, cap {}", self.config.max_members));
-        }
-        for f in failures {
-            self.invariants.fail(self.now, i, f);
         }
     }
 
@@ -762,7 +685,7 @@ impl Simulator {
                 self.start(node, seeds, incarnation);
             }
             Action::Leave { node } => {
-                self.input(node, |s, now| {
+                self.input_now(node, |s, now| {
                     let _ = s.leave(now);
                 });
             }
@@ -771,8 +694,13 @@ impl Simulator {
                 if h.swim.is_some() && !h.paused {
                     h.paused = true;
                     let epoch = h.epoch;
-                    self.queue
-                        .push(self.now + micros(duration), Ev::Resume { node, epoch });
+                    self.queue.push(
+                        self.now + micros(duration),
+                        Ev::Host {
+                            node,
+                            ev: HostEv::Resume { epoch },
+                        },
+                    );
                 }
             }
             Action::ClockJump { node, micros } => {
@@ -781,7 +709,7 @@ impl Simulator {
                 // Re-arm the timer against the new clock.
                 if h.swim.is_some() && !h.paused {
                     h.timer_at = None;
-                    self.input(node, |s, now| s.handle_timeout(now));
+                    self.input_now(node, |s, now| s.handle_timeout(now));
                 }
             }
             Action::Slow { node, per_input } => self.hosts[node as usize].slow = micros(per_input),
@@ -790,6 +718,7 @@ impl Simulator {
             Action::Partition { id, partition } => self.net.partition(id, partition),
             Action::Heal { id } => self.net.heal(id),
         }
+        self.lookahead = self.net.min_latency();
     }
 
     fn start(&mut self, node: u32, seeds: Vec<u32>, incarnation: Option<u32>) {
@@ -797,8 +726,8 @@ impl Simulator {
         if idx >= self.hosts.len() || self.hosts[idx].swim.is_some() {
             return;
         }
-        let now = self.local_now(idx);
         let h = &mut self.hosts[idx];
+        let now = h.local_now(self.now);
         h.epoch += 1;
         let rng_seed = self.seed
             ^ (u64::from(node) << 32 | u64::from(h.epoch)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -818,14 +747,15 @@ impl Simulator {
         h.paused = false;
         h.backlog.clear();
         h.busy_until = 0;
-        self.invariants.reset_process(node);
+        h.left_at = None;
+        h.checks = Default::default();
         self.up += 1;
         self.last_start = self.now;
         self.metrics.converged_at = None;
         if !seeds.is_empty() {
             let _ = swim.join(now, &seeds);
         }
-        self.drain(node, swim, now);
+        self.between_windows(node, |w, fx, t| w.drain(fx, t, swim, now));
     }
 
     fn crash(&mut self, node: u32) {
@@ -846,22 +776,17 @@ impl Simulator {
                 ..Kill::default()
             });
         }
-        self.stop(node);
+        self.hosts[idx].stop();
+        self.stopped(node);
         self.metrics.converged_at = None;
     }
 
-    /// Takes the process of `node` down (crash or finished leave).
-    fn stop(&mut self, node: u32) {
-        let h = &mut self.hosts[node as usize];
-        h.swim = None;
-        h.epoch += 1;
-        h.timer_at = None;
-        h.paused = false;
-        h.backlog.clear();
+    /// Bookkeeping once the process of `node` is down (crash or finished
+    /// leave).
+    fn stopped(&mut self, node: u32) {
         self.up = self.up.saturating_sub(1);
         self.active_sum -= self.active[node as usize];
         self.active[node as usize] = 0;
-        self.invariants.reset_process(node);
     }
 }
 
@@ -890,12 +815,12 @@ mod tests {
         let node = sim.hosts[0].swim.take().unwrap();
         let seen = node.member(&1).unwrap().incarnation;
         // Node 0 once held a higher incarnation of node 1 than it holds now.
-        sim.invariants.views[0].insert(1, (0, seen + 5));
+        sim.hosts[0].checks.views.insert(1, (0, seen + 5));
         sim.check(0, &node);
         assert_eq!(sim.invariants.count, 1, "{:?}", sim.invariants.violations);
         // Node 1 never held the incarnation node 0 holds.
         sim.invariants.highest.insert((1, 0), 0);
-        sim.invariants.views[0].insert(1, (0, 0));
+        sim.hosts[0].checks.views.insert(1, (0, 0));
         let mut forged = Node::new(
             Identity::new(0, 0),
             Config::local(),

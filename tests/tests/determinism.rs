@@ -1,4 +1,5 @@
-//! The same seed gives the same trace; another seed gives another one.
+//! The same seed gives the same trace, on any number of threads; another
+//! seed gives another one.
 
 use std::time::Duration;
 
@@ -49,4 +50,66 @@ fn same_seed_same_trace() {
 #[test]
 fn other_seed_other_trace() {
     assert_ne!(busy(1).run().trace_hash, busy(2).run().trace_hash);
+}
+
+/// 200 nodes on 5 ms links (windows of 5 ms hold enough events to be split
+/// across threads) with loss, duplication, reordering, crashes, churn
+/// (leaves and restarts), clock jumps, pauses and a slow node.
+fn busy_and_large(threads: usize) -> Scenario {
+    let link = LinkModel {
+        latency: Duration::from_millis(5),
+        jitter: Duration::from_millis(3),
+        loss: 0.02,
+        duplicate: 0.01,
+        reorder: 0.02,
+        ..LinkModel::default()
+    };
+    Scenario::new(200, Config::local(), 9)
+        .with_duration(Duration::from_secs(25))
+        .with_link(link)
+        .with_threads(threads)
+        .kill_random(Duration::from_secs(6), 3)
+        .churn(
+            Duration::from_secs(5),
+            Duration::from_secs(25),
+            Duration::from_secs(10),
+            0.05,
+            Duration::from_secs(2),
+        )
+        .clock_jumps(Duration::from_secs(7), 3, -2_000_000)
+        .pauses(
+            5,
+            Duration::from_secs(4),
+            Duration::from_secs(25),
+            Duration::from_secs(2),
+            Duration::from_secs(4),
+            Duration::from_secs(1),
+            Duration::from_secs(3),
+        )
+        .at(
+            Duration::from_secs(9),
+            Action::Slow {
+                node: 6,
+                per_input: Duration::from_millis(2),
+            },
+        )
+}
+
+#[test]
+fn thread_count_does_not_change_the_trace() {
+    let one = busy_and_large(1).run();
+    let three = busy_and_large(3).run();
+    assert_eq!(one.parallel_windows, 0);
+    assert!(
+        three.parallel_windows > 1000,
+        "only {} windows ran in parallel",
+        three.parallel_windows
+    );
+    assert_eq!(one.trace_hash, three.trace_hash);
+    assert_eq!(one.inputs, three.inputs);
+    assert_eq!(one.samples, three.samples);
+    assert_eq!(one.false_positive_list, three.false_positive_list);
+    assert_eq!(one.detection, three.detection);
+    assert_eq!(one.violations, Some(0), "{:?}", one.violation_list);
+    assert_eq!(three.violations, Some(0), "{:?}", three.violation_list);
 }

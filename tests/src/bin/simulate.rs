@@ -121,6 +121,10 @@ struct Args {
     /// Check invariants after every input (slow on large runs).
     #[arg(long)]
     invariants: bool,
+    /// Threads to run the nodes on (default: every core). The results,
+    /// trace hash included, are the same for any number.
+    #[arg(long)]
+    threads: Option<usize>,
     /// Sampling interval of the time series, seconds.
     #[arg(long, default_value_t = 1.0)]
     sample_secs: f64,
@@ -190,6 +194,9 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
         Some(seeds) => JoinPlan::RandomSeeds { spread, seeds },
         None => JoinPlan::OneSeed { spread },
     };
+    if a.threads == Some(0) {
+        return Err("--threads must be at least 1".into());
+    }
     let preset = format!("{:?}", a.preset).to_lowercase();
     let mut s = Scenario::new(a.nodes, config, a.seed)
         .named(&format!("simulate --preset {preset}"))
@@ -197,6 +204,10 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
         .with_link(link)
         .with_join(join)
         .with_invariants(a.invariants)
+        .with_threads(
+            a.threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        )
         .with_sampling(secs("sample-secs", a.sample_secs)?);
     if a.kill > 0 {
         s = s.kill_random(secs("kill-at", a.kill_at)?, a.kill);
