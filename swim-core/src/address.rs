@@ -4,15 +4,16 @@
 //! can carry it: a socket address, a radio id, an in-process index.
 
 use core::fmt::Debug;
+use core::hash::Hash;
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::wire::codec::{Reader, Writer};
 
 /// An address a transport can deliver datagrams to, with its wire encoding.
 ///
-/// Addresses are ordered (`Ord`) because member lookups use ordered indexes,
-/// which keeps every lookup O(log n) without hashing.
-pub trait Address: Clone + Ord + Debug {
+/// Member lookups hash addresses (`Hash`, with a fixed hasher: no random
+/// state) in the `alloc` build, and use ordered indexes (`Ord`) without it.
+pub trait Address: Clone + Ord + Hash + Debug {
     /// Upper bound of [`Address::encode`]'s output, in bytes.
     const MAX_ENCODED_LEN: usize;
 
@@ -21,6 +22,15 @@ pub trait Address: Clone + Ord + Debug {
 
     /// Reads an address; `None` on truncated or invalid input.
     fn decode(input: &mut Reader<'_>) -> Option<Self>;
+
+    /// Moves past an address without building it (the validation pass of
+    /// [`Packet::decode`](crate::wire::Packet::decode)): `None` exactly when
+    /// [`Address::decode`] returns `None`, and otherwise consuming the same
+    /// bytes. The default decodes; override it when building is costly.
+    #[inline]
+    fn skip(input: &mut Reader<'_>) -> Option<()> {
+        Self::decode(input).map(drop)
+    }
 }
 
 impl Address for SocketAddrV4 {
@@ -29,10 +39,15 @@ impl Address for SocketAddrV4 {
         out.bytes(&self.ip().octets())?;
         out.bytes(&self.port().to_be_bytes())
     }
+    #[inline]
     fn decode(input: &mut Reader<'_>) -> Option<Self> {
         let ip = Ipv4Addr::from(input.array::<4>()?);
         let port = u16::from_be_bytes(input.array::<2>()?);
         Some(SocketAddrV4::new(ip, port))
+    }
+    #[inline]
+    fn skip(input: &mut Reader<'_>) -> Option<()> {
+        input.skip(6)
     }
 }
 
@@ -42,10 +57,15 @@ impl Address for SocketAddrV6 {
         out.bytes(&self.ip().octets())?;
         out.bytes(&self.port().to_be_bytes())
     }
+    #[inline]
     fn decode(input: &mut Reader<'_>) -> Option<Self> {
         let ip = Ipv6Addr::from(input.array::<16>()?);
         let port = u16::from_be_bytes(input.array::<2>()?);
         Some(SocketAddrV6::new(ip, port, 0, 0))
+    }
+    #[inline]
+    fn skip(input: &mut Reader<'_>) -> Option<()> {
+        input.skip(18)
     }
 }
 
@@ -68,10 +88,19 @@ impl Address for SocketAddr {
             }
         }
     }
+    #[inline]
     fn decode(input: &mut Reader<'_>) -> Option<Self> {
         match input.u8()? {
             TAG_V4 => SocketAddrV4::decode(input).map(SocketAddr::V4),
             TAG_V6 => SocketAddrV6::decode(input).map(SocketAddr::V6),
+            _ => None,
+        }
+    }
+    #[inline]
+    fn skip(input: &mut Reader<'_>) -> Option<()> {
+        match input.u8()? {
+            TAG_V4 => SocketAddrV4::skip(input),
+            TAG_V6 => SocketAddrV6::skip(input),
             _ => None,
         }
     }
@@ -85,6 +114,7 @@ macro_rules! integer_address {
             fn encode(&self, out: &mut Writer<'_>) -> Option<()> {
                 out.varint(u64::from(*self))
             }
+            #[inline]
             fn decode(input: &mut Reader<'_>) -> Option<Self> {
                 <$t>::try_from(input.varint()?).ok()
             }
@@ -120,10 +150,18 @@ impl<A: Address> Identity<A> {
         out.varint(u64::from(self.generation))
     }
 
+    #[inline(always)]
     pub(crate) fn decode(input: &mut Reader<'_>) -> Option<Self> {
         let addr = A::decode(input)?;
         let generation = input.varint_u32()?;
         Some(Identity { addr, generation })
+    }
+
+    /// Moves past an identity; `None` exactly when `decode` would fail.
+    #[inline]
+    pub(crate) fn skip(input: &mut Reader<'_>) -> Option<()> {
+        A::skip(input)?;
+        input.varint_u32().map(drop)
     }
 }
 

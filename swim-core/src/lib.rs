@@ -74,7 +74,7 @@
 //!   (metadata, broadcasts, messages) hold at most `B` bytes.
 //! * `alloc`: storage grows on the heap, bounded only by [`Config`]'s
 //!   runtime limits (`max_members`, queue lengths).
-//! * `std`: `std::error::Error` impls and [`Instant::from_std`].
+//! * `std`: `std::error::Error` impls and `Instant::from_std`.
 //!
 //! The wire format is specified in `docs/wire-format.md` of the repository.
 
@@ -93,6 +93,8 @@ mod dedup;
 mod error;
 mod event;
 mod gossip_queue;
+#[cfg(feature = "alloc")]
+mod hash_index;
 pub mod kv;
 mod math;
 mod member;

@@ -1,5 +1,5 @@
-//! The member table: slab storage with stable slots, an ordered address
-//! index (O(log n) lookups), and the shuffled probe order.
+//! The member table: slab storage with stable slots, an address index
+//! (hashed with `alloc`, sorted without), and the shuffled probe order.
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -13,32 +13,66 @@ use crate::storage::BoundedVec;
 /// Stable index of a member in the table.
 pub(crate) type Slot = u32;
 
-/// Address → slot index. A B-tree with `alloc`; a sorted array without.
+/// Address → slot index: a hash table of slot numbers with `alloc` (O(1)
+/// lookups, addresses compared against the slots), a sorted array without
+/// (O(log n) lookups).
 #[derive(Debug)]
 struct AddressIndex<A, const N: usize> {
     #[cfg(feature = "alloc")]
-    map: alloc::collections::BTreeMap<A, Slot>,
+    table: crate::hash_index::HashIndex,
+    #[cfg(feature = "alloc")]
+    _address: core::marker::PhantomData<A>,
+    /// Key of the address hash (drawn from the node's RNG).
+    #[cfg(feature = "alloc")]
+    key: u64,
     #[cfg(not(feature = "alloc"))]
     sorted: BoundedVec<(A, Slot), N>,
 }
 
 impl<A: Address, const N: usize> AddressIndex<A, N> {
-    fn new() -> Self {
+    fn new(key: u64) -> Self {
+        #[cfg(not(feature = "alloc"))]
+        let _ = key;
         AddressIndex {
             #[cfg(feature = "alloc")]
-            map: alloc::collections::BTreeMap::new(),
+            table: Default::default(),
+            #[cfg(feature = "alloc")]
+            _address: core::marker::PhantomData,
+            #[cfg(feature = "alloc")]
+            key,
             #[cfg(not(feature = "alloc"))]
             sorted: BoundedVec::new(),
         }
     }
 
-    fn get(&self, addr: &A) -> Option<Slot> {
+    /// Bytes of index per member.
+    fn bytes_per_member() -> usize {
         #[cfg(feature = "alloc")]
         {
-            self.map.get(addr).copied()
+            crate::hash_index::HashIndex::BYTES_PER_ENTRY
         }
         #[cfg(not(feature = "alloc"))]
         {
+            core::mem::size_of::<(A, Slot)>()
+        }
+    }
+
+    /// The slot of `addr`; `slots` is the table's storage.
+    #[inline]
+    fn get<const B: usize>(&self, addr: &A, slots: &[Option<Member<A, B>>]) -> Option<Slot> {
+        #[cfg(feature = "alloc")]
+        {
+            let hash = crate::hash_index::hash_of(self.key, addr);
+            self.table.get(hash, |slot| {
+                slots
+                    .get(slot as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|m| m.id.addr == *addr)
+            })
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            let _ = slots;
             let i = self.sorted.binary_search_by(|(a, _)| a.cmp(addr)).ok()?;
             Some(self.sorted[i].1)
         }
@@ -48,7 +82,8 @@ impl<A: Address, const N: usize> AddressIndex<A, N> {
     fn insert(&mut self, addr: A, slot: Slot) {
         #[cfg(feature = "alloc")]
         {
-            self.map.insert(addr, slot);
+            self.table
+                .insert(crate::hash_index::hash_of(self.key, &addr), slot);
         }
         #[cfg(not(feature = "alloc"))]
         {
@@ -58,13 +93,16 @@ impl<A: Address, const N: usize> AddressIndex<A, N> {
         }
     }
 
-    fn remove(&mut self, addr: &A) {
+    /// Forgets `addr`, which was stored at `slot`.
+    fn remove(&mut self, addr: &A, slot: Slot) {
         #[cfg(feature = "alloc")]
         {
-            self.map.remove(addr);
+            self.table
+                .remove(crate::hash_index::hash_of(self.key, addr), slot);
         }
         #[cfg(not(feature = "alloc"))]
         {
+            let _ = slot;
             if let Ok(i) = self.sorted.binary_search_by(|(a, _)| a.cmp(addr)) {
                 self.sorted.remove(i);
             }
@@ -88,11 +126,13 @@ pub(crate) struct MemberTable<A, const N: usize, const B: usize> {
 }
 
 impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
-    pub fn new(limit: usize) -> Self {
+    /// An empty table of at most `limit` members; `hash_key` keys the
+    /// address hash of the `alloc` build (draw it from the node's RNG).
+    pub fn new(limit: usize, hash_key: u64) -> Self {
         MemberTable {
             slots: BoundedVec::new(),
             free: BoundedVec::new(),
-            index: AddressIndex::new(),
+            index: AddressIndex::new(hash_key),
             order: BoundedVec::new(),
             position: BoundedVec::new(),
             cursor: 0,
@@ -106,7 +146,7 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
     pub fn bytes_per_member() -> usize {
         core::mem::size_of::<Option<Member<A, B>>>()
             + 3 * core::mem::size_of::<Slot>()
-            + core::mem::size_of::<(A, Slot)>()
+            + AddressIndex::<A, N>::bytes_per_member()
     }
 
     /// Members remembered, of any state.
@@ -124,8 +164,9 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         self.len() >= BoundedVec::<Slot, N>::capacity_for(self.limit)
     }
 
+    #[inline]
     pub fn find(&self, addr: &A) -> Option<Slot> {
-        self.index.get(addr)
+        self.index.get(addr, &self.slots)
     }
 
     pub fn get(&self, slot: Slot) -> Option<&Member<A, B>> {
@@ -156,7 +197,7 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         member: Member<A, B>,
         rng: &mut impl Rng,
     ) -> Result<Slot, Member<A, B>> {
-        if self.is_full() || self.index.get(&member.id.addr).is_some() {
+        if self.is_full() || self.find(&member.id.addr).is_some() {
             return Err(member);
         }
         let active = member.state.is_active();
@@ -193,7 +234,7 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
     /// Forgets a member.
     pub fn remove(&mut self, slot: Slot) -> Option<Member<A, B>> {
         let member = self.slots.get_mut(slot as usize)?.take()?;
-        self.index.remove(&member.id.addr);
+        self.index.remove(&member.id.addr, slot);
         if member.state.is_active() {
             self.active -= 1;
         }
@@ -317,7 +358,7 @@ mod tests {
     #[test]
     fn insert_find_remove() {
         let mut rng = Pcg32::seed_from_u64(1);
-        let mut t: MemberTable<u32, 16, 8> = MemberTable::new(16);
+        let mut t: MemberTable<u32, 16, 8> = MemberTable::new(16, 0x5eed);
         for a in 0..10 {
             t.insert(member(a), &mut rng).unwrap();
         }
@@ -336,7 +377,7 @@ mod tests {
     #[test]
     fn probe_order_visits_everyone_once_per_round() {
         let mut rng = Pcg32::seed_from_u64(2);
-        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(64);
+        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(64, 0x5eed);
         for a in 0..20 {
             t.insert(member(a), &mut rng).unwrap();
         }
@@ -355,7 +396,7 @@ mod tests {
     #[test]
     fn removal_mid_round_keeps_remaining_members_in_the_round() {
         let mut rng = Pcg32::seed_from_u64(3);
-        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(64);
+        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(64, 0x5eed);
         for a in 0..10 {
             t.insert(member(a), &mut rng).unwrap();
         }
@@ -382,7 +423,7 @@ mod tests {
     #[test]
     fn table_refuses_members_beyond_its_limit() {
         let mut rng = Pcg32::seed_from_u64(4);
-        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(3);
+        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(3, 0x5eed);
         for a in 0..3 {
             t.insert(member(a), &mut rng).unwrap();
         }

@@ -1,14 +1,16 @@
-//! Property: every message type and every record kind survives an
-//! encode/decode round trip, for integer and socket addresses.
+//! Properties: every message type and every record kind survives an
+//! encode/decode round trip, for integer and socket addresses; and the
+//! validation pass of `Packet::decode` (`Record::skip`) accepts and rejects
+//! exactly what full decoding does, on valid, corrupted and arbitrary bytes.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use proptest::prelude::*;
-use swim_core::wire::codec::Writer;
+use swim_core::wire::codec::{Reader, Writer};
 use swim_core::wire::{
     encode_packet_start, encode_record, Message, Packet, Record, SYNC_JOIN, SYNC_WANT_REPLY,
 };
-use swim_core::{Address, Identity, MemberState};
+use swim_core::{Address, DropReason, Identity, MemberState};
 
 /// Owned counterpart of [`Message`], which borrows its payload.
 #[derive(Clone, Debug)]
@@ -199,5 +201,119 @@ proptest! {
         records in proptest::collection::vec(record(socket_addr()), 0..12),
     ) {
         round_trip(tag, &message, &records);
+    }
+}
+
+/// Records encoded back to back (those that fit in 1400 bytes), then
+/// corrupted: each `(position, byte)` overwrites one byte, and the result is
+/// cut to `keep` bytes when that is shorter.
+fn corrupted<A: Address>(
+    records: &[OwnedRecord<A>],
+    edits: &[(usize, u8)],
+    keep: usize,
+) -> Vec<u8> {
+    let mut buf = vec![0u8; 1400];
+    let mut w = Writer::new(&mut buf);
+    for r in records {
+        let _ = encode_record(&mut w, &r.borrow());
+    }
+    let len = w.len();
+    buf.truncate(len);
+    if !buf.is_empty() {
+        for &(at, byte) in edits {
+            let at = at % buf.len();
+            buf[at] = byte;
+        }
+    }
+    buf.truncate(keep.min(buf.len()));
+    buf
+}
+
+/// `Record::skip` and `Record::decode` agree record by record (verdict,
+/// drop reason, position afterwards), and `Packet::decode` accepts the
+/// records exactly when every one of them decodes, with the first defect's
+/// reason otherwise.
+fn skip_agrees_with_decode<A: Address>(records: &[u8]) {
+    let mut full = Reader::new(records);
+    let mut fast = full.clone();
+    let mut expected: Result<(), DropReason> = Ok(());
+    while !full.is_empty() {
+        let decoded = Record::<A>::decode(&mut full);
+        let skipped = Record::<A>::skip(&mut fast);
+        assert_eq!(
+            decoded.as_ref().map(drop).map_err(|e| *e),
+            skipped,
+            "{decoded:?} in {records:?}"
+        );
+        if let Err(reason) = decoded {
+            expected = Err(reason);
+            break;
+        }
+        assert_eq!(full.remaining(), fast.remaining(), "in {records:?}");
+    }
+    let tag = 0x0102_0304;
+    let mut datagram = vec![0u8; 6 + records.len()];
+    let mut w = Writer::new(&mut datagram);
+    encode_packet_start::<A>(&mut w, tag, &Message::Gossip).unwrap();
+    w.bytes(records).unwrap();
+    let packet = Packet::<A>::decode(&datagram, tag);
+    assert_eq!(packet.as_ref().map(drop).map_err(|e| *e), expected);
+    if let Ok(packet) = packet {
+        assert!(packet.records().all(|r| r.is_ok()));
+    }
+}
+
+/// A byte, often one that matters to the format: a record kind or address
+/// tag, a varint continuation or its edges.
+fn byte() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        any::<u8>(),
+        0u8..=7,
+        0x7fu8..=0x81,
+        Just(0x10),
+        Just(0x15),
+        Just(0xff)
+    ]
+}
+
+fn edits() -> impl Strategy<Value = Vec<(usize, u8)>> {
+    proptest::collection::vec((any::<usize>(), byte()), 0..4)
+}
+
+proptest! {
+    #[test]
+    fn validation_agrees_with_decoding_integer_addresses(
+        records in proptest::collection::vec(record(any::<u32>()), 0..12),
+        edits in edits(),
+        keep in any::<usize>(),
+    ) {
+        let bytes = corrupted(&records, &edits, keep);
+        skip_agrees_with_decode::<u32>(&bytes);
+        skip_agrees_with_decode::<u16>(&bytes);
+        skip_agrees_with_decode::<u64>(&bytes);
+    }
+
+    #[test]
+    fn validation_agrees_with_decoding_socket_addresses(
+        records in proptest::collection::vec(record(socket_addr()), 0..12),
+        edits in edits(),
+        keep in any::<usize>(),
+    ) {
+        let bytes = corrupted(&records, &edits, keep);
+        skip_agrees_with_decode::<SocketAddr>(&bytes);
+        skip_agrees_with_decode::<SocketAddrV4>(&bytes);
+        skip_agrees_with_decode::<SocketAddrV6>(&bytes);
+    }
+
+    #[test]
+    fn validation_agrees_with_decoding_arbitrary_bytes(
+        bytes in proptest::collection::vec(byte(), 0..200),
+    ) {
+        skip_agrees_with_decode::<u32>(&bytes);
+        skip_agrees_with_decode::<u16>(&bytes);
+        skip_agrees_with_decode::<u64>(&bytes);
+        skip_agrees_with_decode::<SocketAddr>(&bytes);
+        skip_agrees_with_decode::<SocketAddrV4>(&bytes);
+        skip_agrees_with_decode::<SocketAddrV6>(&bytes);
     }
 }

@@ -304,25 +304,28 @@ impl Simulator {
             for e in batch {
                 batches[e.1 as usize / chunk].push(e);
             }
+            let mut jobs = self
+                .hosts
+                .chunks_mut(chunk)
+                .zip(self.bufs.iter_mut())
+                .zip(batches)
+                .enumerate()
+                .map(|(i, ((hosts, buf), batch))| {
+                    move || {
+                        let mut w = Worker::new(ctx, hosts, (i * chunk) as u32, buf);
+                        w.run(batch);
+                        w.out
+                    }
+                });
+            // The calling thread takes the first share.
+            let first = jobs.next();
             std::thread::scope(|s| {
-                let handles: Vec<_> = self
-                    .hosts
-                    .chunks_mut(chunk)
-                    .zip(self.bufs.iter_mut())
-                    .zip(batches)
-                    .enumerate()
-                    .map(|(i, ((hosts, buf), batch))| {
-                        s.spawn(move || {
-                            let mut w = Worker::new(ctx, hosts, (i * chunk) as u32, buf);
-                            w.run(batch);
-                            w.out
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().expect("simulator worker panicked"))
-                    .collect()
+                let others: Vec<_> = jobs.map(|job| s.spawn(job)).collect();
+                let mut all = first.map(|job| job()).unwrap_or_default();
+                for h in others {
+                    all.extend(h.join().expect("simulator worker panicked"));
+                }
+                all
             })
         };
         effects.sort_unstable_by_key(|fx| fx.key);

@@ -23,9 +23,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         &mut self,
         now: Instant,
         state: MemberState,
-        id: Identity<A>,
+        id: &Identity<A>,
         incarnation: u32,
-        accuser: A,
+        accuser: &A,
         from_sync: bool,
     ) {
         if id.addr == self.me.id.addr {
@@ -44,7 +44,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         };
         let Some(slot) = self.members.find(&id.addr) else {
             if state.is_active() {
-                self.add_member(now, id, incarnation, state, accuser);
+                self.add_member(now, id.clone(), incarnation, state, accuser.clone());
             } else {
                 self.counters.stale_updates += 1;
             }
@@ -92,24 +92,24 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             MemberState::Alive => {
                 if new_generation {
                     // A new process on this address, whatever became of the old one.
-                    self.emit(Event::MemberJoined(id));
+                    self.emit(Event::MemberJoined(id.clone()));
                 } else if old_state != MemberState::Alive {
-                    self.emit(Event::MemberAlive(id));
+                    self.emit(Event::MemberAlive(id.clone()));
                 }
             }
             MemberState::Suspect => {
-                self.start_suspicion(now, slot, incarnation, accuser);
-                self.emit(Event::MemberSuspected(id));
+                self.start_suspicion(now, slot, incarnation, accuser.clone());
+                self.emit(Event::MemberSuspected(id.clone()));
             }
             MemberState::Dead => {
                 self.schedule_reap(slot, now);
                 if old_state != MemberState::Dead {
-                    self.emit(Event::MemberFailed(id));
+                    self.emit(Event::MemberFailed(id.clone()));
                 }
             }
             MemberState::Left => {
                 self.schedule_reap(slot, now);
-                self.emit(Event::MemberLeft(id));
+                self.emit(Event::MemberLeft(id.clone()));
             }
         }
     }
@@ -179,7 +179,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     /// Records about the local node: refute any accusation at or above the
     /// current incarnation; re-gossip the current state over a stale one.
-    fn merge_about_self(&mut self, state: MemberState, id: Identity<A>, incarnation: u32) {
+    fn merge_about_self(&mut self, state: MemberState, id: &Identity<A>, incarnation: u32) {
         if id.generation > self.me.id.generation {
             // A newer process claims this address; nothing to refute with.
             self.counters.stale_updates += 1;
@@ -408,15 +408,15 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.update_suspicion_deadline(slot);
     }
 
-    fn confirm_suspicion(&mut self, slot: Slot, accuser: A) {
+    fn confirm_suspicion(&mut self, slot: Slot, accuser: &A) {
         let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else {
             return;
         };
-        if s.accusers.contains(&accuser) || s.accusers.is_full() {
+        if s.accusers.contains(accuser) || s.accusers.is_full() {
             self.counters.stale_updates += 1;
             return;
         }
-        let _ = s.accusers.push(accuser);
+        let _ = s.accusers.push(accuser.clone());
         self.update_suspicion_deadline(slot);
         // Re-gossip so that the confirmation spreads too.
         self.requeue_member_state(slot);
@@ -507,14 +507,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.counters.suspicions_raised += 1;
         let me = self.me.id.addr.clone();
         // Already suspect: this failed probe is an independent confirmation.
-        self.merge_member(
-            now,
-            MemberState::Suspect,
-            target.clone(),
-            incarnation,
-            me,
-            false,
-        );
+        self.merge_member(now, MemberState::Suspect, target, incarnation, &me, false);
     }
 
     pub(super) fn is_joined(&self) -> bool {

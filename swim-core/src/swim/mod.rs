@@ -318,6 +318,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         config.validate()?;
         let members_limit = config.max_members as usize;
         let broadcast_epoch = rng.next_u32();
+        let hash_key = rng.next_u64();
         let first_probe = now + jitter(&mut rng, config.probe_interval);
         let first_sync =
             now + config.push_pull_interval + jitter(&mut rng, config.push_pull_interval);
@@ -333,7 +334,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 broadcast_epoch,
                 broadcast_seq: 0,
             },
-            members: MemberTable::new(members_limit),
+            members: MemberTable::new(members_limit, hash_key),
             gossip: GossipQueue::new(members_limit.saturating_mul(4)),
             broadcasts: BroadcastQueue::new(usize::from(config.broadcast_queue_len)),
             dedup: DedupTable::new(usize::from(config.max_broadcast_origins)),

@@ -8,7 +8,8 @@ use crate::counters::DropReason;
 use crate::event::{Event, LocalEvent};
 use crate::storage::Payload;
 use crate::time::Instant;
-use crate::wire::{Message, Packet, Record};
+use crate::wire::codec::Reader;
+use crate::wire::{MemberRecord, Message, Packet, Record};
 
 use crate::wire::SYNC_WANT_REPLY;
 
@@ -58,8 +59,19 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.join = None;
         let from_sync = matches!(packet.message, Message::Sync { .. });
         self.corrections.clear();
-        for record in packet.records().flatten() {
-            self.apply_record(now, &from, record, from_sync);
+        // Every record was validated by `Packet::decode`. Membership
+        // records, most of the traffic, take a path of their own.
+        let mut records = Reader::new(packet.record_bytes());
+        while !records.is_empty() {
+            if let Some(m) = MemberRecord::<A>::decode(&mut records) {
+                let accuser = m.accuser.as_ref().unwrap_or(&from);
+                self.merge_member(now, m.state, &m.id, m.incarnation, accuser, from_sync);
+                continue;
+            }
+            let Ok(record) = Record::decode(&mut records) else {
+                break;
+            };
+            self.apply_record(now, &from, &record, from_sync);
         }
         if !self.corrections.is_empty() {
             let slots = core::mem::take(&mut self.corrections);
@@ -189,7 +201,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.emit(Event::Local(LocalEvent::Joined));
     }
 
-    fn apply_record(&mut self, now: Instant, from: &A, record: Record<'_, A>, from_sync: bool) {
+    /// Takes the record by reference: membership records, the common case,
+    /// are merged without copying their identities.
+    fn apply_record(&mut self, now: Instant, from: &A, record: &Record<'_, A>, from_sync: bool) {
         match record {
             Record::Member {
                 state,
@@ -197,17 +211,17 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 incarnation,
                 accuser,
             } => {
-                let accuser = accuser.unwrap_or_else(|| from.clone());
-                self.merge_member(now, state, id, incarnation, accuser, from_sync);
+                let accuser = accuser.as_ref().unwrap_or(from);
+                self.merge_member(now, *state, id, *incarnation, accuser, from_sync);
             }
-            Record::Meta { id, version, data } => self.merge_meta(id, version, data),
+            Record::Meta { id, version, data } => self.merge_meta(id.clone(), *version, data),
             Record::Broadcast {
                 origin,
                 epoch,
                 seq,
                 key,
                 payload,
-            } => self.merge_broadcast(origin, epoch, seq, key, payload),
+            } => self.merge_broadcast(origin.clone(), *epoch, *seq, *key, payload),
         }
     }
 }

@@ -4,53 +4,85 @@
 //! malformed; every write returns `None` when the output buffer is full.
 
 /// Reads fields from a received datagram.
-#[derive(Debug)]
+///
+/// Cloning a reader is cheap: it is a slice of the bytes not yet consumed.
+#[derive(Clone, Debug)]
 pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    /// The bytes not yet consumed.
+    rest: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
     /// A reader positioned at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+        Reader { rest: buf }
     }
 
     /// Bytes not yet consumed.
     pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.rest.len()
     }
 
     /// True when every byte has been consumed.
     pub fn is_empty(&self) -> bool {
-        self.remaining() == 0
+        self.rest.is_empty()
+    }
+
+    /// The next byte, without consuming it.
+    #[inline(always)]
+    pub fn peek(&self) -> Option<u8> {
+        self.rest.first().copied()
     }
 
     /// One byte.
+    #[inline(always)]
     pub fn u8(&mut self) -> Option<u8> {
-        let b = *self.buf.get(self.pos)?;
-        self.pos += 1;
+        let (&b, rest) = self.rest.split_first()?;
+        self.rest = rest;
         Some(b)
     }
 
     /// `n` raw bytes.
+    #[inline(always)]
     pub fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let out = self.buf.get(self.pos..end)?;
-        self.pos = end;
+        let (out, rest) = self.rest.split_at_checked(n)?;
+        self.rest = rest;
         Some(out)
     }
 
+    /// Skips `n` bytes; `None` (consuming nothing) when fewer remain.
+    #[inline(always)]
+    pub fn skip(&mut self, n: usize) -> Option<()> {
+        self.rest = self.rest.get(n..)?;
+        Some(())
+    }
+
     /// A fixed-size array.
+    #[inline(always)]
     pub fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.bytes(N)?);
-        Some(out)
+        let (out, rest) = self.rest.split_first_chunk::<N>()?;
+        self.rest = rest;
+        Some(*out)
     }
 
     /// An unsigned LEB128 varint of at most 10 bytes; overlong or
     /// overflowing encodings are rejected.
+    #[inline(always)]
     pub fn varint(&mut self) -> Option<u64> {
+        // Fast path: values below 128 (most incarnations, generations,
+        // small integer addresses) are one byte.
+        match self.rest.split_first() {
+            Some((&b, rest)) if b < 0x80 => {
+                self.rest = rest;
+                Some(u64::from(b))
+            }
+            _ => self.varint_multi_byte(),
+        }
+    }
+
+    /// [`Reader::varint`] for encodings of two bytes or more (or none).
+    #[inline(never)]
+    fn varint_multi_byte(&mut self) -> Option<u64> {
         let mut value: u64 = 0;
         for i in 0..10 {
             let byte = self.u8()?;
@@ -70,11 +102,13 @@ impl<'a> Reader<'a> {
     }
 
     /// A varint that must fit in a `u32`.
+    #[inline(always)]
     pub fn varint_u32(&mut self) -> Option<u32> {
         u32::try_from(self.varint()?).ok()
     }
 
     /// A length-prefixed byte string of at most `max` bytes.
+    #[inline(always)]
     pub fn blob(&mut self, max: usize) -> Option<&'a [u8]> {
         let len = usize::try_from(self.varint()?).ok()?;
         if len > max {

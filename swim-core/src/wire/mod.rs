@@ -9,6 +9,7 @@ mod message;
 mod record;
 
 pub use message::{Message, MessageType, SYNC_JOIN, SYNC_WANT_REPLY};
+pub(crate) use record::MemberRecord;
 pub use record::{Record, RecordKind};
 
 use crate::address::Address;
@@ -48,11 +49,19 @@ impl<'a, A: Address> Packet<'a, A> {
         }
         let message = Message::decode(&mut r)?;
         let records = r.bytes(r.remaining()).unwrap_or_default();
-        let packet = Packet { message, records };
-        for record in packet.records() {
-            record?;
+        // Validate every record without building it (the same decisions as
+        // decoding it), so that a defect anywhere rejects the datagram
+        // before the caller applies any record.
+        let mut check = Reader::new(records);
+        while !check.is_empty() {
+            Record::<A>::skip(&mut check)?;
         }
-        Ok(packet)
+        Ok(Packet { message, records })
+    }
+
+    /// The records' bytes (for the receive path's own iteration).
+    pub(crate) fn record_bytes(&self) -> &'a [u8] {
+        self.records
     }
 
     /// The records, in order. Each item is already validated by
@@ -74,6 +83,7 @@ pub struct RecordIter<'a, A> {
 
 impl<'a, A: Address> Iterator for RecordIter<'a, A> {
     type Item = Result<Record<'a, A>, DropReason>;
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.reader.is_empty() {
             return None;

@@ -109,7 +109,55 @@ impl<'a, A: Address> Record<'a, A> {
         }
     }
 
-    pub(crate) fn decode(r: &mut Reader<'a>) -> Result<Self, DropReason> {
+    /// Checks one record and moves past it without building it: the same
+    /// accept/reject decision and drop reason as [`Record::decode`], with
+    /// `r` left at the same position when the record is valid.
+    #[inline]
+    pub fn skip(r: &mut Reader<'a>) -> Result<(), DropReason> {
+        use DropReason::Malformed;
+        let tag = r.u8().ok_or(DropReason::Truncated)?;
+        let kind = tag & 0x0f;
+        if kind != RecordKind::Broadcast as u8 && tag & 0xf0 != 0 {
+            return Err(Malformed);
+        }
+        let body = match kind {
+            // Alive, dead, left.
+            0 | 2 | 3 => Identity::<A>::skip(r).and_then(|()| r.varint_u32().map(drop)),
+            // Suspect: with its accuser.
+            1 => Identity::<A>::skip(r)
+                .and_then(|()| r.varint_u32())
+                .and_then(|_| A::skip(r)),
+            // Meta.
+            4 => Identity::<A>::skip(r)
+                .and_then(|()| r.varint_u32())
+                .and_then(|_| r.blob(usize::MAX).map(drop)),
+            // Broadcast.
+            5 => {
+                if tag & !HAS_KEY & 0xf0 != 0 {
+                    return Err(Malformed);
+                }
+                Identity::<A>::skip(r)
+                    .and_then(|()| r.skip(4))
+                    .and_then(|()| r.varint_u32())
+                    .and_then(|_| {
+                        if tag & HAS_KEY != 0 {
+                            r.varint().map(drop)
+                        } else {
+                            Some(())
+                        }
+                    })
+                    .and_then(|()| r.blob(usize::MAX).map(drop))
+            }
+            _ => return Err(DropReason::UnknownType),
+        };
+        body.ok_or(Malformed)
+    }
+
+    /// Decodes one record. Whole datagrams go through
+    /// [`Packet::decode`](super::Packet::decode) and
+    /// [`Packet::records`](super::Packet::records) instead.
+    #[inline]
+    pub fn decode(r: &mut Reader<'a>) -> Result<Self, DropReason> {
         use DropReason::Malformed;
         let tag = r.u8().ok_or(DropReason::Truncated)?;
         let kind = tag & 0x0f;
@@ -124,17 +172,12 @@ impl<'a, A: Address> Record<'a, A> {
             _ => None,
         };
         if let Some(state) = state {
-            let id = Identity::decode(r).ok_or(Malformed)?;
-            let incarnation = r.varint_u32().ok_or(Malformed)?;
-            let accuser = match state {
-                MemberState::Suspect => Some(A::decode(r).ok_or(Malformed)?),
-                _ => None,
-            };
+            let m = MemberRecord::decode_body(state, r).ok_or(Malformed)?;
             return Ok(Record::Member {
                 state,
-                id,
-                incarnation,
-                accuser,
+                id: m.id,
+                incarnation: m.incarnation,
+                accuser: m.accuser,
             });
         }
         match kind {
@@ -167,5 +210,62 @@ impl<'a, A: Address> Record<'a, A> {
             }
             _ => Err(DropReason::UnknownType),
         }
+    }
+}
+
+/// The fields of a membership record, decoded on their own. The receive
+/// path merges most records through this struct rather than [`Record`]:
+/// assembling the enum (whose variants share storage) and copying it out
+/// again cost more than the merge itself (store-forwarding stalls).
+pub(crate) struct MemberRecord<A> {
+    pub state: MemberState,
+    pub id: Identity<A>,
+    pub incarnation: u32,
+    /// Only on suspicions.
+    pub accuser: Option<A>,
+}
+
+impl<A: Address> MemberRecord<A> {
+    /// The state a membership record's tag byte stands for; `None` for
+    /// other kinds and for tags with flag bits (which are malformed).
+    #[inline]
+    pub fn state_of_tag(tag: u8) -> Option<MemberState> {
+        match tag {
+            0 => Some(MemberState::Alive),
+            1 => Some(MemberState::Suspect),
+            2 => Some(MemberState::Dead),
+            3 => Some(MemberState::Left),
+            _ => None,
+        }
+    }
+
+    /// Decodes a membership record whose tag (already read) gave `state`;
+    /// exactly the rules of [`Record::decode`].
+    #[inline(always)]
+    pub fn decode_body(state: MemberState, r: &mut Reader<'_>) -> Option<Self> {
+        let id = Identity::decode(r)?;
+        let incarnation = r.varint_u32()?;
+        let accuser = match state {
+            MemberState::Suspect => Some(A::decode(r)?),
+            _ => None,
+        };
+        Some(MemberRecord {
+            state,
+            id,
+            incarnation,
+            accuser,
+        })
+    }
+
+    /// Decodes the next record if it is a valid membership record; leaves
+    /// `r` unchanged otherwise.
+    #[inline(always)]
+    pub fn decode(r: &mut Reader<'_>) -> Option<Self> {
+        let state = Self::state_of_tag(r.peek()?)?;
+        let mut body = r.clone();
+        body.skip(1)?;
+        let m = Self::decode_body(state, &mut body)?;
+        *r = body;
+        Some(m)
     }
 }
