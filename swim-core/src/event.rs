@@ -42,6 +42,23 @@ pub enum Event<A, const N: usize> {
     Local(LocalEvent),
 }
 
+impl<A, const N: usize> Event<A, N> {
+    /// The member a membership event is about (`MemberJoined` to
+    /// `MemberRemoved`); `None` for broadcasts, messages and local events.
+    pub fn member(&self) -> Option<&Identity<A>> {
+        match self {
+            Event::MemberJoined(id)
+            | Event::MemberSuspected(id)
+            | Event::MemberAlive(id)
+            | Event::MemberFailed(id)
+            | Event::MemberLeft(id)
+            | Event::MemberUpdated(id)
+            | Event::MemberRemoved(id) => Some(id),
+            Event::Broadcast { .. } | Event::Message { .. } | Event::Local(_) => None,
+        }
+    }
+}
+
 /// Changes of the local node's own state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LocalEvent {
@@ -63,4 +80,32 @@ pub enum LocalEvent {
         /// The new generation; the incarnation restarts at 0.
         generation: u32,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_the_member_of_membership_events_only() {
+        let id = Identity::new(7u32, 2);
+        let about: [Event<u32, 8>; 7] = [
+            Event::MemberJoined(id.clone()),
+            Event::MemberSuspected(id.clone()),
+            Event::MemberAlive(id.clone()),
+            Event::MemberFailed(id.clone()),
+            Event::MemberLeft(id.clone()),
+            Event::MemberUpdated(id.clone()),
+            Event::MemberRemoved(id.clone()),
+        ];
+        for event in &about {
+            assert_eq!(event.member(), Some(&id), "{event:?}");
+        }
+        let message: Event<u32, 8> = Event::Message {
+            from: 7,
+            payload: Payload::default(),
+        };
+        assert_eq!(message.member(), None);
+        assert_eq!(Event::<u32, 8>::Local(LocalEvent::Left).member(), None);
+    }
 }

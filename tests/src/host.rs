@@ -300,12 +300,17 @@ impl<'a> Worker<'a> {
             self.schedule(fx, at, HostEv::Deliver { from, data });
             return;
         }
+        self.hand_over(fx, now, from, &data, false);
+    }
+
+    /// Hands a datagram to the host's process and records it for the trace.
+    fn hand_over(&mut self, fx: &mut Effects, now: u64, from: u32, data: &[u8], backlog: bool) {
         fx.items.push(Item::Delivered {
             from,
-            digest: fnv(FNV_OFFSET, &data),
-            backlog: false,
+            digest: fnv(FNV_OFFSET, data),
+            backlog,
         });
-        self.input(fx, now, |s, t| s.handle_datagram(t, from, &data));
+        self.input(fx, now, |s, t| s.handle_datagram(t, from, data));
     }
 
     fn resume(&mut self, fx: &mut Effects, now: u64, epoch: u32) {
@@ -324,12 +329,7 @@ impl<'a> Worker<'a> {
             if self.host(fx.node).swim.is_none() {
                 break;
             }
-            fx.items.push(Item::Delivered {
-                from,
-                digest: fnv(FNV_OFFSET, &data),
-                backlog: true,
-            });
-            self.input(fx, now, |s, t| s.handle_datagram(t, from, &data));
+            self.hand_over(fx, now, from, &data, true);
         }
     }
 

@@ -362,16 +362,7 @@ impl Simulator {
                 Item::Event(event) => {
                     self.trace = hash_event(self.trace, now, i, &event);
                     if let Some(w) = self.watch {
-                        let about = match &event {
-                            Event::MemberJoined(id)
-                            | Event::MemberSuspected(id)
-                            | Event::MemberAlive(id)
-                            | Event::MemberFailed(id)
-                            | Event::MemberLeft(id)
-                            | Event::MemberUpdated(id)
-                            | Event::MemberRemoved(id) => id.addr == w,
-                            _ => i == w,
-                        };
+                        let about = event.member().map_or(i == w, |id| id.addr == w);
                         if about {
                             self.log
                                 .push(format!("{:.6} {i} {event:?}", now as f64 / 1e6));
