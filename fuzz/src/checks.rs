@@ -18,7 +18,7 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
-use swim_core::wire::codec::Writer;
+use swim_core::wire::codec::{Reader, Writer};
 use swim_core::wire::{encode_packet_start, encode_record, Message, Packet, Record};
 use swim_core::{
     Address, Config, Counters, Event, Identity, Instant, LocalEvent, LocalStatus, MemberState,
@@ -66,6 +66,7 @@ pub fn decode(data: &[u8]) {
 }
 
 fn decode_as<A: Address>(data: &[u8], tag: u32) {
+    skip_agrees_with_decode::<A>(data);
     let Ok(packet) = Packet::<A>::decode(data, tag) else {
         return;
     };
@@ -180,6 +181,26 @@ pub enum FRecord {
 pub struct FDatagram {
     message: FMessage,
     records: Vec<FRecord>,
+}
+
+/// `Record::skip` (the validation pass of `Packet::decode`) and
+/// `Record::decode` give the same verdict, drop reason and end position for
+/// a record starting at any offset of `data`.
+fn skip_agrees_with_decode<A: Address>(data: &[u8]) {
+    for start in 0..data.len() {
+        let mut skipped = Reader::new(&data[start..]);
+        let mut decoded = Reader::new(&data[start..]);
+        let skip = Record::<A>::skip(&mut skipped);
+        let decode = Record::<A>::decode(&mut decoded).map(drop);
+        assert_eq!(skip, decode, "verdicts differ at offset {start}");
+        if skip.is_ok() {
+            assert_eq!(
+                skipped.remaining(),
+                decoded.remaining(),
+                "end positions differ at offset {start}"
+            );
+        }
+    }
 }
 
 fn fill(len: u16, max: usize) -> Vec<u8> {
