@@ -156,16 +156,7 @@ impl Totals {
 }
 
 fn member_of(event: &Event) -> Option<SocketAddr> {
-    match event {
-        Event::MemberJoined(id)
-        | Event::MemberSuspected(id)
-        | Event::MemberAlive(id)
-        | Event::MemberFailed(id)
-        | Event::MemberLeft(id)
-        | Event::MemberUpdated(id)
-        | Event::MemberRemoved(id) => Some(id.addr),
-        _ => None,
-    }
+    event.member().map(|id| id.addr)
 }
 
 fn main() -> ExitCode {

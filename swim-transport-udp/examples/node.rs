@@ -5,6 +5,11 @@
 // Prints every membership event as it happens (`--json`: one JSON object a
 // line), and reads commands on standard input: Enter lists the members.
 // Ctrl-C or SIGTERM leaves the cluster gracefully and exits.
+//
+// Encryption: `--gen-key > cluster.key` writes a fresh key (hex); every
+// member then starts with `--key-file cluster.key` (or with the hex key in
+// an environment variable named by `--key-env`). Keys are never taken from
+// the command line itself, where `ps` would show them.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -18,7 +23,9 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Value};
-use swim_transport_udp::{Config, Event, LocalEvent, LocalInfo, Member, Node, NodeOptions};
+use swim_transport_udp::{
+    Config, Event, Keyring, LocalEvent, LocalInfo, Member, Node, NodeOptions, KEY_LEN,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,6 +56,17 @@ struct Args {
     /// Print JSON lines instead of readable lines.
     #[arg(long)]
     json: bool,
+    /// Encrypt every datagram with the keys in this file: one key per line,
+    /// 64 hex digits each; the first one seals, all of them open.
+    #[arg(long, value_name = "PATH", conflicts_with = "key_env")]
+    key_file: Option<PathBuf>,
+    /// Encrypt every datagram with the key (64 hex digits; several separated
+    /// by commas, the first one seals) held by this environment variable.
+    #[arg(long, value_name = "VAR")]
+    key_env: Option<String>,
+    /// Print a fresh random key (hex) for `--key-file` and exit.
+    #[arg(long)]
+    gen_key: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -69,6 +87,18 @@ enum Input {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.gen_key {
+        return match Keyring::generate_key() {
+            Ok(key) => {
+                println!("{}", to_hex(&key));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(args) {
         Ok(code) => code,
         Err(e) => {
@@ -105,6 +135,18 @@ fn run(args: Args) -> Result<ExitCode, String> {
         options = options.data_dir(dir);
     }
     options = options.metadata(parse_meta(&args.meta)?);
+    let keys_text = match (&args.key_file, &args.key_env) {
+        (Some(path), _) => {
+            Some(std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        (None, Some(var)) => {
+            Some(std::env::var(var).map_err(|e| format!("environment variable {var}: {e}"))?)
+        }
+        (None, None) => None,
+    };
+    if let Some(text) = keys_text {
+        options = options.keyring(parse_keyring(&text)?);
+    }
     let node = Node::start(options).map_err(|e| e.to_string())?;
     let json = args.json;
     let local = node.local().map_err(|e| e.to_string())?;
@@ -163,6 +205,45 @@ fn run(args: Args) -> Result<ExitCode, String> {
     }
 }
 
+/// Keys in hex, one per line or comma-separated; the first one is primary.
+fn parse_keyring(text: &str) -> Result<Keyring, String> {
+    let mut keys = text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(parse_key);
+    let primary = keys.next().ok_or("no key found")??;
+    let mut ring = Keyring::new(&primary).map_err(|e| e.to_string())?;
+    for key in keys {
+        ring.install(&key?).map_err(|e| e.to_string())?;
+    }
+    Ok(ring)
+}
+
+/// One key: exactly 64 hex digits. The error never repeats the input.
+fn parse_key(hex: &str) -> Result<Vec<u8>, String> {
+    let digits = hex.as_bytes();
+    if digits.len() != 2 * KEY_LEN {
+        return Err(format!(
+            "a key must be {} hex digits, found {} characters",
+            2 * KEY_LEN,
+            digits.len()
+        ));
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    digits
+        .chunks(2)
+        .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(hi), Some(lo)) => Ok(hi << 4 | lo),
+            _ => Err("a key must contain only hex digits".to_string()),
+        })
+        .collect()
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn parse_meta(entries: &[String]) -> Result<Vec<u8>, String> {
     let mut lines = Vec::new();
     for entry in entries {
@@ -200,12 +281,20 @@ fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool {
             }),
             None => Err("usage: send ADDR TEXT".into()),
         },
+        "keys" => node
+            .key_ids()
+            .map(|ids| {
+                let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                println!("key ids (primary first): {}", ids.join(" "));
+            })
+            .map_err(|e| e.to_string()),
+        "key" => key_command(node, rest),
         "counters" => node
             .counters()
             .map(|c| println!("{c:#?}"))
             .map_err(|e| e.to_string()),
         "help" | "?" => {
-            println!("commands: Enter or `members` | meta K=V [K=V...] | broadcast TEXT | send ADDR TEXT | counters | quit");
+            println!("commands: Enter or `members` | meta K=V [K=V...] | broadcast TEXT | send ADDR TEXT | counters | keys | key install|use|remove FILE | quit");
             Ok(())
         }
         other => Err(format!("unknown command {other:?} (try `help`)")),
@@ -216,12 +305,36 @@ fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool {
     true
 }
 
+/// `key install|use|remove FILE`: the key is read from a file, never typed.
+fn key_command(node: &Node, rest: &str) -> Result<(), String> {
+    let Some((action, path)) = rest.split_once(' ') else {
+        return Err("usage: key install|use|remove FILE".into());
+    };
+    let path = path.trim();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let key = parse_key(text.trim())?;
+    let result = match action {
+        "install" => node.install_key(&key),
+        "use" => node.use_key(&key),
+        "remove" => node.remove_key(&key),
+        other => return Err(format!("unknown key action {other:?}")),
+    };
+    result.map_err(|e| e.to_string())?;
+    println!("ok: key {action} done");
+    Ok(())
+}
+
 fn print_started(json: bool, node: &Node, local: &LocalInfo, seeds: &[String]) {
+    let primary_key = node
+        .key_ids()
+        .ok()
+        .and_then(|ids| ids.first().map(ToString::to_string));
     if json {
         let v = json!({
             "event": "started", "time": common::time_of_day(), "unix_ms": common::unix_millis() as u64,
             "addr": node.advertise_addr().to_string(), "bind": node.local_addr().to_string(),
             "generation": local.identity.generation, "incarnation": local.incarnation,
+            "primary_key_id": primary_key,
         });
         println!("{v}");
     } else {
@@ -238,36 +351,36 @@ fn print_started(json: bool, node: &Node, local: &LocalInfo, seeds: &[String]) {
             local.identity.generation,
             local.incarnation,
         );
+        if let Some(id) = primary_key {
+            println!("datagrams are encrypted; primary key id {id}");
+        }
         println!("press Enter to list the members, type `help` for commands, Ctrl-C to leave");
     }
 }
 
 fn print_event(json: bool, event: &Event) {
     let kind = common::kind(event);
-    let (addr, generation, detail) = match event {
-        Event::MemberJoined(id)
-        | Event::MemberSuspected(id)
-        | Event::MemberAlive(id)
-        | Event::MemberFailed(id)
-        | Event::MemberLeft(id)
-        | Event::MemberUpdated(id)
-        | Event::MemberRemoved(id) => (Some(id.addr), Some(id.generation), None),
-        Event::Broadcast {
-            origin, payload, ..
-        } => (
-            Some(*origin),
-            None,
-            Some(String::from_utf8_lossy(payload).into_owned()),
-        ),
-        Event::Message { from, payload } => (
-            Some(*from),
-            None,
-            Some(String::from_utf8_lossy(payload).into_owned()),
-        ),
-        Event::Local(LocalEvent::Refuted { incarnation, .. }) => {
-            (None, None, Some(format!("incarnation {incarnation}")))
+    let (addr, generation, detail) = if let Some(id) = event.member() {
+        (Some(id.addr), Some(id.generation), None)
+    } else {
+        match event {
+            Event::Broadcast {
+                origin, payload, ..
+            } => (
+                Some(*origin),
+                None,
+                Some(String::from_utf8_lossy(payload).into_owned()),
+            ),
+            Event::Message { from, payload } => (
+                Some(*from),
+                None,
+                Some(String::from_utf8_lossy(payload).into_owned()),
+            ),
+            Event::Local(LocalEvent::Refuted { incarnation, .. }) => {
+                (None, None, Some(format!("incarnation {incarnation}")))
+            }
+            _ => (None, None, None),
         }
-        _ => (None, None, None),
     };
     if json {
         let mut v = json!({"event": kind, "time": common::time_of_day(), "unix_ms": common::unix_millis() as u64});

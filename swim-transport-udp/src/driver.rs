@@ -9,7 +9,9 @@ use std::time::Duration;
 use rand_pcg::Pcg32;
 use swim_core::{CommandError, Instant, LocalEvent, Swim};
 
+use crate::envelope::{OpenError, ENVELOPE_HEADER_LEN, ENVELOPE_OVERHEAD};
 use crate::identity::IdentityStore;
+use crate::keyring::{KeyError, KeyId, Keyring};
 use crate::socket::{canonical, destination, TransportCounters};
 use crate::view::{LocalInfo, Member, NodeCounters};
 use crate::Event;
@@ -38,7 +40,21 @@ pub(crate) enum Command {
     Join(Vec<SocketAddr>, Reply<Result<(), CommandError>>),
     /// Answered once the leave has finished propagating.
     Leave(Reply<Result<(), CommandError>>),
+    InstallKey(KeyBytes, Reply<Result<(), KeyError>>),
+    UseKey(KeyBytes, Reply<Result<(), KeyError>>),
+    RemoveKey(KeyBytes, Reply<Result<(), KeyError>>),
+    KeyIds(Reply<Vec<KeyId>>),
     Stop,
+}
+
+/// A key on its way to the node thread, wiped once used.
+pub(crate) type KeyBytes = zeroize::Zeroizing<Vec<u8>>;
+
+/// Encryption state of the node thread.
+pub(crate) struct Crypto {
+    pub keyring: Keyring,
+    /// The configured `packet_budget`: the largest datagram on the wire.
+    pub datagram_budget: usize,
 }
 
 /// Everything the node thread owns.
@@ -52,6 +68,8 @@ pub(crate) struct Driver {
     pub store: Option<IdentityStore>,
     pub transport: TransportCounters,
     pub pending_leaves: Vec<Reply<Result<(), CommandError>>>,
+    /// `None`: plaintext datagrams.
+    pub crypto: Option<Crypto>,
 }
 
 impl Driver {
@@ -63,7 +81,16 @@ impl Driver {
             .local_addr()
             .map(|a| a.is_ipv6())
             .unwrap_or(false);
-        let mut send_buf = vec![0u8; usize::from(self.swim.config().packet_budget)];
+        // With a keyring, the protocol writes its packet after the room
+        // left for the envelope header, and the tag follows it: sealing
+        // happens in place.
+        let packet_budget = usize::from(self.swim.config().packet_budget);
+        let envelope = if self.crypto.is_some() {
+            ENVELOPE_OVERHEAD
+        } else {
+            0
+        };
+        let mut send_buf = vec![0u8; packet_budget + envelope];
         let mut recv_buf = vec![0u8; RECV_BUF];
         // Outputs of the commands issued before the thread started.
         self.flush(socket_is_v6, &mut send_buf);
@@ -148,7 +175,34 @@ impl Driver {
                     let _ = reply.send(Err(e));
                 }
             },
+            Command::InstallKey(key, reply) => {
+                let _ = reply.send(self.with_keyring(|ring| ring.install(&key)));
+            }
+            Command::UseKey(key, reply) => {
+                let _ = reply.send(self.with_keyring(|ring| ring.use_key(&key)));
+            }
+            Command::RemoveKey(key, reply) => {
+                let _ = reply.send(self.with_keyring(|ring| ring.remove(&key)));
+            }
+            Command::KeyIds(reply) => {
+                let ids = self
+                    .crypto
+                    .as_ref()
+                    .map(|c| c.keyring.key_ids())
+                    .unwrap_or_default();
+                let _ = reply.send(ids);
+            }
             Command::Stop => {}
+        }
+    }
+
+    fn with_keyring(
+        &mut self,
+        change: impl FnOnce(&mut Keyring) -> Result<(), KeyError>,
+    ) -> Result<(), KeyError> {
+        match &mut self.crypto {
+            Some(crypto) => change(&mut crypto.keyring),
+            None => Err(KeyError::EncryptionDisabled),
         }
     }
 
@@ -159,12 +213,29 @@ impl Driver {
     /// Sends every pending datagram and hands every pending event over.
     fn flush(&mut self, socket_is_v6: bool, buf: &mut [u8]) {
         let now = self.now();
-        while let Some(t) = self.swim.poll_transmit(now, buf) {
+        let tag = self.swim.config().cluster_tag;
+        // Where the protocol writes its packet: after the envelope header
+        // when encrypting, the tag's room kept free at the end.
+        let packet_area = match self.crypto {
+            Some(_) => ENVELOPE_HEADER_LEN..buf.len() - (ENVELOPE_OVERHEAD - ENVELOPE_HEADER_LEN),
+            None => 0..buf.len(),
+        };
+        while let Some(t) = self.swim.poll_transmit(now, &mut buf[packet_area.clone()]) {
             let Some(to) = destination(socket_is_v6, t.destination) else {
                 self.transport.send_unreachable += 1;
                 continue;
             };
-            let Some(datagram) = buf.get(..t.len) else {
+            let len = match &self.crypto {
+                Some(crypto) => match crypto.keyring.seal(tag, buf, t.len) {
+                    Ok(len) => len,
+                    Err(_) => {
+                        self.transport.seal_errors += 1;
+                        continue;
+                    }
+                },
+                None => t.len,
+            };
+            let Some(datagram) = buf.get(..len) else {
                 self.transport.send_other_errors += 1;
                 continue;
             };
@@ -235,7 +306,27 @@ impl Driver {
                     return;
                 }
                 let now = self.now();
-                self.swim.handle_datagram(now, from, &buf[..len]);
+                let datagram = &mut buf[..len];
+                let Some(crypto) = &self.crypto else {
+                    self.swim.handle_datagram(now, from, datagram);
+                    return;
+                };
+                if len > crypto.datagram_budget {
+                    // Not worth authenticating: the protocol would drop it.
+                    self.transport.decrypt_drops.count(OpenError::Oversized);
+                    return;
+                }
+                let tag = self.swim.config().cluster_tag;
+                match crypto.keyring.open(tag, datagram) {
+                    Ok(opened) => {
+                        if opened.key_index > 0 {
+                            self.transport.opened_with_secondary_key += 1;
+                        }
+                        self.swim
+                            .handle_datagram(now, from, &datagram[opened.plaintext]);
+                    }
+                    Err(reason) => self.transport.decrypt_drops.count(reason),
+                }
             }
             Err(e) => match e.kind() {
                 io::ErrorKind::WouldBlock

@@ -5,6 +5,8 @@ use std::io;
 
 use swim_core::{CommandError, ConfigError};
 
+use crate::keyring::KeyError;
+
 /// Why starting a node or one of its commands failed.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -21,6 +23,17 @@ pub enum Error {
     NoAdvertiseAddress,
     /// The data directory holds an identity file that cannot be parsed.
     CorruptIdentity(String),
+    /// A key was refused (see [`KeyError`]).
+    Key(KeyError),
+    /// With a keyring, the configured `packet_budget` (the largest datagram
+    /// sent) leaves less than `swim_core::wire::MIN_PACKET_BUDGET` bytes
+    /// for the swim packet once the envelope is taken off.
+    PacketBudgetTooSmall {
+        /// The configured `packet_budget`.
+        configured: u16,
+        /// The smallest budget that works with encryption.
+        minimum: usize,
+    },
     /// The node's thread has stopped (after a shutdown, or if it panicked).
     Stopped,
     /// A graceful leave did not finish in time.
@@ -37,6 +50,14 @@ impl fmt::Display for Error {
                 "bound to an unspecified address and no advertise address given or derivable from the seeds",
             ),
             Error::CorruptIdentity(why) => write!(f, "unreadable identity file: {why}"),
+            Error::Key(e) => write!(f, "key refused: {e}"),
+            Error::PacketBudgetTooSmall {
+                configured,
+                minimum,
+            } => write!(
+                f,
+                "packet_budget {configured} is too small for encrypted datagrams (at least {minimum})"
+            ),
             Error::Stopped => f.write_str("the node has stopped"),
             Error::Timeout => f.write_str("the graceful leave did not finish in time"),
         }
@@ -49,6 +70,7 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             Error::Config(e) => Some(e),
             Error::Command(e) => Some(e),
+            Error::Key(e) => Some(e),
             _ => None,
         }
     }
@@ -63,6 +85,12 @@ impl From<io::Error> for Error {
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Error::Config(e)
+    }
+}
+
+impl From<KeyError> for Error {
+    fn from(e: KeyError) -> Self {
+        Error::Key(e)
     }
 }
 

@@ -74,20 +74,76 @@
 //! * Without it, the generation is [`clock_generation`]: seconds since
 //!   2025-01-01 UTC, which grows across restarts that are a second or more
 //!   apart.
+//!
+//! ## Encryption
+//!
+//! Without a keyring, datagrams travel in plaintext and anyone who reaches
+//! the port can forge membership. With [`NodeOptions::keyring`], every
+//! datagram is sealed with XChaCha20-Poly1305 (authenticated encryption)
+//! under the ring's primary key, with a random 24-byte nonce from the
+//! operating system, and the cluster tag as associated data. Incoming
+//! datagrams that no key of the ring opens (wrong key, altered, truncated,
+//! from another cluster, or plaintext) are dropped before the protocol sees
+//! them and counted in [`TransportCounters::decrypt_drops`]. The envelope
+//! layout:
+//!
+//! ```text
+//! [version 0xE1: 1][nonce: 24][ciphertext: n][tag: 16]     41 bytes + n
+//! associated data: [version 0xE1][cluster tag, u32 little-endian]
+//! ```
+//!
+//! **Budget.** `Config::packet_budget` stays the largest datagram on the
+//! wire: the node runs the protocol with a budget of
+//! [`ENVELOPE_OVERHEAD`] (41) bytes less, so that a sealed datagram never
+//! exceeds the configured size (1400 by default: swim packets of at most
+//! 1359 bytes). Encryption thus needs a configured budget of at least
+//! `swim_core::wire::MIN_PACKET_BUDGET + 41` = 553 bytes
+//! ([`Error::PacketBudgetTooSmall`] otherwise).
+//!
+//! **Rotation** without downtime: [`Node::install_key`] on every node,
+//! then [`Node::use_key`] on every node, then [`Node::remove_key`] of the
+//! old key on every node (see [`Keyring`]). Every node must start with a
+//! keyring: encryption cannot be switched on or off at run time, and
+//! encrypted and plaintext nodes do not talk to each other.
+//!
+//! ```
+//! use swim_transport_udp::{Config, Keyring, Node, NodeOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = Keyring::generate_key()?; // share it with every member
+//! let options = NodeOptions::new("127.0.0.1:0".parse()?)
+//!     .config(Config::local().with_label("prod"))
+//!     .keyring(Keyring::new(&key)?);
+//! let node = Node::start(options)?;
+//! let next = Keyring::generate_key()?;
+//! node.install_key(&next)?; // on every node, then:
+//! node.use_key(&next)?; // on every node, then:
+//! node.remove_key(&key)?;
+//! assert_eq!(node.key_ids()?, vec![Keyring::new(&next)?.primary_id()]);
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod driver;
+mod envelope;
 mod error;
 mod identity;
+mod keyring;
 mod node;
 mod options;
 mod socket;
 mod view;
 
+pub use envelope::{
+    DecryptDrops, OpenError, Opened, SealError, ENVELOPE_HEADER_LEN, ENVELOPE_OVERHEAD,
+    ENVELOPE_TAG_LEN, ENVELOPE_VERSION,
+};
 pub use error::Error;
 pub use identity::{clock_generation, IDENTITY_FILE};
+pub use keyring::{KeyError, KeyId, Keyring, KEY_LEN, MAX_KEYS};
 pub use node::Node;
 pub use options::NodeOptions;
 pub use socket::TransportCounters;

@@ -11,9 +11,11 @@ use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 use swim_core::{CommandError, Identity, Instant, Swim};
 
-use crate::driver::{Command, Driver};
+use crate::driver::{Command, Crypto, Driver, KeyBytes};
+use crate::envelope::ENVELOPE_OVERHEAD;
 use crate::error::Error;
 use crate::identity::{clock_generation, IdentityStore};
+use crate::keyring::{KeyError, KeyId, KEY_LEN};
 use crate::options::NodeOptions;
 use crate::socket::{advertise_addr, TransportCounters, Waker};
 use crate::view::{LocalInfo, Member, NodeCounters};
@@ -47,8 +49,34 @@ impl Node {
     /// Binds the socket, picks the identity (see the
     /// [crate documentation](crate#identity)), starts the node thread and,
     /// if seeds were given, starts joining through them.
-    pub fn start(options: NodeOptions) -> Result<Node, Error> {
+    ///
+    /// With a [keyring](NodeOptions::keyring), the protocol runs with a
+    /// `packet_budget` of the configured one minus
+    /// [`ENVELOPE_OVERHEAD`], so that sealed datagrams never exceed the
+    /// configured size: [`Error::PacketBudgetTooSmall`] if that leaves
+    /// less than `swim_core::wire::MIN_PACKET_BUDGET`.
+    pub fn start(mut options: NodeOptions) -> Result<Node, Error> {
         options.config.validate()?;
+        let crypto = match options.keyring.take() {
+            Some(keyring) => {
+                let configured = options.config.packet_budget;
+                let minimum = swim_core::wire::MIN_PACKET_BUDGET + ENVELOPE_OVERHEAD;
+                if usize::from(configured) < minimum {
+                    return Err(Error::PacketBudgetTooSmall {
+                        configured,
+                        minimum,
+                    });
+                }
+                // Cannot truncate: `configured` is a u16 above the overhead.
+                options.config.packet_budget = configured - ENVELOPE_OVERHEAD as u16;
+                options.config.validate()?;
+                Some(Crypto {
+                    keyring,
+                    datagram_budget: usize::from(configured),
+                })
+            }
+            None => None,
+        };
         let socket = UdpSocket::bind(options.bind)?;
         socket.set_write_timeout(Some(SEND_TIMEOUT))?;
         let local_addr = socket.local_addr()?;
@@ -92,6 +120,7 @@ impl Node {
             store,
             transport: TransportCounters::default(),
             pending_leaves: Vec::new(),
+            crypto,
         };
         let thread = std::thread::Builder::new()
             .name(format!("swim {advertise}"))
@@ -221,6 +250,41 @@ impl Node {
         }
     }
 
+    /// Adds a key that incoming datagrams may be sealed with, without
+    /// making it primary: the first step of a key rotation (see
+    /// [`Keyring`](crate::Keyring)). Installing a key already in the ring
+    /// does nothing. Errors: [`KeyError::InvalidLength`],
+    /// [`KeyError::TooManyKeys`], [`KeyError::EncryptionDisabled`] (the
+    /// node was started without a keyring).
+    pub fn install_key(&self, key: &[u8]) -> Result<(), Error> {
+        let key = checked_key(key)?;
+        self.key_command(|reply| Command::InstallKey(key, reply))
+    }
+
+    /// Seals every outgoing datagram with an installed key from now on
+    /// (the previous primary key stays installed): the second step of a
+    /// key rotation. Errors: [`KeyError::NotInstalled`],
+    /// [`KeyError::InvalidLength`], [`KeyError::EncryptionDisabled`].
+    pub fn use_key(&self, key: &[u8]) -> Result<(), Error> {
+        let key = checked_key(key)?;
+        self.key_command(|reply| Command::UseKey(key, reply))
+    }
+
+    /// Removes a key that is not primary (a key not in the ring is fine):
+    /// the last step of a key rotation. Errors: [`KeyError::RemovePrimary`],
+    /// [`KeyError::InvalidLength`], [`KeyError::EncryptionDisabled`].
+    pub fn remove_key(&self, key: &[u8]) -> Result<(), Error> {
+        let key = checked_key(key)?;
+        self.key_command(|reply| Command::RemoveKey(key, reply))
+    }
+
+    /// The ids of the keys in the ring, the primary first; empty when the
+    /// node was started without a keyring. The keys themselves are never
+    /// handed out.
+    pub fn key_ids(&self) -> Result<Vec<KeyId>, Error> {
+        self.request(Command::KeyIds)
+    }
+
     /// Protocol and socket counters.
     pub fn counters(&self) -> Result<NodeCounters, Error> {
         self.request(Command::Counters)
@@ -254,6 +318,13 @@ impl Node {
         answer.recv().map_err(|_| Error::Stopped)
     }
 
+    fn key_command(
+        &self,
+        make: impl FnOnce(SyncSender<Result<(), KeyError>>) -> Command,
+    ) -> Result<(), Error> {
+        self.request(make)?.map_err(Error::from)
+    }
+
     fn command(
         &self,
         make: impl FnOnce(SyncSender<Result<(), CommandError>>) -> Command,
@@ -268,6 +339,14 @@ impl Drop for Node {
             let _ = self.stop();
         }
     }
+}
+
+/// A copy of `key` for the node thread, once its length is known good.
+fn checked_key(key: &[u8]) -> Result<KeyBytes, KeyError> {
+    if key.len() != KEY_LEN {
+        return Err(KeyError::InvalidLength { len: key.len() });
+    }
+    Ok(KeyBytes::new(key.to_vec()))
 }
 
 /// A seed for the protocol's random choices, different in every process and

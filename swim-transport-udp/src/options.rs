@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use swim_core::Config;
 
+use crate::keyring::Keyring;
+
 /// Everything [`Node::start`](crate::Node::start) needs. Build it with
 /// [`NodeOptions::new`] and the chained setters.
 #[derive(Clone, Debug)]
@@ -31,6 +33,11 @@ pub struct NodeOptions {
     /// events are dropped and counted in
     /// [`TransportCounters::events_dropped`](crate::TransportCounters).
     pub event_capacity: usize,
+    /// Keys to seal and open every datagram with; `None` (the default)
+    /// sends plaintext. With a keyring, `config.packet_budget` still bounds
+    /// the datagrams on the wire: the swim packet inside each envelope gets
+    /// [`ENVELOPE_OVERHEAD`](crate::ENVELOPE_OVERHEAD) bytes less.
+    pub keyring: Option<Keyring>,
 }
 
 impl NodeOptions {
@@ -45,6 +52,7 @@ impl NodeOptions {
             metadata: Vec::new(),
             data_dir: None,
             event_capacity: 4096,
+            keyring: None,
         }
     }
 
@@ -81,6 +89,14 @@ impl NodeOptions {
     /// Persists the identity in `dir` (created if missing).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Encrypts and authenticates every datagram with `keyring` (see the
+    /// [crate documentation](crate#encryption)). Every member of the
+    /// cluster needs a key in common with the others.
+    pub fn keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
         self
     }
 

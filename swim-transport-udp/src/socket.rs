@@ -4,6 +4,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 
+use crate::envelope::DecryptDrops;
 use crate::error::Error;
 
 /// Socket-level counters: what the operating system refused or reported.
@@ -37,6 +38,17 @@ pub struct TransportCounters {
     pub events_dropped: u64,
     /// Failed writes of the identity file.
     pub identity_write_errors: u64,
+    /// Incoming datagrams that could not be opened with the keyring, by
+    /// reason; they never reached the protocol. Always zero without a
+    /// keyring.
+    pub decrypt_drops: DecryptDrops,
+    /// Incoming datagrams opened with a key other than the primary one:
+    /// some members still seal with an older key (during a rotation, the
+    /// old key can be removed once this stops growing everywhere).
+    pub opened_with_secondary_key: u64,
+    /// Outgoing datagrams dropped because they could not be sealed (the
+    /// operating system's random number generator failed).
+    pub seal_errors: u64,
 }
 
 /// What a failed send means for the counters.
