@@ -24,6 +24,29 @@ for s in $(seq 1 40); do
 done
 echo "every survivor within 15 s: $within of 40 seeds"
 
+echo "== the same with --suspicion-mult 3 (floor 9 s): last survivor (s), seeds 1-40"
+for s in $(seq 1 40); do
+  $sim -n 1000 -d 60 --kill 1 --kill-at 30 -q -s "$s" --suspicion-mult 3 | awk '/^full dissemination/{printf "%s ", $4}'
+done
+echo
+echo "== --suspicion-mult 3: false positives at 5% and 10% loss (100 nodes, 10 min, seeds 1-3), isolated pauses (100 nodes, seeds 1-6), back-to-back pauses (10 nodes, 1% loss, seeds 1-40)"
+for loss in 5 10; do for s in 1 2 3; do
+  echo -n "loss $loss% seed $s: "; $sim -n 100 -d 600 --loss "$loss" -q -s "$s" --suspicion-mult 3 | grep -E '^false positives' | tr -s ' '
+done; done
+total=0
+for s in 1 2 3 4 5 6; do
+  n=$($sim -n 100 -d 600 --pauses -q -s "$s" --suspicion-mult 3 | awk '/^false positives/{print $3}')
+  total=$((total + n))
+done
+echo "isolated pauses: $total false positives"
+total=0
+for s in $(seq 1 40); do
+  n=$($sim -n 10 -d 600 --loss 1 --pauses --pause-gap-min 0.2 --pause-gap-max 2 -q -s "$s" \
+        --suspicion-mult 3 | awk '/^false positives/{print $3}')
+  total=$((total + n))
+done
+echo "back-to-back pauses: $total false positives"
+
 echo "== 100 nodes, 10 virtual minutes, uniform loss (seeds 1-3)"
 for loss in 5 10; do for s in 1 2 3; do
   echo -n "loss $loss% seed $s: "; $sim -n 100 -d 600 --loss "$loss" -q -s "$s" | grep -E '^false positives' | tr -s ' '
