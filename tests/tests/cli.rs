@@ -65,6 +65,7 @@ fn bad_input_is_an_error_not_a_panic() {
         &["--preset", "moon"],
         &["--pauses", "--pause-gap-min", "3", "--pause-gap-max", "1"],
         &["--pauses", "--pause-gap-min", "-1"],
+        &["--threads", "0"],
     ] {
         let out = simulate(args);
         assert!(!out.status.success(), "{args:?} succeeded");
