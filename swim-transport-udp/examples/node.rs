@@ -90,7 +90,7 @@ fn main() -> ExitCode {
     if args.gen_key {
         return match Keyring::generate_key() {
             Ok(key) => {
-                println!("{}", to_hex(&key));
+                println!("{}", to_hex(&key[..]));
                 ExitCode::SUCCESS
             }
             Err(e) => {

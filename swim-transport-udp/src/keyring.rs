@@ -4,7 +4,7 @@ use std::fmt;
 
 use chacha20poly1305::aead::{AeadInOut, Generate};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Length of every key, in bytes (XChaCha20-Poly1305 takes 256-bit keys).
 pub const KEY_LEN: usize = 32;
@@ -96,10 +96,12 @@ pub(crate) struct RingKey {
 
 impl RingKey {
     fn new(key: &[u8]) -> Result<Self, KeyError> {
-        let bytes: [u8; KEY_LEN] = key
-            .try_into()
-            .map_err(|_| KeyError::InvalidLength { len: key.len() })?;
-        let bytes = Zeroizing::new(bytes);
+        if key.len() != KEY_LEN {
+            return Err(KeyError::InvalidLength { len: key.len() });
+        }
+        // Filled in place, so no copy of the key is left on the stack.
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        bytes.copy_from_slice(key);
         let key_array: &chacha20poly1305::Key = (&*bytes).into();
         let cipher = XChaCha20Poly1305::new(key_array);
         let tag = cipher
@@ -171,9 +173,13 @@ impl Keyring {
     /// A fresh random key from the operating system's generator, for
     /// [`Keyring::new`] or [`Keyring::install`]. Store it where the other
     /// nodes can read it (hex-encoded, say).
-    pub fn generate_key() -> Result<[u8; KEY_LEN], KeyError> {
-        let key = chacha20poly1305::Key::try_generate().map_err(|_| KeyError::Random)?;
-        Ok(key.into())
+    /// The key is wiped from memory when the returned value is dropped.
+    pub fn generate_key() -> Result<Zeroizing<[u8; KEY_LEN]>, KeyError> {
+        let mut key = chacha20poly1305::Key::try_generate().map_err(|_| KeyError::Random)?;
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        out.copy_from_slice(&key);
+        key.zeroize();
+        Ok(out)
     }
 
     /// Adds a key that incoming datagrams may be sealed with (nothing
@@ -326,6 +332,6 @@ mod tests {
             Keyring::generate_key().unwrap(),
         );
         assert_ne!(a, b);
-        Keyring::new(&a).unwrap();
+        Keyring::new(&a[..]).unwrap();
     }
 }

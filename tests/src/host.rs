@@ -7,8 +7,9 @@
 //! A [`Worker`] runs the events of a set of hosts and records what each
 //! event caused ([`Effects`]); the simulator then applies those effects
 //! (network, metrics, trace, scheduling) in one global order given by
-//! [`Key`]. Which worker ran which host does not change anything, so any
-//! number of threads gives the same trace.
+//! [`Key`], which is made of each event's own properties. Which worker ran
+//! which host, and where a window ended, change nothing: any number of
+//! threads and any sampling give the same trace.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
@@ -29,29 +30,59 @@ pub(crate) enum HostEv {
     Resume { epoch: u32 },
 }
 
-/// Global order of the events of a window: time; at equal times, events
-/// taken from the simulator's queue (by their sequence number) before
-/// events scheduled inside the window (by host, then creation order).
+/// The order of everything that happens: virtual time first; at equal
+/// times, actions and samples (by the order they were scheduled) before
+/// host events, and host events by when they were created, by whom (a host,
+/// or [`Key::ACTIONS`]) and in which order their creator made them.
+///
+/// Every part is a property of the event itself, never of the time window
+/// or the thread that handled it, so the trace does not depend on either.
+/// A host event is always created strictly before it happens or, for a
+/// timer due at once, after every other event of its creator at that time:
+/// an event never sorts before the one that created it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
     /// Virtual time, µs.
     pub at: u64,
-    /// Scheduled inside the current window.
-    pub local: bool,
-    /// Queue sequence number, or the host for local events.
-    pub first: u64,
-    /// Creation order on the host, for local events.
-    pub second: u64,
+    /// False for actions and samples, true for host events.
+    pub host_event: bool,
+    /// Virtual time the event was created (µs; 0 for actions and samples).
+    pub created_at: u64,
+    /// The host that created it, or [`Key::ACTIONS`].
+    pub origin: u32,
+    /// The creator's running count of events it created (for actions and
+    /// samples: their scheduling order).
+    pub counter: u64,
+    /// 1 for the second copy of a duplicated datagram.
+    pub copy: u8,
 }
 
 impl Key {
-    /// The key of an event taken from the simulator's queue.
-    pub fn queued(at: u64, seq: u64) -> Self {
+    /// Origin of host events created by actions (the end of a pause).
+    pub const ACTIONS: u32 = u32::MAX;
+
+    /// The key of an action or sample scheduled `counter`-th.
+    pub fn global(at: u64, counter: u64) -> Self {
         Key {
             at,
-            local: false,
-            first: seq,
-            second: 0,
+            host_event: false,
+            created_at: 0,
+            origin: 0,
+            counter,
+            copy: 0,
+        }
+    }
+
+    /// The key of a host event due at `at`, created at `created_at` by
+    /// `origin` as its `counter`-th event.
+    pub fn host(at: u64, created_at: u64, origin: u32, counter: u64) -> Self {
+        Key {
+            at,
+            host_event: true,
+            created_at,
+            origin,
+            counter,
+            copy: 0,
         }
     }
 }
@@ -87,8 +118,9 @@ pub(crate) struct Host {
     pub left_at: Option<u64>,
     /// When the last pause ended.
     pub resumed_at: u64,
-    /// Events this host scheduled inside windows (orders them in [`Key`]).
-    pub scheduled: u64,
+    /// Events this host created: timers, deferred inputs, datagrams sent
+    /// (orders them in [`Key`]).
+    pub created: u64,
     pub checks: Checks,
 }
 
@@ -97,6 +129,12 @@ impl Host {
     pub fn local_now(&self, now: u64) -> Instant {
         let t = (now as i64).saturating_add(self.clock_offset).max(0);
         Instant::from_micros(t as u64)
+    }
+
+    /// Number for the next event this host creates.
+    pub fn next_counter(&mut self) -> u64 {
+        self.created += 1;
+        self.created
     }
 
     /// Takes the process down and forgets its checker state.
@@ -123,12 +161,16 @@ pub(crate) enum Item {
         digest: u64,
         backlog: bool,
     },
-    /// The process sent a datagram.
-    Send { to: u32, data: Box<[u8]> },
+    /// The process sent a datagram, its creator's `counter`-th event.
+    Send {
+        to: u32,
+        data: Box<[u8]>,
+        counter: u64,
+    },
     /// The process reported an event.
     Event(Event<u32, 64>),
     /// An event for this host at or after the window's end.
-    Schedule { at: u64, ev: HostEv },
+    Schedule { key: Key, ev: HostEv },
     /// A broken invariant.
     Violation(String),
     /// The process's incarnation, for the checker's highest-seen table.
@@ -363,9 +405,11 @@ impl<'a> Worker<'a> {
                     t.len
                 )));
             }
+            let counter = self.host(fx.node).next_counter();
             fx.items.push(Item::Send {
                 to: t.destination,
                 data: self.buf[..t.len].into(),
+                counter,
             });
         }
         let mut events = 0usize;
@@ -422,19 +466,13 @@ impl<'a> Worker<'a> {
     /// Runs `ev` inside this window if it falls in it, else hands it back
     /// to the simulator's queue.
     fn schedule(&mut self, fx: &mut Effects, at: u64, ev: HostEv) {
+        let node = fx.node;
+        let counter = self.host(node).next_counter();
+        let key = Key::host(at, fx.key.at, node, counter);
         if at < self.ctx.window_end {
-            let node = fx.node;
-            let h = self.host(node);
-            h.scheduled += 1;
-            let key = Key {
-                at,
-                local: true,
-                first: u64::from(node),
-                second: h.scheduled,
-            };
             self.local.push(Reverse(Local { key, node, ev }));
         } else {
-            fx.items.push(Item::Schedule { at, ev });
+            fx.items.push(Item::Schedule { key, ev });
         }
     }
 }

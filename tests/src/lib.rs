@@ -4,14 +4,16 @@
 //! the scenario tests built on it, and the `simulate` command.
 //!
 //! * Virtual time in microseconds and one [`queue::EventQueue`] ordered by
-//!   `(time, sequence)`; every random choice comes from PCG generators
+//!   time, then by a key that says how simultaneous events are ordered;
+//!   every random choice comes from PCG generators
 //!   seeded from one seed, so the same seed gives the same trace
 //!   ([`sim::Simulator::trace_hash`]).
 //! * Time advances in windows no longer than the shortest link latency.
 //!   Inside a window no node can hear from another, so the nodes' inputs
 //!   run on several threads ([`sim::Simulator::set_threads`]); what they
-//!   caused is applied afterwards in one global order, so the trace is the
-//!   same for any number of threads.
+//!   caused is applied afterwards in one global order that depends only on
+//!   the events themselves, so the trace is the same for any number of
+//!   threads and wherever the windows end.
 //! * [`net`]: latency, jitter, loss, duplication, reordering and bandwidth
 //!   per directed link; symmetric and one-way partitions.
 //! * [`fault`]: crash, restart (same identity, persisted incarnation or new

@@ -73,7 +73,8 @@ pub struct Metrics {
     pub undeliverable: u64,
     /// Inputs (datagrams, timeouts, commands) handled by nodes.
     pub inputs: u64,
-    /// Time windows whose hosts ran on more than one thread.
+    /// Time windows whose hosts ran on more than one thread (a diagnostic:
+    /// it depends on the number of threads, unlike every other figure).
     pub parallel_windows: u64,
     /// First virtual time (µs) at which every running node knew every
     /// other running node, after the last start.

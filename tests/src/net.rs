@@ -150,7 +150,7 @@ impl Network {
     }
 
     /// Shortest delay any datagram can have (µs): the lowest latency of
-    /// the default link and of every override.
+    /// the default link and of every override, at least 1 µs.
     pub fn min_latency(&self) -> u64 {
         self.links
             .values()
@@ -158,6 +158,7 @@ impl Network {
             .map(|l| micros(l.latency))
             .min()
             .unwrap_or(0)
+            .max(1)
     }
 
     /// The model of the directed link `from -> to`.
@@ -194,8 +195,12 @@ impl Network {
             }
             d
         };
-        let first = delay(rng);
-        let second = (link.duplicate > 0.0 && uniform(rng) < link.duplicate).then(|| delay(rng));
+        // Nothing arrives in the microsecond it was sent: a zero latency is
+        // modelled as 1 µs, so that a datagram always happens after the
+        // input that sent it (the simulator's event order relies on it).
+        let first = delay(rng).max(1);
+        let second =
+            (link.duplicate > 0.0 && uniform(rng) < link.duplicate).then(|| delay(rng).max(1));
         Fate::Delivered(first, second)
     }
 }

@@ -1,93 +1,77 @@
-//! The event queue: a binary heap ordered by virtual time, then by
-//! insertion order, so that simultaneous events always run in the same
-//! order and a seed always gives the same trace.
+//! The event queue: a binary heap ordered by a key that starts with the
+//! virtual time. Keys are unique and say how simultaneous events are
+//! ordered, so a seed always gives the same trace.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-/// One scheduled entry: fires at `at` (virtual microseconds).
+/// One scheduled entry.
 #[derive(Debug)]
-struct Entry<T> {
-    at: u64,
-    seq: u64,
+struct Entry<K, T> {
+    key: K,
     item: T,
 }
 
-impl<T> PartialEq for Entry<T> {
+impl<K: Ord, T> PartialEq for Entry<K, T> {
     fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+        self.key == other.key
     }
 }
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
+impl<K: Ord, T> Eq for Entry<K, T> {}
+impl<K: Ord, T> PartialOrd for Entry<K, T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<T> Ord for Entry<T> {
+impl<K: Ord, T> Ord for Entry<K, T> {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: `BinaryHeap` is a max-heap, we want the earliest first.
-        (other.at, other.seq).cmp(&(self.at, self.seq))
+        // Reversed: `BinaryHeap` is a max-heap, we want the smallest first.
+        other.key.cmp(&self.key)
     }
 }
 
-/// A deterministic priority queue of `T` keyed by `(time, sequence)`.
+/// A deterministic priority queue of `T`, smallest key first. Callers give
+/// every item a distinct key (for instance `(time, sequence number)`).
 #[derive(Debug)]
-pub struct EventQueue<T> {
-    heap: BinaryHeap<Entry<T>>,
-    next_seq: u64,
+pub struct EventQueue<K, T> {
+    heap: BinaryHeap<Entry<K, T>>,
 }
 
-impl<T> Default for EventQueue<T> {
+impl<K: Ord, T> Default for EventQueue<K, T> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
-            next_seq: 0,
         }
     }
 }
 
-impl<T> EventQueue<T> {
+impl<K: Ord, T> EventQueue<K, T> {
     /// An empty queue.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Schedules `item` at virtual time `at` (microseconds). Items with the
-    /// same time come out in the order they were pushed.
-    pub fn push(&mut self, at: u64, item: T) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.heap.push(Entry { at, seq, item });
+    /// Schedules `item` under `key`.
+    pub fn push(&mut self, key: K, item: T) {
+        self.heap.push(Entry { key, item });
     }
 
-    /// Removes and returns the earliest item with its time and sequence
-    /// number.
-    pub fn pop(&mut self) -> Option<(u64, u64, T)> {
-        self.heap.pop().map(|e| (e.at, e.seq, e.item))
+    /// Removes and returns the item with the smallest key, with its key.
+    pub fn pop(&mut self) -> Option<(K, T)> {
+        self.heap.pop().map(|e| (e.key, e.item))
     }
 
-    /// The earliest item and its time, without removing it.
-    pub fn peek(&self) -> Option<(u64, &T)> {
-        self.heap.peek().map(|e| (e.at, &e.item))
+    /// The item with the smallest key, and its key, without removing it.
+    pub fn peek(&self) -> Option<(&K, &T)> {
+        self.heap.peek().map(|e| (&e.key, &e.item))
     }
 
-    /// The sequence number the next pushed item will get.
-    pub fn next_seq(&self) -> u64 {
-        self.next_seq
-    }
-
-    /// Time of the earliest item.
-    pub fn peek_time(&self) -> Option<u64> {
-        self.heap.peek().map(|e| e.at)
-    }
-
-    /// Items waiting.
+    /// Number of queued items.
     pub fn len(&self) -> usize {
         self.heap.len()
     }
 
-    /// True when nothing is waiting.
+    /// True if nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }
@@ -98,13 +82,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn earliest_first_then_fifo() {
+    fn smallest_key_first() {
         let mut q = EventQueue::new();
-        q.push(5, 'a');
-        q.push(1, 'b');
-        q.push(5, 'c');
-        q.push(1, 'd');
-        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, _, c)| c)).collect();
+        q.push((5, 0), 'a');
+        q.push((1, 1), 'b');
+        q.push((5, 2), 'c');
+        q.push((1, 3), 'd');
+        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, c)| c)).collect();
         assert_eq!(order, vec!['b', 'd', 'a', 'c']);
     }
 }

@@ -27,7 +27,8 @@ pub struct Report {
     pub wall_secs: f64,
     /// Threads the simulator used.
     pub threads: usize,
-    /// Time windows whose nodes ran on more than one thread.
+    /// Time windows whose nodes ran on more than one thread (a diagnostic
+    /// that depends on the number of threads).
     pub parallel_windows: u64,
     /// Inputs handled by all nodes (datagrams, timeouts, commands).
     pub inputs: u64,

@@ -114,7 +114,8 @@ impl Scenario {
     }
 
     /// Lets the simulator run each window's hosts on up to `threads`
-    /// threads. The trace and every figure stay the same.
+    /// threads. The trace and every figure stay the same, except two
+    /// diagnostics: windows run in parallel, and heap per node.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
         self

@@ -37,7 +37,8 @@ const PARALLEL_MIN: usize = 16;
 ///
 /// Drive it with [`Simulator::schedule`] and [`Simulator::run_until`]; the
 /// same seed and schedule always give the same [`Simulator::trace_hash`],
-/// whatever [`Simulator::set_threads`] says.
+/// whatever [`Simulator::set_threads`] says and however `run_until` is
+/// stepped.
 ///
 /// Time advances in windows no longer than the shortest link latency:
 /// inside one, hosts cannot hear from each other, so their events run
@@ -47,7 +48,11 @@ const PARALLEL_MIN: usize = 16;
 pub struct Simulator {
     config: Config,
     hosts: Vec<Host>,
-    queue: EventQueue<Ev>,
+    queue: EventQueue<Key, Ev>,
+    /// Actions and samples scheduled so far (orders them in [`Key`]).
+    globals: u64,
+    /// Key of the action being carried out.
+    action_key: Key,
     net: Network,
     rng: Pcg64,
     seed: u64,
@@ -124,6 +129,8 @@ impl Simulator {
             config,
             hosts: (0..nodes).map(|_| Host::default()).collect(),
             queue: EventQueue::new(),
+            globals: 0,
+            action_key: Key::global(0, 0),
             lookahead: net.min_latency(),
             net,
             rng: Pcg64::seed_from_u64(seed),
@@ -162,7 +169,7 @@ impl Simulator {
         let first = self.sample_every == 0;
         self.sample_every = micros(every);
         if first && self.sample_every > 0 {
-            self.queue.push(self.now, Ev::Sample);
+            self.push_global(self.now, Ev::Sample);
         }
     }
 
@@ -179,7 +186,7 @@ impl Simulator {
 
     /// Schedules `action` at virtual time `at`.
     pub fn schedule(&mut self, at: Duration, action: Action) {
-        self.queue.push(micros(at), Ev::Action(Box::new(action)));
+        self.push_global(micros(at), Ev::Action(Box::new(action)));
     }
 
     /// Current virtual time.
@@ -236,23 +243,24 @@ impl Simulator {
     /// Runs every event up to and including virtual time `until`.
     pub fn run_until(&mut self, until: Duration) {
         let until = micros(until);
-        while let Some((at, ev)) = self.queue.peek() {
-            if at > until {
+        while let Some((key, ev)) = self.queue.peek() {
+            if key.at > until {
                 break;
             }
             match ev {
                 Ev::Host { .. } => self.run_window(until),
                 Ev::Action(_) | Ev::Sample => {
-                    let Some((at, _, ev)) = self.queue.pop() else {
+                    let Some((key, ev)) = self.queue.pop() else {
                         break;
                     };
-                    self.now = at;
+                    self.now = key.at;
+                    self.action_key = key;
                     match ev {
                         Ev::Action(a) => self.act(*a),
                         Ev::Sample => {
                             self.take_sample();
                             if self.sample_every > 0 {
-                                self.queue.push(self.now + self.sample_every, Ev::Sample);
+                                self.push_global(self.now + self.sample_every, Ev::Sample);
                             }
                         }
                         Ev::Host { .. } => {}
@@ -267,25 +275,25 @@ impl Simulator {
     /// queued event and ends before `until`, the next action or sample, or
     /// one lookahead later, whichever comes first.
     fn run_window(&mut self, until: u64) {
-        let Some((start, _)) = self.queue.peek() else {
+        let Some(start) = self.queue.peek().map(|(key, _)| key.at) else {
             return;
         };
         let mut end = start
-            .saturating_add(self.lookahead.max(1))
+            .saturating_add(self.lookahead)
             .min(until.saturating_add(1));
         let mut batch = Vec::new();
-        while let Some((at, ev)) = self.queue.peek() {
-            if at >= end {
+        while let Some((key, ev)) = self.queue.peek() {
+            if key.at >= end {
                 break;
             }
             if !matches!(ev, Ev::Host { .. }) {
-                end = at;
+                end = key.at;
                 break;
             }
-            let Some((at, seq, Ev::Host { node, ev })) = self.queue.pop() else {
+            let Some((key, Ev::Host { node, ev })) = self.queue.pop() else {
                 break;
             };
-            batch.push((Key::queued(at, seq), node, ev));
+            batch.push((key, node, ev));
         }
         let ctx = Ctx {
             config: &self.config,
@@ -358,7 +366,7 @@ impl Simulator {
                     }
                     self.trace = fnv(self.trace, &digest.to_le_bytes());
                 }
-                Item::Send { to, data } => self.send(now, i, to, data),
+                Item::Send { to, data, counter } => self.send(now, i, to, data, counter),
                 Item::Event(event) => {
                     self.trace = hash_event(self.trace, now, i, &event);
                     if let Some(w) = self.watch {
@@ -370,7 +378,7 @@ impl Simulator {
                     }
                     self.observe(now, i, event);
                 }
-                Item::Schedule { at, ev } => self.queue.push(at, Ev::Host { node: i, ev }),
+                Item::Schedule { key, ev } => self.queue.push(key, Ev::Host { node: i, ev }),
                 Item::Violation(what) => self.invariants.fail(now, i, what),
                 Item::Reached {
                     generation,
@@ -402,7 +410,7 @@ impl Simulator {
     /// whatever it schedules goes to the queue; then applies its effects.
     fn between_windows(&mut self, node: u32, f: impl FnOnce(&mut Worker<'_>, &mut Effects, u64)) {
         let now = self.now;
-        let key = Key::queued(now, self.queue.next_seq());
+        let key = self.action_key;
         let ctx = Ctx {
             config: &self.config,
             window_end: now,
@@ -421,7 +429,8 @@ impl Simulator {
         self.apply(fx);
     }
 
-    fn send(&mut self, now: u64, from: u32, to: u32, data: Box<[u8]>) {
+    /// Hands a datagram, its sender's `counter`-th event, to the network.
+    fn send(&mut self, now: u64, from: u32, to: u32, data: Box<[u8]>, counter: u64) {
         self.metrics.datagrams += 1;
         self.metrics.bytes += data.len() as u64;
         if to as usize >= self.hosts.len() {
@@ -432,25 +441,27 @@ impl Simulator {
             Fate::Partitioned => self.metrics.partitioned += 1,
             Fate::Lost => self.metrics.lost += 1,
             Fate::Delivered(d1, d2) => {
+                let key = Key::host(now + d1, now, from, counter);
                 if let Some(d2) = d2 {
-                    let copy = data.clone();
-                    self.queue.push(
-                        now + d2,
-                        Ev::Host {
-                            node: to,
-                            ev: HostEv::Deliver { from, data: copy },
-                        },
-                    );
+                    let copy = Key {
+                        at: now + d2,
+                        copy: 1,
+                        ..key
+                    };
+                    let data = data.clone();
+                    let ev = HostEv::Deliver { from, data };
+                    self.queue.push(copy, Ev::Host { node: to, ev });
                 }
-                self.queue.push(
-                    now + d1,
-                    Ev::Host {
-                        node: to,
-                        ev: HostEv::Deliver { from, data },
-                    },
-                );
+                let ev = HostEv::Deliver { from, data };
+                self.queue.push(key, Ev::Host { node: to, ev });
             }
         }
+    }
+
+    /// Schedules an action or a sample.
+    fn push_global(&mut self, at: u64, ev: Ev) {
+        self.globals += 1;
+        self.queue.push(Key::global(at, self.globals), ev);
     }
 
     /// True if host `j` runs generation `generation` (at virtual time
@@ -525,6 +536,10 @@ impl Simulator {
         }
     }
 
+    /// Records the time at which every running node knows every other.
+    /// The cheap hint is kept per applied effect; the exact check reads the
+    /// nodes as they are at the end of the window being applied, so the
+    /// time's resolution is one window (at most the shortest latency).
     fn check_convergence(&mut self) {
         let up = self.up as u64;
         if self.metrics.converged_at.is_some() || up < 2 || self.now < self.next_verify {
@@ -688,13 +703,13 @@ impl Simulator {
                 if h.swim.is_some() && !h.paused {
                     h.paused = true;
                     let epoch = h.epoch;
-                    self.queue.push(
-                        self.now + micros(duration),
-                        Ev::Host {
-                            node,
-                            ev: HostEv::Resume { epoch },
-                        },
-                    );
+                    // At least 1 µs: a host event never happens at the
+                    // time it was created by someone else (see `Key`).
+                    let at = self.now + micros(duration).max(1);
+                    self.globals += 1;
+                    let key = Key::host(at, self.now, Key::ACTIONS, self.globals);
+                    let ev = HostEv::Resume { epoch };
+                    self.queue.push(key, Ev::Host { node, ev });
                 }
             }
             Action::ClockJump { node, micros } => {

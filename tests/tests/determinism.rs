@@ -113,3 +113,56 @@ fn thread_count_does_not_change_the_trace() {
     assert_eq!(one.violations, Some(0), "{:?}", one.violation_list);
     assert_eq!(three.violations, Some(0), "{:?}", three.violation_list);
 }
+
+/// 40 nodes on links without jitter (many events share a microsecond), a
+/// node that takes 400 µs per input, pauses, crashes and loss.
+fn ties(sample_every: Duration) -> Scenario {
+    let link = LinkModel {
+        jitter: Duration::ZERO,
+        loss: 0.02,
+        ..LinkModel::default()
+    };
+    Scenario::new(40, Config::local(), 5)
+        .with_duration(Duration::from_secs(12))
+        .with_link(link)
+        .with_sampling(sample_every)
+        .with_threads(2)
+        .kill_random(Duration::from_secs(4), 2)
+        .pauses(
+            7,
+            Duration::from_secs(2),
+            Duration::from_secs(12),
+            Duration::from_millis(500),
+            Duration::from_secs(2),
+            Duration::from_millis(300),
+            Duration::from_secs(1),
+        )
+        .at(
+            Duration::from_secs(1),
+            Action::Slow {
+                node: 3,
+                per_input: Duration::from_micros(400),
+            },
+        )
+}
+
+/// Where the simulator's time windows end (at samples, at each
+/// `run_until`) changes nothing in the trace.
+#[test]
+fn window_boundaries_do_not_change_the_trace() {
+    let whole = ties(Duration::from_secs(1)).run();
+    let sampled_often = ties(Duration::from_micros(700)).run();
+    let scenario = ties(Duration::from_secs(1));
+    let mut stepped = scenario.build();
+    let mut t = Duration::ZERO;
+    while t < scenario.duration {
+        t += Duration::from_micros(333);
+        stepped.run_until(t.min(scenario.duration));
+    }
+    let stepped_hash = format!("{:016x}", stepped.trace_hash());
+    assert_eq!(whole.trace_hash, sampled_often.trace_hash);
+    assert_eq!(whole.trace_hash, stepped_hash);
+    assert_eq!(whole.inputs, sampled_often.inputs);
+    assert_eq!(whole.inputs, stepped.metrics().inputs);
+    assert_eq!(whole.violations, Some(0), "{:?}", whole.violation_list);
+}
