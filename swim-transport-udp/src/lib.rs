@@ -110,16 +110,17 @@
 //! use swim_transport_udp::{Config, Keyring, Node, NodeOptions};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let key = Keyring::generate_key()?; // share it with every member
+//! // Share it with every member; it is wiped from memory when dropped.
+//! let key = Keyring::generate_key()?;
 //! let options = NodeOptions::new("127.0.0.1:0".parse()?)
 //!     .config(Config::local().with_label("prod"))
-//!     .keyring(Keyring::new(&key)?);
+//!     .keyring(Keyring::new(&key[..])?);
 //! let node = Node::start(options)?;
 //! let next = Keyring::generate_key()?;
-//! node.install_key(&next)?; // on every node, then:
-//! node.use_key(&next)?; // on every node, then:
-//! node.remove_key(&key)?;
-//! assert_eq!(node.key_ids()?, vec![Keyring::new(&next)?.primary_id()]);
+//! node.install_key(&next[..])?; // on every node, then:
+//! node.use_key(&next[..])?; // on every node, then:
+//! node.remove_key(&key[..])?;
+//! assert_eq!(node.key_ids()?, vec![Keyring::new(&next[..])?.primary_id()]);
 //! # Ok(())
 //! # }
 //! ```
