@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use quinn::{Connection, ConnectionError, Endpoint, SendDatagramError};
-use rand_pcg::Pcg32;
-use swim_core::{CommandError, Instant, LocalEvent, Swim};
+use swim_core::{CommandError, Instant, LocalEvent};
+use swim_node::{Clock, NodeSwim, Replies, Request};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant as TokioInstant;
 
 use crate::options::TransportOptions;
-use crate::view::{LocalInfo, Member, NodeCounters, TransportCounters};
+use crate::view::{NodeCounters, TransportCounters};
 use crate::Event;
 
 /// Verified connections kept per peer address (both sides may connect at
@@ -40,18 +40,22 @@ const CLOSE_TOO_MANY: u32 = 1;
 /// A reply channel for one command.
 pub(crate) type Reply<T> = oneshot::Sender<T>;
 
+/// The node task's reply channels: tokio's one-shot channels.
+pub(crate) struct OneshotReplies;
+
+impl Replies for OneshotReplies {
+    type Reply<T: Send + 'static> = Reply<T>;
+
+    fn send<T: Send + 'static>(reply: Reply<T>, answer: T) {
+        let _ = reply.send(answer);
+    }
+}
+
 /// What the handle asks of the node task.
 pub(crate) enum Command {
-    Members(Reply<Vec<Member>>),
-    Local(Reply<LocalInfo>),
+    /// A command for the state machine, answered by the shared logic.
+    Swim(Request<OneshotReplies>),
     Counters(Reply<NodeCounters>),
-    SetMetadata(Vec<u8>, Reply<Result<(), CommandError>>),
-    SetState(Vec<u8>, Option<Vec<u8>>, Reply<Result<(), CommandError>>),
-    Broadcast(Option<u64>, Vec<u8>, Reply<Result<(), CommandError>>),
-    SendMessage(SocketAddr, Vec<u8>, Reply<Result<(), CommandError>>),
-    Join(Vec<SocketAddr>, Reply<Result<(), CommandError>>),
-    /// Answered once the leave has finished propagating.
-    Leave(Reply<Result<(), CommandError>>),
     Stop,
 }
 
@@ -117,20 +121,20 @@ enum SendOutcome {
 
 /// Everything the node task starts with.
 pub(crate) struct DriverParts {
-    pub swim: Swim<SocketAddr, Pcg32>,
+    pub swim: NodeSwim,
     pub endpoint: Endpoint,
     pub options: TransportOptions,
-    pub epoch: std::time::Instant,
+    pub clock: Clock,
     pub commands: mpsc::Receiver<Command>,
     pub events: mpsc::Sender<Event>,
 }
 
 /// Everything the node task owns.
 pub(crate) struct Driver {
-    swim: Swim<SocketAddr, Pcg32>,
+    swim: NodeSwim,
     endpoint: Endpoint,
     options: TransportOptions,
-    epoch: std::time::Instant,
+    clock: Clock,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
     inbound_tx: mpsc::Sender<Inbound>,
@@ -154,7 +158,7 @@ impl Driver {
             swim: parts.swim,
             endpoint: parts.endpoint,
             options: parts.options,
-            epoch: parts.epoch,
+            clock: parts.clock,
             commands: parts.commands,
             events: parts.events,
             inbound_tx,
@@ -224,13 +228,7 @@ impl Driver {
     }
 
     fn now(&self) -> Instant {
-        Instant::from_std(self.epoch, std::time::Instant::now())
-    }
-
-    fn to_std(&self, at: Instant) -> std::time::Instant {
-        self.epoch
-            .checked_add(Duration::from_micros(at.as_micros()))
-            .unwrap_or_else(std::time::Instant::now)
+        self.clock.now()
     }
 
     /// When to wake up for the protocol's timers. A deadline that is not
@@ -243,7 +241,7 @@ impl Driver {
             Some(at) if last_timeout.is_some_and(|last| at <= last) => {
                 now + Duration::from_millis(1)
             }
-            Some(at) => self.to_std(at).min(latest),
+            Some(at) => self.clock.to_std(at).min(latest),
             None => latest,
         };
         TokioInstant::from_std(at)
@@ -264,51 +262,16 @@ impl Driver {
 
     /// Replies are best effort: a handle that stopped waiting is no error.
     fn handle_command(&mut self, command: Command) {
-        let now = self.now();
         match command {
-            Command::Members(reply) => {
-                let members = self.swim.members().map(|m| self.member(&m)).collect();
-                let _ = reply.send(members);
-            }
-            Command::Local(reply) => {
-                let _ = reply.send(self.swim.local().to_snapshot());
+            Command::Swim(request) => {
+                let now = self.now();
+                request.apply(&mut self.swim, &self.clock, now, &mut self.pending_leaves);
             }
             Command::Counters(reply) => {
                 let _ = reply.send(self.snapshot());
             }
-            Command::SetMetadata(data, reply) => {
-                let _ = reply.send(self.swim.set_metadata(now, &data));
-            }
-            Command::SetState(key, Some(value), reply) => {
-                let _ = reply.send(self.swim.set_local_state(now, &key, &value));
-            }
-            Command::SetState(key, None, reply) => {
-                let _ = reply.send(self.swim.remove_local_state(now, &key));
-            }
-            Command::Broadcast(key, payload, reply) => {
-                let _ = reply.send(self.swim.broadcast(now, key, &payload));
-            }
-            Command::SendMessage(to, payload, reply) => {
-                let _ = reply.send(self.swim.send_message(now, &to, &payload));
-            }
-            Command::Join(seeds, reply) => {
-                let _ = reply.send(self.swim.join(now, &seeds));
-            }
-            Command::Leave(reply) => match self.swim.leave(now) {
-                Ok(()) => self.pending_leaves.push(reply),
-                Err(CommandError::HasLeft) => {
-                    let _ = reply.send(Ok(()));
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                }
-            },
             Command::Stop => {}
         }
-    }
-
-    fn member(&self, m: &swim_core::MemberView<'_, SocketAddr>) -> Member {
-        m.to_snapshot().map_since(|t| self.to_std(t))
     }
 
     /// Only reader tasks of verified connections produce these.
@@ -473,9 +436,7 @@ impl Driver {
             Err(mpsc::error::TrySendError::Full(_)) => self.counters.events_dropped += 1,
         }
         if left {
-            for reply in self.pending_leaves.drain(..) {
-                let _ = reply.send(Ok(()));
-            }
+            Request::<OneshotReplies>::finish_leaves(&mut self.pending_leaves);
         }
     }
 
@@ -612,11 +573,7 @@ fn is_tls_alert(code: quinn::TransportErrorCode) -> bool {
     (0x100..=0x1ff).contains(&u64::from(code))
 }
 
-/// IPv4 peers reached through a dual-stack IPv6 socket appear as
-/// IPv4-mapped IPv6 addresses; members are known by their IPv4 address.
-pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
-}
+pub(crate) use swim_node::canonical;
 
 #[cfg(all(test, feature = "cert-gen"))]
 mod tests {

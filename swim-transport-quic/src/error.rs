@@ -1,6 +1,5 @@
 //! The crate's error type.
 
-use std::fmt;
 use std::io;
 
 use swim_core::{CommandError, ConfigError};
@@ -42,59 +41,24 @@ pub enum Error {
     Timeout,
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io(e) => write!(f, "i/o error: {e}"),
-            Error::Config(e) => write!(f, "invalid configuration: {e}"),
-            Error::Command(e) => write!(f, "command refused: {e}"),
-            Error::Tls(e) => write!(f, "tls configuration: {e}"),
-            Error::Verifier(e) => write!(f, "client certificate verifier: {e}"),
-            Error::NoTrustAnchors => f.write_str("no trusted CA certificate"),
-            Error::NoCertificate => f.write_str("no node certificate"),
-            Error::Pem(e) => write!(f, "unreadable PEM: {e}"),
-            Error::InvalidServerName(name) => write!(f, "invalid server name {name:?}"),
-            Error::InvalidTimeout => f.write_str("idle timeout out of range"),
-            Error::NoInitialCipherSuite => {
-                f.write_str("crypto provider lacks TLS13_AES_128_GCM_SHA256")
-            }
-            Error::NoAdvertiseAddress => {
-                f.write_str("bound to an unspecified address and no advertise address given")
-            }
-            Error::Stopped => f.write_str("the node has stopped"),
-            Error::Timeout => f.write_str("the graceful leave did not finish in time"),
-        }
+swim_node::error_impls! {
+    Error, f;
+    display {
+        Error::Tls(e) => write!(f, "tls configuration: {e}"),
+        Error::Verifier(e) => write!(f, "client certificate verifier: {e}"),
+        Error::NoTrustAnchors => f.write_str("no trusted CA certificate"),
+        Error::NoCertificate => f.write_str("no node certificate"),
+        Error::Pem(e) => write!(f, "unreadable PEM: {e}"),
+        Error::InvalidServerName(name) => write!(f, "invalid server name {name:?}"),
+        Error::InvalidTimeout => f.write_str("idle timeout out of range"),
+        Error::NoInitialCipherSuite => f.write_str("crypto provider lacks TLS13_AES_128_GCM_SHA256"),
+        Error::NoAdvertiseAddress => {
+            f.write_str("bound to an unspecified address and no advertise address given")
+        },
     }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => Some(e),
-            Error::Config(e) => Some(e),
-            Error::Command(e) => Some(e),
-            Error::Tls(e) => Some(e),
-            Error::Verifier(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
-    }
-}
-
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Self {
-        Error::Config(e)
-    }
-}
-
-impl From<CommandError> for Error {
-    fn from(e: CommandError) -> Self {
-        Error::Command(e)
+    source {
+        Error::Tls(e) => Some(e),
+        Error::Verifier(e) => Some(e),
     }
 }
 

@@ -125,7 +125,9 @@ pub use error::Error;
 pub use node::Node;
 pub use options::{NodeOptions, TransportOptions};
 pub use tls::{Credentials, ALPN};
-pub use view::{LocalInfo, Member, NodeCounters, TransportCounters};
+#[doc(inline)]
+pub use view::{LocalInfo, Member};
+pub use view::{NodeCounters, TransportCounters};
 
 pub use quinn;
 pub use rustls;

@@ -1,27 +1,21 @@
 //! The node handle: starts the node task and talks to it.
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rand_core::SeedableRng;
-use rand_pcg::Pcg32;
-use swim_core::{CommandError, Identity, Instant, Swim};
+use swim_core::{CommandError, Identity};
+use swim_node::{clock_generation, start_protocol, Protocol, Request};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 
-use crate::driver::{Command, Driver, DriverParts};
+use crate::driver::{Command, Driver, DriverParts, OneshotReplies};
 use crate::error::Error;
 use crate::options::NodeOptions;
 use crate::view::{LocalInfo, Member, NodeCounters};
 use crate::{Event, MAX_PACKET_BUDGET};
 
-/// Extra time allowed to a graceful leave beyond `leave_propagate_time`.
-const LEAVE_GRACE: Duration = Duration::from_secs(5);
 /// Commands queued for the node task.
 const COMMAND_QUEUE: usize = 64;
-/// 2025-01-01T00:00:00Z in Unix seconds: the epoch of default generations.
-const GENERATION_EPOCH: u64 = 1_735_689_600;
 
 /// A running cluster member: a QUIC endpoint and a tokio task that runs the
 /// protocol.
@@ -71,30 +65,25 @@ impl Node {
         let advertise = crate::driver::canonical(advertise);
         let generation = options.generation.unwrap_or_else(clock_generation);
         let identity = Identity::new(advertise, generation);
-        let epoch = std::time::Instant::now();
-        let rng = Pcg32::seed_from_u64(random_seed(advertise));
-        let leave_timeout = config.leave_propagate_time + LEAVE_GRACE;
-        let mut swim = Swim::new(identity.clone(), config, rng, Instant::ZERO)?
-            .with_incarnation(options.incarnation);
-        if !options.metadata.is_empty() {
-            swim.set_metadata(Instant::ZERO, &options.metadata)?;
-        }
-        let seeds: Vec<SocketAddr> = options
-            .seeds
-            .iter()
-            .map(|s| crate::driver::canonical(*s))
-            .filter(|s| *s != advertise && *s != local_addr)
-            .collect();
-        if !seeds.is_empty() {
-            swim.join(Instant::ZERO, &seeds)?;
-        }
+        let Protocol {
+            swim,
+            clock,
+            leave_timeout,
+        } = start_protocol(
+            identity.clone(),
+            config,
+            options.incarnation,
+            &options.metadata,
+            options.seeds.iter().map(|s| crate::driver::canonical(*s)),
+            local_addr,
+        )?;
         let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (event_tx, event_rx) = mpsc::channel(options.event_capacity.max(1));
         let driver = Driver::new(DriverParts {
             swim,
             endpoint,
             options: options.transport,
-            epoch,
+            clock,
             commands: command_rx,
             events: event_tx,
         });
@@ -167,17 +156,17 @@ impl Node {
 
     /// Every remembered remote member (alive, suspect, dead or left).
     pub async fn members(&self) -> Result<Vec<Member>, Error> {
-        self.request(Command::Members).await
+        self.ask(Request::Members).await
     }
 
     /// The member at `addr`, if remembered.
     pub async fn member(&self, addr: SocketAddr) -> Result<Option<Member>, Error> {
-        Ok(self.members().await?.into_iter().find(|m| m.addr() == addr))
+        self.ask(|reply| Request::Member(addr, reply)).await
     }
 
     /// The local node: identity, incarnation, status, health and metadata.
     pub async fn local(&self) -> Result<LocalInfo, Error> {
-        self.request(Command::Local).await
+        self.ask(Request::Local).await
     }
 
     /// The local metadata.
@@ -189,7 +178,7 @@ impl Node {
     /// [`Event::MemberUpdated`](swim_core::Event::MemberUpdated).
     pub async fn set_metadata(&self, metadata: &[u8]) -> Result<(), Error> {
         let data = metadata.to_vec();
-        self.command(|reply| Command::SetMetadata(data, reply))
+        self.command(|reply| Request::SetMetadata(data, reply))
             .await
     }
 
@@ -198,14 +187,14 @@ impl Node {
     /// [`Member::state_value`].
     pub async fn set_state(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
         let (key, value) = (key.to_vec(), value.to_vec());
-        self.command(|reply| Command::SetState(key, Some(value), reply))
+        self.command(|reply| Request::SetState(key, Some(value), reply))
             .await
     }
 
     /// Removes `key` from the local key-value state.
     pub async fn remove_state(&self, key: &[u8]) -> Result<(), Error> {
         let key = key.to_vec();
-        self.command(|reply| Command::SetState(key, None, reply))
+        self.command(|reply| Request::SetState(key, None, reply))
             .await
     }
 
@@ -215,7 +204,7 @@ impl Node {
     /// queued.
     pub async fn broadcast(&self, key: Option<u64>, payload: &[u8]) -> Result<(), Error> {
         let payload = payload.to_vec();
-        self.command(|reply| Command::Broadcast(key, payload, reply))
+        self.command(|reply| Request::Broadcast(key, payload, reply))
             .await
     }
 
@@ -224,7 +213,7 @@ impl Node {
     /// no retry.
     pub async fn send_message(&self, to: SocketAddr, payload: &[u8]) -> Result<(), Error> {
         let payload = payload.to_vec();
-        self.command(|reply| Command::SendMessage(to, payload, reply))
+        self.command(|reply| Request::SendMessage(to, payload, reply))
             .await
     }
 
@@ -232,7 +221,7 @@ impl Node {
     /// answers.
     pub async fn join(&self, seeds: &[SocketAddr]) -> Result<(), Error> {
         let seeds = seeds.iter().map(|s| crate::driver::canonical(*s)).collect();
-        self.command(|reply| Command::Join(seeds, reply)).await
+        self.command(|reply| Request::Join(seeds, reply)).await
     }
 
     /// Leaves gracefully and waits until the departure has been gossiped
@@ -240,7 +229,7 @@ impl Node {
     /// again returns at once.
     pub async fn leave(&self) -> Result<(), Error> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Leave(reply)).await?;
+        self.send(Command::Swim(Request::Leave(reply))).await?;
         match tokio::time::timeout(self.leave_timeout, answer).await {
             Ok(Ok(result)) => result.map_err(Error::from),
             Ok(Err(_)) => Err(Error::Stopped),
@@ -280,11 +269,18 @@ impl Node {
         answer.await.map_err(|_| Error::Stopped)
     }
 
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request<OneshotReplies>,
+    ) -> Result<T, Error> {
+        self.request(|reply| Command::Swim(make(reply))).await
+    }
+
     async fn command(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<(), CommandError>>) -> Command,
+        make: impl FnOnce(oneshot::Sender<Result<(), CommandError>>) -> Request<OneshotReplies>,
     ) -> Result<(), Error> {
-        self.request(make).await?.map_err(Error::from)
+        self.ask(make).await?.map_err(Error::from)
     }
 }
 
@@ -294,27 +290,6 @@ impl Drop for Node {
             task.abort();
         }
     }
-}
-
-/// Seconds since 2025-01-01 UTC: grows across restarts a second or more
-/// apart, so a restarted node supersedes its previous life.
-fn clock_generation() -> u32 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    u32::try_from(secs.saturating_sub(GENERATION_EPOCH)).unwrap_or(u32::MAX)
-}
-
-/// A seed for the protocol's random choices, different in every process and
-/// every node: std's randomly keyed hasher over the time, the process id
-/// and the address.
-fn random_seed(addr: SocketAddr) -> u64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    std::time::SystemTime::now().hash(&mut hasher);
-    std::process::id().hash(&mut hasher);
-    addr.hash(&mut hasher);
-    hasher.finish()
 }
 
 #[cfg(test)]

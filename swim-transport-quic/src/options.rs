@@ -57,40 +57,12 @@ impl NodeOptions {
             metadata: Vec::new(),
             generation: None,
             incarnation: 0,
-            event_capacity: 4096,
+            event_capacity: swim_node::DEFAULT_EVENT_CAPACITY,
             transport: TransportOptions::default(),
         }
     }
 
-    /// Sets the protocol configuration.
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Sets the address announced to other members.
-    pub fn advertise(mut self, addr: SocketAddr) -> Self {
-        self.advertise = Some(addr);
-        self
-    }
-
-    /// Adds a seed to join through.
-    pub fn seed(mut self, addr: SocketAddr) -> Self {
-        self.seeds.push(addr);
-        self
-    }
-
-    /// Adds several seeds.
-    pub fn seeds(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
-        self.seeds.extend(addrs);
-        self
-    }
-
-    /// Sets the initial metadata.
-    pub fn metadata(mut self, metadata: impl Into<Vec<u8>>) -> Self {
-        self.metadata = metadata.into();
-        self
-    }
+    swim_node::options_setters!();
 
     /// Sets the generation of the local identity.
     pub fn generation(mut self, generation: u32) -> Self {
@@ -101,12 +73,6 @@ impl NodeOptions {
     /// Sets the incarnation to start with.
     pub fn incarnation(mut self, incarnation: u32) -> Self {
         self.incarnation = incarnation;
-        self
-    }
-
-    /// Sets how many events are buffered for the application (at least 1).
-    pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity.max(1);
         self
     }
 

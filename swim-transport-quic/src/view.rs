@@ -1,17 +1,9 @@
 //! Owned snapshots of the node's state and counters, returned by the node
 //! handle.
 
-use std::net::SocketAddr;
-use std::time::Instant;
-
 use swim_core::Counters;
 
-/// One remote member as the local node sees it (`since` by this
-/// process's clock).
-pub type Member = swim_core::MemberSnapshot<SocketAddr, Instant>;
-
-/// The local node.
-pub type LocalInfo = swim_core::LocalSnapshot<SocketAddr>;
+pub use swim_node::{LocalInfo, Member};
 
 /// What the QUIC layer counted. All fields count events since the start,
 /// except `open_connections` and `pending_connects`, which are current

@@ -6,14 +6,14 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::Duration;
 
-use rand_pcg::Pcg32;
-use swim_core::{CommandError, Instant, LocalEvent, Swim};
+use swim_core::{CommandError, Instant, LocalEvent};
+use swim_node::{Clock, NodeSwim, Replies, Request};
 
 use crate::envelope::{OpenError, ENVELOPE_HEADER_LEN, ENVELOPE_OVERHEAD};
 use crate::identity::IdentityStore;
 use crate::keyring::{KeyError, KeyId, Keyring};
 use crate::socket::{canonical, destination, TransportCounters};
-use crate::view::{LocalInfo, Member, NodeCounters};
+use crate::view::NodeCounters;
 use crate::Event;
 
 /// Longest blocking receive: the thread looks at its command queue at least
@@ -28,18 +28,22 @@ const RECV_BUF: usize = 65_536;
 /// A reply channel for one command.
 pub(crate) type Reply<T> = SyncSender<T>;
 
+/// The node thread's reply channels: std's bounded channels.
+pub(crate) struct SyncReplies;
+
+impl Replies for SyncReplies {
+    type Reply<T: Send + 'static> = Reply<T>;
+
+    fn send<T: Send + 'static>(reply: Reply<T>, answer: T) {
+        let _ = reply.send(answer);
+    }
+}
+
 /// What the handle asks of the node thread.
 pub(crate) enum Command {
-    Members(Reply<Vec<Member>>),
-    Member(SocketAddr, Reply<Option<Member>>),
-    Local(Reply<LocalInfo>),
+    /// A command for the state machine, answered by the shared logic.
+    Swim(Request<SyncReplies>),
     Counters(Reply<NodeCounters>),
-    SetMetadata(Vec<u8>, Reply<Result<(), CommandError>>),
-    Broadcast(Option<u64>, Vec<u8>, Reply<Result<(), CommandError>>),
-    SendMessage(SocketAddr, Vec<u8>, Reply<Result<(), CommandError>>),
-    Join(Vec<SocketAddr>, Reply<Result<(), CommandError>>),
-    /// Answered once the leave has finished propagating.
-    Leave(Reply<Result<(), CommandError>>),
     InstallKey(KeyBytes, Reply<Result<(), KeyError>>),
     UseKey(KeyBytes, Reply<Result<(), KeyError>>),
     RemoveKey(KeyBytes, Reply<Result<(), KeyError>>),
@@ -59,10 +63,10 @@ pub(crate) struct Crypto {
 
 /// Everything the node thread owns.
 pub(crate) struct Driver {
-    pub swim: Swim<SocketAddr, Pcg32>,
+    pub swim: NodeSwim,
     pub socket: UdpSocket,
     pub wake_source: SocketAddr,
-    pub epoch: std::time::Instant,
+    pub clock: Clock,
     pub commands: Receiver<Command>,
     pub events: SyncSender<Event>,
     pub store: Option<IdentityStore>,
@@ -111,11 +115,7 @@ impl Driver {
     }
 
     fn now(&self) -> Instant {
-        Instant::from_std(self.epoch, std::time::Instant::now())
-    }
-
-    fn to_std(&self, at: Instant) -> std::time::Instant {
-        self.epoch + Duration::from_micros(at.as_micros())
+        self.clock.now()
     }
 
     fn counters(&self) -> NodeCounters {
@@ -138,43 +138,14 @@ impl Driver {
 
     /// Replies are best effort: a handle that stopped waiting is no error.
     fn handle(&mut self, command: Command) {
-        let now = self.now();
         match command {
-            Command::Members(reply) => {
-                let members = self.swim.members().map(|m| self.member(&m)).collect();
-                let _ = reply.send(members);
-            }
-            Command::Member(addr, reply) => {
-                let member = self.swim.member(&addr).map(|m| self.member(&m));
-                let _ = reply.send(member);
-            }
-            Command::Local(reply) => {
-                let _ = reply.send(self.swim.local().to_snapshot());
+            Command::Swim(request) => {
+                let now = self.now();
+                request.apply(&mut self.swim, &self.clock, now, &mut self.pending_leaves);
             }
             Command::Counters(reply) => {
                 let _ = reply.send(self.counters());
             }
-            Command::SetMetadata(data, reply) => {
-                let _ = reply.send(self.swim.set_metadata(now, &data));
-            }
-            Command::Broadcast(key, payload, reply) => {
-                let _ = reply.send(self.swim.broadcast(now, key, &payload));
-            }
-            Command::SendMessage(to, payload, reply) => {
-                let _ = reply.send(self.swim.send_message(now, &to, &payload));
-            }
-            Command::Join(seeds, reply) => {
-                let _ = reply.send(self.swim.join(now, &seeds));
-            }
-            Command::Leave(reply) => match self.swim.leave(now) {
-                Ok(()) => self.pending_leaves.push(reply),
-                Err(CommandError::HasLeft) => {
-                    let _ = reply.send(Ok(()));
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                }
-            },
             Command::InstallKey(key, reply) => {
                 let _ = reply.send(self.with_keyring(|ring| ring.install(&key)));
             }
@@ -204,10 +175,6 @@ impl Driver {
             Some(crypto) => change(&mut crypto.keyring),
             None => Err(KeyError::EncryptionDisabled),
         }
-    }
-
-    fn member(&self, m: &swim_core::MemberView<'_, SocketAddr>) -> Member {
-        m.to_snapshot().map_since(|t| self.to_std(t))
     }
 
     /// Sends every pending datagram and hands every pending event over.
@@ -252,9 +219,7 @@ impl Driver {
     fn dispatch(&mut self, event: Event) {
         match &event {
             Event::Local(LocalEvent::Left) => {
-                for reply in self.pending_leaves.drain(..) {
-                    let _ = reply.send(Ok(()));
-                }
+                Request::<SyncReplies>::finish_leaves(&mut self.pending_leaves);
             }
             Event::Local(LocalEvent::Refuted { .. }) => self.save_incarnation(),
             Event::Local(LocalEvent::NewGeneration { generation }) => {

@@ -1,6 +1,5 @@
 //! The crate's error type.
 
-use std::fmt;
 use std::io;
 
 use swim_core::{CommandError, ConfigError};
@@ -40,62 +39,29 @@ pub enum Error {
     Timeout,
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io(e) => write!(f, "i/o error: {e}"),
-            Error::Config(e) => write!(f, "invalid configuration: {e}"),
-            Error::Command(e) => write!(f, "command refused: {e}"),
-            Error::NoAdvertiseAddress => f.write_str(
-                "bound to an unspecified address and no advertise address given or derivable from the seeds",
-            ),
-            Error::CorruptIdentity(why) => write!(f, "unreadable identity file: {why}"),
-            Error::Key(e) => write!(f, "key refused: {e}"),
-            Error::PacketBudgetTooSmall {
-                configured,
-                minimum,
-            } => write!(
-                f,
-                "packet_budget {configured} is too small for encrypted datagrams (at least {minimum})"
-            ),
-            Error::Stopped => f.write_str("the node has stopped"),
-            Error::Timeout => f.write_str("the graceful leave did not finish in time"),
-        }
+swim_node::error_impls! {
+    Error, f;
+    display {
+        Error::NoAdvertiseAddress => f.write_str(
+            "bound to an unspecified address and no advertise address given or derivable from the seeds",
+        ),
+        Error::CorruptIdentity(why) => write!(f, "unreadable identity file: {why}"),
+        Error::Key(e) => write!(f, "key refused: {e}"),
+        Error::PacketBudgetTooSmall {
+            configured,
+            minimum,
+        } => write!(
+            f,
+            "packet_budget {configured} is too small for encrypted datagrams (at least {minimum})"
+        ),
     }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => Some(e),
-            Error::Config(e) => Some(e),
-            Error::Command(e) => Some(e),
-            Error::Key(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
-    }
-}
-
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Self {
-        Error::Config(e)
+    source {
+        Error::Key(e) => Some(e),
     }
 }
 
 impl From<KeyError> for Error {
     fn from(e: KeyError) -> Self {
         Error::Key(e)
-    }
-}
-
-impl From<CommandError> for Error {
-    fn from(e: CommandError) -> Self {
-        Error::Command(e)
     }
 }

@@ -5,35 +5,18 @@ use std::fs;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
 
 /// Name of the identity file inside the data directory.
 pub const IDENTITY_FILE: &str = "identity";
 
-/// 2025-01-01T00:00:00Z in seconds since the UNIX epoch: the origin of
-/// clock-derived generations, so that they stay below 2^28 (4-byte varints)
-/// until 2033 and fit in 32 bits until 2161.
-const GENERATION_EPOCH_SECS: u64 = 1_735_689_600;
-
-/// A generation derived from the wall clock: seconds since 2025-01-01 UTC.
-///
-/// It grows across restarts as long as they are at least a second apart
-/// and the clock does not go backwards (a node restarted within the same
-/// second has the same generation and refutes the old one's death with a
-/// higher incarnation instead).
-pub fn clock_generation() -> u32 {
-    clock_generation_at(SystemTime::now())
-}
-
-fn clock_generation_at(at: SystemTime) -> u32 {
-    let secs = at
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
-    u32::try_from(secs.saturating_sub(GENERATION_EPOCH_SECS)).unwrap_or(u32::MAX)
-}
+pub use swim_node::clock_generation;
+#[cfg(test)]
+use {
+    std::time::{Duration, UNIX_EPOCH},
+    swim_node::{clock_generation_at, GENERATION_EPOCH_SECS},
+};
 
 /// The contents of the identity file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -143,12 +143,16 @@ pub use envelope::{
     ENVELOPE_TAG_LEN, ENVELOPE_VERSION,
 };
 pub use error::Error;
-pub use identity::{clock_generation, IDENTITY_FILE};
+#[doc(inline)]
+pub use identity::clock_generation;
+pub use identity::IDENTITY_FILE;
 pub use keyring::{KeyError, KeyId, Keyring, KEY_LEN, MAX_KEYS};
 pub use node::Node;
 pub use options::NodeOptions;
 pub use socket::TransportCounters;
-pub use view::{LocalInfo, Member, NodeCounters};
+pub use view::NodeCounters;
+#[doc(inline)]
+pub use view::{LocalInfo, Member};
 
 pub use swim_core;
 pub use swim_core::{

@@ -1,17 +1,15 @@
 //! The node handle: starts the node thread and talks to it.
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rand_core::SeedableRng;
-use rand_pcg::Pcg32;
-use swim_core::{CommandError, Identity, Instant, Swim};
+use swim_core::{CommandError, Identity};
+use swim_node::{start_protocol, Protocol, Request};
 
-use crate::driver::{Command, Crypto, Driver, KeyBytes};
+use crate::driver::{Command, Crypto, Driver, KeyBytes, SyncReplies};
 use crate::envelope::ENVELOPE_OVERHEAD;
 use crate::error::Error;
 use crate::identity::{clock_generation, IdentityStore};
@@ -24,8 +22,6 @@ use crate::Event;
 /// Longest time a send to the socket may block when its buffer is full;
 /// the datagram is then dropped and counted.
 const SEND_TIMEOUT: Duration = Duration::from_millis(20);
-/// Extra time allowed to a graceful leave beyond `leave_propagate_time`.
-const LEAVE_GRACE: Duration = Duration::from_secs(5);
 
 /// A running cluster member: a UDP socket and a background thread that runs
 /// the protocol.
@@ -90,23 +86,18 @@ impl Node {
             None => (None, clock_generation(), 0),
         };
         let identity = Identity::new(advertise, generation);
-        let epoch = std::time::Instant::now();
-        let rng = Pcg32::seed_from_u64(random_seed(advertise));
-        let leave_timeout = options.config.leave_propagate_time + LEAVE_GRACE;
-        let mut swim = Swim::new(identity.clone(), options.config, rng, Instant::ZERO)?
-            .with_incarnation(incarnation);
-        if !options.metadata.is_empty() {
-            swim.set_metadata(Instant::ZERO, &options.metadata)?;
-        }
-        let seeds: Vec<SocketAddr> = options
-            .seeds
-            .iter()
-            .copied()
-            .filter(|s| *s != advertise && *s != local_addr)
-            .collect();
-        if !seeds.is_empty() {
-            swim.join(Instant::ZERO, &seeds)?;
-        }
+        let Protocol {
+            swim,
+            clock,
+            leave_timeout,
+        } = start_protocol(
+            identity.clone(),
+            options.config,
+            incarnation,
+            &options.metadata,
+            options.seeds,
+            local_addr,
+        )?;
         let waker = Waker::new(local_addr)?;
         let (command_tx, command_rx) = mpsc::channel();
         let (event_tx, event_rx) = mpsc::sync_channel(options.event_capacity.max(1));
@@ -114,7 +105,7 @@ impl Node {
             swim,
             socket,
             wake_source: waker.source()?,
-            epoch,
+            clock,
             commands: command_rx,
             events: event_tx,
             store,
@@ -190,17 +181,17 @@ impl Node {
 
     /// Every remembered remote member (alive, suspect, dead or left).
     pub fn members(&self) -> Result<Vec<Member>, Error> {
-        self.request(Command::Members)
+        self.ask(Request::Members)
     }
 
     /// The member at `addr`, if remembered.
     pub fn member(&self, addr: SocketAddr) -> Result<Option<Member>, Error> {
-        self.request(|reply| Command::Member(addr, reply))
+        self.ask(|reply| Request::Member(addr, reply))
     }
 
     /// The local node: identity, incarnation, status, health and metadata.
     pub fn local(&self) -> Result<LocalInfo, Error> {
-        self.request(Command::Local)
+        self.ask(Request::Local)
     }
 
     /// The local metadata.
@@ -212,7 +203,7 @@ impl Node {
     /// [`Event::MemberUpdated`].
     pub fn set_metadata(&self, metadata: &[u8]) -> Result<(), Error> {
         let data = metadata.to_vec();
-        self.command(|reply| Command::SetMetadata(data, reply))
+        self.command(|reply| Request::SetMetadata(data, reply))
     }
 
     /// Disseminates `payload` to every member (each reports one
@@ -220,21 +211,21 @@ impl Node {
     /// replaces this one where it is still queued.
     pub fn broadcast(&self, key: Option<u64>, payload: &[u8]) -> Result<(), Error> {
         let payload = payload.to_vec();
-        self.command(|reply| Command::Broadcast(key, payload, reply))
+        self.command(|reply| Request::Broadcast(key, payload, reply))
     }
 
     /// Sends `payload` in one datagram to the live member at `to`, which
     /// reports [`Event::Message`]. Best effort: no retry.
     pub fn send_message(&self, to: SocketAddr, payload: &[u8]) -> Result<(), Error> {
         let payload = payload.to_vec();
-        self.command(|reply| Command::SendMessage(to, payload, reply))
+        self.command(|reply| Request::SendMessage(to, payload, reply))
     }
 
     /// Joins (again) through `seeds`, retrying with backoff until one
     /// answers.
     pub fn join(&self, seeds: &[SocketAddr]) -> Result<(), Error> {
         let seeds = seeds.to_vec();
-        self.command(|reply| Command::Join(seeds, reply))
+        self.command(|reply| Request::Join(seeds, reply))
     }
 
     /// Leaves gracefully and waits until the departure has been gossiped
@@ -242,7 +233,7 @@ impl Node {
     /// again returns at once.
     pub fn leave(&self) -> Result<(), Error> {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.send(Command::Leave(reply))?;
+        self.send(Command::Swim(Request::Leave(reply)))?;
         match answer.recv_timeout(self.leave_timeout) {
             Ok(result) => result.map_err(Error::from),
             Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Timeout),
@@ -318,6 +309,10 @@ impl Node {
         answer.recv().map_err(|_| Error::Stopped)
     }
 
+    fn ask<T>(&self, make: impl FnOnce(SyncSender<T>) -> Request<SyncReplies>) -> Result<T, Error> {
+        self.request(|reply| Command::Swim(make(reply)))
+    }
+
     fn key_command(
         &self,
         make: impl FnOnce(SyncSender<Result<(), KeyError>>) -> Command,
@@ -327,9 +322,9 @@ impl Node {
 
     fn command(
         &self,
-        make: impl FnOnce(SyncSender<Result<(), CommandError>>) -> Command,
+        make: impl FnOnce(SyncSender<Result<(), CommandError>>) -> Request<SyncReplies>,
     ) -> Result<(), Error> {
-        self.request(make)?.map_err(Error::from)
+        self.ask(make)?.map_err(Error::from)
     }
 }
 
@@ -347,15 +342,4 @@ fn checked_key(key: &[u8]) -> Result<KeyBytes, KeyError> {
         return Err(KeyError::InvalidLength { len: key.len() });
     }
     Ok(KeyBytes::new(key.to_vec()))
-}
-
-/// A seed for the protocol's random choices, different in every process and
-/// every node: std's randomly keyed hasher over the time, the process id and
-/// the address.
-fn random_seed(addr: SocketAddr) -> u64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    std::time::SystemTime::now().hash(&mut hasher);
-    std::process::id().hash(&mut hasher);
-    addr.hash(&mut hasher);
-    hasher.finish()
 }

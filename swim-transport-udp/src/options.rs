@@ -51,40 +51,12 @@ impl NodeOptions {
             seeds: Vec::new(),
             metadata: Vec::new(),
             data_dir: None,
-            event_capacity: 4096,
+            event_capacity: swim_node::DEFAULT_EVENT_CAPACITY,
             keyring: None,
         }
     }
 
-    /// Sets the protocol configuration.
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Sets the address announced to other members.
-    pub fn advertise(mut self, addr: SocketAddr) -> Self {
-        self.advertise = Some(addr);
-        self
-    }
-
-    /// Adds a seed to join through.
-    pub fn seed(mut self, addr: SocketAddr) -> Self {
-        self.seeds.push(addr);
-        self
-    }
-
-    /// Adds several seeds.
-    pub fn seeds(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
-        self.seeds.extend(addrs);
-        self
-    }
-
-    /// Sets the initial metadata.
-    pub fn metadata(mut self, metadata: impl Into<Vec<u8>>) -> Self {
-        self.metadata = metadata.into();
-        self
-    }
+    swim_node::options_setters!();
 
     /// Persists the identity in `dir` (created if missing).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -97,12 +69,6 @@ impl NodeOptions {
     /// cluster needs a key in common with the others.
     pub fn keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = Some(keyring);
-        self
-    }
-
-    /// Sets how many events are buffered for the application (at least 1).
-    pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity.max(1);
         self
     }
 }

@@ -127,18 +127,7 @@ fn classify_os_error(_code: i32) -> Option<SendFailure> {
     None
 }
 
-/// A datagram's source as the protocol sees it: IPv4 peers reaching a
-/// dual-stack IPv6 socket appear as `::ffff:a.b.c.d` and are mapped back to
-/// IPv4, so that a member has one address whichever socket it reaches.
-pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, v6.port())),
-            None => addr,
-        },
-        SocketAddr::V4(_) => addr,
-    }
-}
+pub(crate) use swim_node::canonical;
 
 /// Where to send a datagram for `to` from a socket of the given family:
 /// IPv4 destinations are mapped for IPv6 sockets; IPv6 destinations cannot

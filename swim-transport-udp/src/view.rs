@@ -1,18 +1,10 @@
 //! Owned snapshots of the node's state, returned by the node handle.
 
-use std::net::SocketAddr;
-use std::time::Instant;
-
 use swim_core::Counters;
 
 use crate::socket::TransportCounters;
 
-/// One remote member as the local node sees it (`since` by this
-/// process's clock).
-pub type Member = swim_core::MemberSnapshot<SocketAddr, Instant>;
-
-/// The local node.
-pub type LocalInfo = swim_core::LocalSnapshot<SocketAddr>;
+pub use swim_node::{LocalInfo, Member};
 
 /// Protocol and socket counters together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
