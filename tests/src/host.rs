@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use swim_core::{Config, Event, Instant, LocalEvent, LocalStatus, MemberState};
 
-use crate::invariants::over_caps;
 use crate::sim::Node;
 
 /// An event addressed to one host.
@@ -547,7 +546,7 @@ pub(crate) fn check(
 
 fn check_caps_into(out: &mut Vec<Item>, swim: &Node) {
     let q = swim.queue_lengths();
-    for (name, len, cap) in over_caps(&q) {
+    for (name, len, cap) in q.over_caps() {
         out.push(Item::Violation(format!("{len} {name}, cap {cap}")));
     }
 }

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use swim_core::QueueLengths;
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -49,51 +48,5 @@ impl Invariants {
         if self.violations.len() < Self::KEEP {
             self.violations.push(Violation { at, node, what });
         }
-    }
-}
-
-/// Every queue of `q` that is over its cap, as `(name, length, cap)`.
-/// Suspicions have no cap of their own (one per remembered member at most,
-/// so `members_cap` bounds them).
-pub fn over_caps(q: &QueueLengths) -> impl Iterator<Item = (&'static str, usize, usize)> {
-    [
-        ("members", q.members, q.members_cap),
-        ("gossip", q.gossip, q.gossip_cap),
-        ("broadcasts", q.broadcasts, q.broadcasts_cap),
-        ("events", q.events, q.events_cap),
-        ("outgoing", q.outgoing, q.outgoing_cap),
-        ("syncs", q.syncs, q.syncs_cap),
-        ("suspicions", q.suspicions, q.members_cap),
-    ]
-    .into_iter()
-    .filter(|&(_, len, cap)| len > cap)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn over_caps_names_each_full_queue() {
-        let within = QueueLengths {
-            members: 3,
-            members_cap: 3,
-            gossip_cap: 12,
-            broadcasts_cap: 4,
-            events_cap: 8,
-            outgoing_cap: 16,
-            syncs: 2,
-            syncs_cap: 2,
-            ..QueueLengths::default()
-        };
-        assert_eq!(over_caps(&within).count(), 0);
-        let over = QueueLengths {
-            gossip: 13,
-            outgoing: 17,
-            suspicions: 4,
-            ..within
-        };
-        let names: Vec<_> = over_caps(&over).map(|(n, ..)| n).collect();
-        assert_eq!(names, ["gossip", "outgoing", "suspicions"]);
     }
 }

@@ -80,6 +80,25 @@ pub struct QueueLengths {
     pub suspicions: usize,
 }
 
+impl QueueLengths {
+    /// Every table or queue over its cap, as `(name, length, cap)`; none
+    /// in a healthy node. Suspicions have no cap of their own: there is at
+    /// most one per remembered member, so `members_cap` bounds them.
+    pub fn over_caps(&self) -> impl Iterator<Item = (&'static str, usize, usize)> {
+        [
+            ("members", self.members, self.members_cap),
+            ("gossip", self.gossip, self.gossip_cap),
+            ("broadcasts", self.broadcasts, self.broadcasts_cap),
+            ("events", self.events, self.events_cap),
+            ("outgoing", self.outgoing, self.outgoing_cap),
+            ("syncs", self.syncs, self.syncs_cap),
+            ("suspicions", self.suspicions, self.members_cap),
+        ]
+        .into_iter()
+        .filter(|&(_, len, cap)| len > cap)
+    }
+}
+
 /// The local node's place in the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LocalStatus {
@@ -829,4 +848,33 @@ fn jitter(rng: &mut impl Rng, d: Duration) -> Duration {
         return Duration::ZERO;
     }
     Duration::from_micros(rng.next_u64() % micros)
+}
+
+#[cfg(test)]
+mod queue_length_tests {
+    use super::QueueLengths;
+
+    #[test]
+    fn over_caps_names_each_full_queue() {
+        let within = QueueLengths {
+            members: 3,
+            members_cap: 3,
+            gossip_cap: 12,
+            broadcasts_cap: 4,
+            events_cap: 8,
+            outgoing_cap: 16,
+            syncs: 2,
+            syncs_cap: 2,
+            ..QueueLengths::default()
+        };
+        assert_eq!(within.over_caps().count(), 0);
+        let over = QueueLengths {
+            gossip: 13,
+            outgoing: 17,
+            suspicions: 4,
+            ..within
+        };
+        let names = over.over_caps().map(|(n, ..)| n);
+        assert!(names.eq(["gossip", "outgoing", "suspicions"]), "{over:?}");
+    }
 }
