@@ -72,6 +72,11 @@ pub struct Config {
     pub event_queue_len: u16,
     /// Push-pull exchanges (each direction counts) in flight at once.
     pub max_concurrent_syncs: u8,
+    /// Bytes per second this node spends at most on push-pull replies (its
+    /// whole table, sent to members that ask for it), with a burst of one
+    /// second's worth; requests beyond it are refused and counted. Each
+    /// member may also draw at most one reply per probe interval.
+    pub sync_reply_rate: u32,
     /// First delay between join attempts; doubles up to `join_retry_max`.
     pub join_retry_initial: Duration,
     /// Longest delay between join attempts.
@@ -108,6 +113,7 @@ impl Config {
             broadcast_share_percent: 30,
             event_queue_len: 4096,
             max_concurrent_syncs: 8,
+            sync_reply_rate: 4 << 20,
             join_retry_initial: Duration::from_millis(500),
             join_retry_max: Duration::from_secs(30),
             leave_propagate_time: Duration::from_secs(1),
@@ -195,7 +201,7 @@ impl Config {
         {
             return Err(ConfigError::ZeroQueue);
         }
-        if self.max_concurrent_syncs == 0 {
+        if self.max_concurrent_syncs == 0 || self.sync_reply_rate == 0 {
             return Err(ConfigError::ZeroSyncs);
         }
         if self.join_retry_initial.is_zero() || self.join_retry_max < self.join_retry_initial {

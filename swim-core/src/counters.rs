@@ -170,6 +170,37 @@ pub struct Counters {
     pub syncs_started: u64,
     /// Inputs whose `now` was earlier than a previous one (clamped).
     pub clock_regressions: u64,
+    /// Members learned of (from others' records, or heard from once) that
+    /// answered a ping naming their identity and became full members.
+    pub members_admitted: u64,
+    /// Members learned of that never answered their admission ping, or
+    /// waited too long for it: forgotten without ever being reported.
+    pub admissions_failed: u64,
+    /// Unverified members forgotten to make room in a full table for a
+    /// member heard from first-hand.
+    pub unverified_evicted: u64,
+    /// Records naming a generation of a member that nobody verified: "dead",
+    /// "left" or "suspect" about a generation never seen, and newer
+    /// generations whose identity did not answer a ping. Ignored.
+    pub claims_refused: u64,
+    /// Newer generations of members (restarts) confirmed by a ping that the
+    /// new identity answered.
+    pub generations_verified: u64,
+    /// "Dead" or "left" records about a member this node saw active,
+    /// checked with a ping before being believed.
+    pub accusations_checked: u64,
+    /// Of those, the ones the member disproved by answering: ignored.
+    pub accusations_disproved: u64,
+    /// Ping-reqs for a target this node cannot probe, answered with an
+    /// immediate nack so that the requester does not blame itself.
+    pub ping_reqs_refused: u64,
+    /// Replies to an address that has not proved it receives traffic,
+    /// dropped or cut short because they would have exceeded three times
+    /// the bytes received from it (anti-amplification).
+    pub replies_limited: u64,
+    /// Push-pull requests from members refused by the rate limit (per
+    /// source: one per probe interval; in total: `sync_reply_rate`).
+    pub sync_replies_limited: u64,
     /// Local health multiplier right now (0 = healthy).
     pub health_score: u8,
 }

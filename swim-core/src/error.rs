@@ -29,7 +29,7 @@ pub enum ConfigError {
     BroadcastShareOutOfRange,
     /// A queue length is zero.
     ZeroQueue,
-    /// `max_concurrent_syncs` is zero.
+    /// `max_concurrent_syncs` or `sync_reply_rate` is zero.
     ZeroSyncs,
     /// Join retry delays are zero or inverted.
     JoinRetryOutOfRange,
@@ -55,7 +55,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::BroadcastShareOutOfRange => "broadcast_share_percent must be at most 90",
             ConfigError::ZeroQueue => "queue lengths must be positive",
-            ConfigError::ZeroSyncs => "max_concurrent_syncs must be positive",
+            ConfigError::ZeroSyncs => "max_concurrent_syncs and sync_reply_rate must be positive",
             ConfigError::JoinRetryOutOfRange => {
                 "join retry delays must be positive and initial <= max"
             }

@@ -86,6 +86,7 @@
 extern crate std;
 
 mod address;
+mod amplification;
 mod broadcasts;
 mod config;
 mod counters;

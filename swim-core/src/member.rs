@@ -60,6 +60,15 @@ pub(crate) struct Member<A, const N: usize> {
     /// Dissemination progress of the state record and of the metadata record.
     pub state_gossip: Tracked,
     pub meta_gossip: Tracked,
+    /// Answered a ping naming its identity: a full member. Until then it was
+    /// only claimed by a record (or heard from once) and takes no part in
+    /// the protocol: not probed, relayed, counted or shown.
+    pub verified: bool,
+    /// Unverified and heard from first-hand: its admission ping goes first.
+    pub urgent: bool,
+    /// Asked for a push-pull reply before it was verified: the table goes
+    /// to it once it is.
+    pub wants_table: bool,
 }
 
 impl<A, const N: usize> Member<A, N> {
@@ -73,7 +82,23 @@ impl<A, const N: usize> Member<A, N> {
             meta: Payload::new(),
             state_gossip: Tracked::default(),
             meta_gossip: Tracked::default(),
+            verified: false,
+            urgent: false,
+            wants_table: false,
         }
+    }
+
+    /// A member that already answered a ping naming its identity.
+    pub fn verified(id: Identity<A>, incarnation: u32, state: MemberState, now: Instant) -> Self {
+        Member {
+            verified: true,
+            ..Member::new(id, incarnation, state, now)
+        }
+    }
+
+    /// Alive or suspect, and verified: takes part in the protocol.
+    pub fn is_full_active(&self) -> bool {
+        self.verified && self.state.is_active()
     }
 
     pub fn precedence(&self) -> Precedence {

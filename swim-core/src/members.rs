@@ -122,6 +122,7 @@ pub(crate) struct MemberTable<A, const N: usize, const B: usize> {
     position: BoundedVec<u32, N>,
     cursor: usize,
     active: usize,
+    verified: usize,
     limit: usize,
 }
 
@@ -137,6 +138,7 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
             position: BoundedVec::new(),
             cursor: 0,
             active: 0,
+            verified: 0,
             limit,
         }
     }
@@ -154,7 +156,12 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         self.order.len()
     }
 
-    /// Alive or suspect members.
+    /// Verified members remembered, of any state.
+    pub fn verified_len(&self) -> usize {
+        self.verified
+    }
+
+    /// Verified alive or suspect members (unverified ones are not counted).
     pub fn active(&self) -> usize {
         self.active
     }
@@ -181,12 +188,45 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
 
     pub fn set_state(&mut self, slot: Slot, state: MemberState) {
         if let Some(m) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) {
-            match (m.state.is_active(), state.is_active()) {
-                (true, false) => self.active -= 1,
-                (false, true) => self.active += 1,
-                _ => {}
+            if m.verified {
+                match (m.state.is_active(), state.is_active()) {
+                    (true, false) => self.active -= 1,
+                    (false, true) => self.active += 1,
+                    _ => {}
+                }
             }
             m.state = state;
+        }
+    }
+
+    /// Marks an unverified member verified: from now on a full member.
+    pub fn set_verified(&mut self, slot: Slot) {
+        if let Some(m) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) {
+            if !m.verified {
+                m.verified = true;
+                m.urgent = false;
+                self.verified += 1;
+                if m.state.is_active() {
+                    self.active += 1;
+                }
+            }
+        }
+    }
+
+    /// Replaces the member at `slot` (same address) with `member`, keeping
+    /// its place in the probe order and the active count right.
+    pub fn replace(&mut self, slot: Slot, member: Member<A, B>) {
+        let Some(m) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let was = m.is_full_active();
+        let now = member.is_full_active();
+        self.verified = self.verified + usize::from(member.verified) - usize::from(m.verified);
+        *m = member;
+        match (was, now) {
+            (true, false) => self.active -= 1,
+            (false, true) => self.active += 1,
+            _ => {}
         }
     }
 
@@ -200,7 +240,8 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         if self.is_full() || self.find(&member.id.addr).is_some() {
             return Err(member);
         }
-        let active = member.state.is_active();
+        let active = member.is_full_active();
+        let verified = member.verified;
         let addr = member.id.addr.clone();
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -228,6 +269,9 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         if active {
             self.active += 1;
         }
+        if verified {
+            self.verified += 1;
+        }
         Ok(slot)
     }
 
@@ -235,8 +279,11 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
     pub fn remove(&mut self, slot: Slot) -> Option<Member<A, B>> {
         let member = self.slots.get_mut(slot as usize)?.take()?;
         self.index.remove(&member.id.addr, slot);
-        if member.state.is_active() {
+        if member.is_full_active() {
             self.active -= 1;
+        }
+        if member.verified {
+            self.verified -= 1;
         }
         let pos = self.position[slot as usize] as usize;
         let last = self.order.len() - 1;
@@ -344,7 +391,7 @@ mod tests {
     use rand_pcg::Pcg32;
 
     fn member(addr: u32) -> Member<u32, 8> {
-        Member::new(
+        Member::verified(
             Identity {
                 addr,
                 generation: 0,

@@ -309,6 +309,7 @@ fn packets_of_another_cluster_or_version_are_dropped_and_counted() {
     assert_eq!(c.node(0).counters().drops.wrong_cluster, 1);
     let mut other_version = run("prod");
     c.inject(1, 0, &other_version);
+    c.run_for(Duration::from_millis(100));
     assert_eq!(c.node(0).active_members(), 1, "same label is accepted");
     other_version[0] = 2;
     c.inject(1, 0, &other_version);

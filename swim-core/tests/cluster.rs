@@ -348,7 +348,7 @@ fn an_outdated_accusation_is_answered_with_the_refutation() {
     );
     node.handle_datagram(Instant::ZERO, 2, &sync);
     let mut buf = [0u8; 1400];
-    while node.poll_transmit(Instant::ZERO, &mut buf).is_some() {}
+    assert_eq!(harness::answer_pings(&mut node, Instant::ZERO, &[2]), 1);
     // Node 9 still suspects it at incarnation 2.
     let stale = packet(Message::Gossip, &[member(MemberState::Suspect, 2, Some(9))]);
     node.handle_datagram(Instant::ZERO, 9, &stale);
@@ -422,6 +422,7 @@ fn a_suspect_gets_a_last_chance_ping_before_it_is_declared_dead() {
             &[member(MemberState::Alive, 0, None)],
         ),
     );
+    assert_eq!(harness::answer_pings(&mut node, now, &[2]), 1, "admitted");
     node.handle_datagram(
         now,
         9,

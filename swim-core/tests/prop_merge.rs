@@ -1,7 +1,12 @@
 //! Property: membership updates merge like a join-semilattice. Merging the
 //! same set of updates in any order, any number of times, gives the same
-//! table: for each member, the update of highest precedence (generation,
-//! then incarnation, then alive < suspect < dead < left).
+//! table: for each member, the update of highest precedence (incarnation,
+//! then alive < suspect < dead < left) within the generation it answered
+//! at. Records claiming a generation that never answered a ping change
+//! nothing, and "dead" or "left" said by others about a member that answers
+//! its check ping are never believed.
+
+mod harness;
 
 use std::collections::BTreeSet;
 
@@ -81,11 +86,28 @@ fn datagram(config: &Config, u: &Update) -> Vec<u8> {
     buf
 }
 
-/// A node that already knows every member alive at generation 0,
-/// incarnation 0 (as after a join), fed `updates` in order.
-fn table(updates: &[Update]) -> BTreeSet<(u32, u32, u32, MemberState)> {
-    let config = Config::lan();
-    let now = Instant::from_secs(1);
+/// A configuration whose own timers stay out of the way: no probe, no
+/// push-pull and no suspicion timeout within the test, only checks (one
+/// probe timeout each, one retry).
+fn quiet_config() -> Config {
+    Config {
+        probe_interval: std::time::Duration::from_secs(100_000),
+        probe_timeout: std::time::Duration::from_secs(1),
+        push_pull_interval: std::time::Duration::ZERO,
+        ..Config::lan()
+    }
+}
+
+/// A node that knows every member alive at generation 0, incarnation 0,
+/// each admitted after answering its ping (as after a join), fed `updates`
+/// in order. Members at `answering` answer every later ping; the others are
+/// silent, and each update's checks run out before the next update.
+fn table_with(
+    updates: &[Update],
+    answering: &[u32],
+) -> (Node, BTreeSet<(u32, u32, u32, MemberState)>) {
+    let config = quiet_config();
+    let mut now = Instant::from_secs(1);
     let mut node = Node::new(
         Identity::new(0, 1),
         config.clone(),
@@ -103,10 +125,22 @@ fn table(updates: &[Update]) -> BTreeSet<(u32, u32, u32, MemberState)> {
             via_sync: false,
         })
         .collect();
-    let mut buf = vec![0u8; usize::from(config.packet_budget)];
-    for u in known.iter().chain(updates) {
+    let everyone: Vec<u32> = (1..=MEMBERS).collect();
+    for u in known.iter() {
         node.handle_datagram(now, SENDER, &datagram(&config, u));
-        while node.poll_transmit(now, &mut buf).is_some() {}
+        harness::answer_pings(&mut node, now, &everyone);
+        while node.poll_event().is_some() {}
+    }
+    assert_eq!(node.active_members(), MEMBERS as usize, "all admitted");
+    for u in updates {
+        node.handle_datagram(now, SENDER, &datagram(&config, u));
+        harness::answer_pings(&mut node, now, answering);
+        // Let unanswered checks (and their retry) run out.
+        for _ in 0..2 {
+            now += config.probe_timeout + std::time::Duration::from_millis(1);
+            node.handle_timeout(now);
+            harness::answer_pings(&mut node, now, answering);
+        }
         while node.poll_event().is_some() {}
     }
     assert_eq!(
@@ -114,7 +148,8 @@ fn table(updates: &[Update]) -> BTreeSet<(u32, u32, u32, MemberState)> {
         0,
         "every update was accepted"
     );
-    node.members()
+    let table = node
+        .members()
         .map(|m| {
             (
                 m.identity.addr,
@@ -123,16 +158,23 @@ fn table(updates: &[Update]) -> BTreeSet<(u32, u32, u32, MemberState)> {
                 m.state,
             )
         })
-        .collect()
+        .collect();
+    (node, table)
 }
 
-/// What the table must hold: the highest-precedence update per member.
+/// [`table_with`] where every member is silent.
+fn table(updates: &[Update]) -> BTreeSet<(u32, u32, u32, MemberState)> {
+    table_with(updates, &[]).1
+}
+
+/// What the table must hold: the highest-precedence update per member at
+/// generation 0 (the one that answered; later generations never do here).
 fn expected(updates: &[Update]) -> BTreeSet<(u32, u32, u32, MemberState)> {
     (1..=MEMBERS)
         .map(|addr| {
             let best = updates
                 .iter()
-                .filter(|u| u.addr == addr)
+                .filter(|u| u.addr == addr && u.generation == 0)
                 .map(|u| {
                     let state = if u.via_sync && u.state == 2 {
                         1
@@ -165,6 +207,20 @@ proptest! {
         let want = expected(&original);
         prop_assert_eq!(table(&original), want.clone());
         prop_assert_eq!(table(&shuffled), want);
+    }
+
+    #[test]
+    fn members_that_answer_are_never_declared_departed_by_others(updates in proptest::collection::vec(update(), 0..24)) {
+        let everyone: Vec<u32> = (1..=MEMBERS).collect();
+        let (node, table) = table_with(&updates, &everyone);
+        for (addr, _, _, state) in &table {
+            prop_assert!(
+                !matches!(state, MemberState::Dead | MemberState::Left),
+                "member {} declared {:?}", addr, state
+            );
+        }
+        let c = node.counters();
+        prop_assert!(c.accusations_disproved <= c.accusations_checked);
     }
 }
 
@@ -209,16 +265,21 @@ fn blobs_over_the_storage_capacity_are_not_dropped_silently() {
     .unwrap();
     let member = Identity::new(1u32, 0);
     let payload = [7u8; 100];
-    let mut buf = vec![0u8; usize::from(config.packet_budget)];
-    let mut w = Writer::new(&mut buf);
-    encode_packet_start::<u32>(&mut w, config.cluster_tag, &Message::Gossip).unwrap();
     let alive = Record::Member {
         state: MemberState::Alive,
         id: member.clone(),
         incarnation: 0,
         accuser: None,
     };
-    encode_record(&mut w, &alive).unwrap();
+    node.handle_datagram(
+        now,
+        1,
+        &harness::packet(config.cluster_tag, Message::Gossip, &[alive]),
+    );
+    assert_eq!(harness::answer_pings(&mut node, now, &[1]), 1, "admitted");
+    let mut buf = vec![0u8; usize::from(config.packet_budget)];
+    let mut w = Writer::new(&mut buf);
+    encode_packet_start::<u32>(&mut w, config.cluster_tag, &Message::Gossip).unwrap();
     let meta = Record::Meta {
         id: member.clone(),
         version: 1,
@@ -290,6 +351,7 @@ fn a_late_older_keyed_broadcast_does_not_replace_the_newer_one() {
         accuser: None,
     };
     send(&mut node, now, &[alive]);
+    assert_eq!(harness::answer_pings(&mut node, now, &[1]), 1, "admitted");
     let keyed = |seq: u32, payload: &'static [u8]| Record::Broadcast {
         origin: origin.clone(),
         epoch: 7,

@@ -848,8 +848,15 @@ mod tests {
         .unwrap()
         .with_incarnation(7);
         one.join(Instant::ZERO, &[0]).unwrap();
-        while let Some(t) = one.poll_transmit(Instant::ZERO, &mut buf) {
-            forged.handle_datagram(Instant::ZERO, 1, &buf[..t.len]);
+        // Node 0 admits node 1 once it answers its ping: exchange datagrams
+        // until both are quiet.
+        for _ in 0..8 {
+            while let Some(t) = one.poll_transmit(Instant::ZERO, &mut buf) {
+                forged.handle_datagram(Instant::ZERO, 1, &buf[..t.len]);
+            }
+            while let Some(t) = forged.poll_transmit(Instant::ZERO, &mut buf) {
+                one.handle_datagram(Instant::ZERO, 0, &buf[..t.len]);
+            }
         }
         assert_eq!(forged.member(&1).map(|m| m.incarnation), Some(7));
         sim.check(0, &forged);

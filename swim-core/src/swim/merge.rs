@@ -15,10 +15,17 @@ use crate::storage::Payload;
 use crate::time::Instant;
 
 impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
-    /// Applies one membership record. `from_sync` marks records of a
-    /// push-pull exchange, whose "dead" is merged as "suspect" (the local
-    /// node then runs its own suspicion timer instead of trusting a
-    /// possibly stale verdict).
+    /// Merges one membership record received from `source`. `from_sync`
+    /// marks records of a push-pull exchange, whose "dead" is merged as
+    /// "suspect" (the local node then runs its own suspicion timer instead
+    /// of trusting a possibly stale verdict).
+    ///
+    /// Nothing anyone says is believed blindly (see the `checks` module): a
+    /// member nobody verified is only a candidate until it answers a ping;
+    /// a newer generation replaces a member only when it answers; "dead" or
+    /// "left" about a member seen active is checked with a ping first, and
+    /// records about generations never verified are ignored.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn merge_member(
         &mut self,
         now: Instant,
@@ -26,25 +33,22 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         id: &Identity<A>,
         incarnation: u32,
         accuser: &A,
+        source: &A,
         from_sync: bool,
     ) {
         if id.addr == self.me.id.addr {
             self.merge_about_self(state, id, incarnation);
             return;
         }
+        let first_hand = *source == id.addr;
         let state = if from_sync && state == MemberState::Dead {
             MemberState::Suspect
         } else {
             state
         };
-        let incoming = Precedence {
-            generation: id.generation,
-            incarnation,
-            state,
-        };
         let Some(slot) = self.members.find(&id.addr) else {
             if state.is_active() {
-                self.add_member(now, id.clone(), incarnation, state, accuser.clone());
+                self.add_candidate(now, id.clone(), incarnation, first_hand);
             } else {
                 self.counters.stale_updates += 1;
             }
@@ -53,7 +57,28 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let Some(member) = self.members.get(slot) else {
             return;
         };
+        if !member.verified {
+            self.merge_about_candidate(slot, state, id, incarnation, first_hand);
+            return;
+        }
         let current = member.precedence();
+        if id.generation > current.generation {
+            // A new process on this address, says the record: believe it
+            // when that identity answers a ping. "Dead" or "left" about a
+            // generation nobody verified says nothing.
+            if state.is_active() && !self.generation_check_of(slot) {
+                let kind = super::checks::CheckKind::Generation { incarnation };
+                self.start_check(now, slot, id.clone(), kind, 1);
+            } else {
+                self.counters.claims_refused += 1;
+            }
+            return;
+        }
+        let incoming = Precedence {
+            generation: id.generation,
+            incarnation,
+            state,
+        };
         if incoming <= current {
             let same_suspicion = incoming == current && state == MemberState::Suspect;
             if same_suspicion && self.config.lifeguard {
@@ -72,15 +97,138 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             }
             return;
         }
-        let old_state = member.state;
-        let new_generation = id.generation != member.id.generation;
-        if new_generation {
-            // A new process on this address: forget what belonged to the old one.
-            let fresh = Member::new(id.clone(), incarnation, old_state, now);
-            if let Some(m) = self.members.get_mut(slot) {
-                *m = fresh;
+        // A member may say itself that it leaves; "dead" or "left" said by
+        // others about a member seen active is checked first.
+        let says_itself = first_hand && state == MemberState::Left;
+        let departed = matches!(state, MemberState::Dead | MemberState::Left);
+        if departed
+            && current.state.is_active()
+            && !says_itself
+            && !self.accusation_is_credible(now, slot, state)
+        {
+            self.check_accusation(now, slot, state, incarnation, accuser);
+            return;
+        }
+        self.apply_member(now, slot, state, incarnation, accuser);
+    }
+
+    /// Whether "dead" about an active member may be believed without a
+    /// check: this node suspects it too, for long enough that a verdict
+    /// elsewhere is plausible (half the shortest suspicion timeout).
+    fn accusation_is_credible(&self, now: Instant, slot: Slot, state: MemberState) -> bool {
+        if state != MemberState::Dead {
+            return false;
+        }
+        let (min, _) = self.suspicion_bounds();
+        self.suspicions.iter().any(|s| {
+            s.slot == slot
+                && crate::time::duration_micros(now.saturating_duration_since(s.started)) >= min / 2
+        })
+    }
+
+    /// Pings the accused member, carrying the accusation; believed only if
+    /// it does not answer. With every check slot busy, the accusation is
+    /// merged as a suspicion instead (which the member can refute).
+    fn check_accusation(
+        &mut self,
+        now: Instant,
+        slot: Slot,
+        state: MemberState,
+        incarnation: u32,
+        accuser: &A,
+    ) {
+        if let Some(kind) = self.accusation_check_mut(slot) {
+            // One check per member: it decides the strongest accusation.
+            if let super::checks::CheckKind::Accusation {
+                incarnation: pending_incarnation,
+                state: pending_state,
+                accuser: pending_accuser,
+            } = kind
+            {
+                if (incarnation, state) > (*pending_incarnation, *pending_state) {
+                    *pending_incarnation = incarnation;
+                    *pending_state = state;
+                    *pending_accuser = accuser.clone();
+                }
+            }
+            return;
+        }
+        let Some(target) = self.members.get(slot).map(|m| m.id.clone()) else {
+            return;
+        };
+        self.counters.accusations_checked += 1;
+        let kind = super::checks::CheckKind::Accusation {
+            incarnation,
+            state,
+            accuser: accuser.clone(),
+        };
+        if !self.start_check(now, slot, target, kind, 1) {
+            let suspect = Precedence {
+                generation: 0,
+                incarnation,
+                state: MemberState::Suspect,
+            };
+            let current = self.members.get(slot).map(|m| Precedence {
+                generation: 0,
+                incarnation: m.incarnation,
+                state: m.state,
+            });
+            if current.is_some_and(|c| suspect > c) {
+                self.apply_member(now, slot, MemberState::Suspect, incarnation, accuser);
             }
         }
+    }
+
+    /// A record about a member not yet verified: it may refresh the
+    /// candidate, never make it a member.
+    fn merge_about_candidate(
+        &mut self,
+        slot: Slot,
+        state: MemberState,
+        id: &Identity<A>,
+        incarnation: u32,
+        first_hand: bool,
+    ) {
+        let Some(m) = self.members.get_mut(slot) else {
+            return;
+        };
+        if id.generation != m.id.generation {
+            // Only the process itself may move a candidate to another
+            // generation; second-hand, it could keep a real joiner from
+            // ever answering its admission ping.
+            if first_hand && id.generation > m.id.generation && state.is_active() {
+                // Not urgent yet: queued first below, for the new identity.
+                let mut fresh = Member::new(id.clone(), incarnation, MemberState::Alive, m.since);
+                fresh.wants_table = m.wants_table;
+                self.members.replace(slot, fresh);
+            } else {
+                self.counters.claims_refused += 1;
+                return;
+            }
+        } else if state.is_active() && incarnation > m.incarnation {
+            m.incarnation = incarnation;
+        } else {
+            self.counters.stale_updates += 1;
+        }
+        if first_hand {
+            self.queue_admission(slot, true);
+        }
+    }
+
+    /// Applies a membership record that passed every check.
+    pub(super) fn apply_member(
+        &mut self,
+        now: Instant,
+        slot: Slot,
+        state: MemberState,
+        incarnation: u32,
+        accuser: &A,
+    ) {
+        let Some(member) = self.members.get(slot) else {
+            return;
+        };
+        let old_state = member.state;
+        let id = member.id.clone();
         if let Some(m) = self.members.get_mut(slot) {
             m.incarnation = incarnation;
             m.since = now;
@@ -90,57 +238,51 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.remove_suspicion(slot);
         match state {
             MemberState::Alive => {
-                if new_generation {
-                    // A new process on this address, whatever became of the old one.
-                    self.emit(Event::MemberJoined(id.clone()));
-                } else if old_state != MemberState::Alive {
-                    self.emit(Event::MemberAlive(id.clone()));
+                if old_state != MemberState::Alive {
+                    self.emit(Event::MemberAlive(id));
                 }
             }
             MemberState::Suspect => {
                 self.start_suspicion(now, slot, incarnation, accuser.clone());
-                self.emit(Event::MemberSuspected(id.clone()));
+                self.emit(Event::MemberSuspected(id));
             }
             MemberState::Dead => {
                 self.schedule_reap(slot, now);
                 if old_state != MemberState::Dead {
-                    self.emit(Event::MemberFailed(id.clone()));
+                    self.emit(Event::MemberFailed(id));
                 }
             }
             MemberState::Left => {
                 self.schedule_reap(slot, now);
-                self.emit(Event::MemberLeft(id.clone()));
+                self.emit(Event::MemberLeft(id));
             }
         }
     }
 
-    fn add_member(
-        &mut self,
-        now: Instant,
-        id: Identity<A>,
-        incarnation: u32,
-        state: MemberState,
-        accuser: A,
-    ) {
-        if self.members.is_full() && !self.evict_one_departed() {
+    /// A member nobody verified yet: remembered as a candidate and pinged
+    /// (first-hand ones first). A full table makes room for one heard from
+    /// first-hand by forgetting a second-hand candidate.
+    fn add_candidate(&mut self, now: Instant, id: Identity<A>, incarnation: u32, first_hand: bool) {
+        if self.members.is_full()
+            && !self.evict_one_departed()
+            && !(first_hand && self.evict_one_unverified())
+        {
             self.counters.members_refused += 1;
             return;
         }
-        let member = Member::new(id.clone(), incarnation, state, now);
+        let member = Member::new(id, incarnation, MemberState::Alive, now);
         let Ok(slot) = self.members.insert(member, &mut self.rng) else {
             self.counters.members_refused += 1;
             return;
         };
-        self.requeue_member_state(slot);
-        self.emit(Event::MemberJoined(id.clone()));
-        if state == MemberState::Suspect {
-            self.start_suspicion(now, slot, incarnation, accuser);
-            self.emit(Event::MemberSuspected(id));
+        if !self.queue_admission(slot, first_hand) {
+            self.counters.members_refused += 1;
+            self.forget_unverified(slot);
         }
     }
 
     /// Frees a slot by forgetting the longest-departed dead or left member.
-    fn evict_one_departed(&mut self) -> bool {
+    pub(super) fn evict_one_departed(&mut self) -> bool {
         while let Some((slot, since)) = self.reap_queue.pop_front() {
             if self
                 .members
@@ -181,8 +323,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// current incarnation; re-gossip the current state over a stale one.
     fn merge_about_self(&mut self, state: MemberState, id: &Identity<A>, incarnation: u32) {
         if id.generation > self.me.id.generation {
-            // A newer process claims this address; nothing to refute with.
-            self.counters.stale_updates += 1;
+            // A newer process claims this address. Others believe it only if
+            // that identity answers their ping, which this process does not:
+            // say again who lives here.
+            self.counters.claims_refused += 1;
+            self.requeue_self_state();
             return;
         }
         let mine = self.self_state();
@@ -281,6 +426,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         };
         m.meta = meta;
         m.meta_version = version;
+        if !m.verified {
+            return; // shown and relayed once admitted
+        }
         self.requeue(slot, RecordOf::Meta);
         self.emit(Event::MemberUpdated(id));
     }
@@ -304,7 +452,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.counters.broadcasts_unknown_origin += 1;
             return;
         };
-        if self.members.get(slot).is_none_or(|m| m.id != origin) {
+        if self
+            .members
+            .get(slot)
+            .is_none_or(|m| m.id != origin || !m.verified)
+        {
             self.counters.broadcasts_unknown_origin += 1;
             return;
         }
@@ -353,7 +505,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     // ----- suspicion timers (Lifeguard) -----
 
-    fn suspicion_bounds(&self) -> (u64, u64) {
+    pub(super) fn suspicion_bounds(&self) -> (u64, u64) {
         let min = math::suspicion_min(
             self.config.suspicion_mult,
             self.cluster_size(),
@@ -492,6 +644,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             seq,
             target,
             slot,
+            carry: super::Carry::Buddy,
         });
     }
 
@@ -500,14 +653,23 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let Some(m) = self.members.get(slot) else {
             return;
         };
-        if m.id != *target || !m.state.is_active() {
+        if m.id != *target || !m.is_full_active() {
             return;
         }
         let incarnation = m.incarnation;
         self.counters.suspicions_raised += 1;
         let me = self.me.id.addr.clone();
         // Already suspect: this failed probe is an independent confirmation.
-        self.merge_member(now, MemberState::Suspect, target, incarnation, &me, false);
+        let source = me.clone();
+        self.merge_member(
+            now,
+            MemberState::Suspect,
+            target,
+            incarnation,
+            &me,
+            &source,
+            false,
+        );
     }
 
     pub(super) fn is_joined(&self) -> bool {

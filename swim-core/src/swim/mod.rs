@@ -1,5 +1,6 @@
 //! The state machine: one [`Swim`] per node.
 
+mod checks;
 mod merge;
 mod receive;
 mod timers;
@@ -11,6 +12,7 @@ use heapless::Vec as FixedVec;
 use rand_core::Rng;
 
 use crate::address::{Address, Identity};
+use crate::amplification::{Ledger, SyncReplyLimiter};
 use crate::broadcasts::{BroadcastQueue, Queued, QueuedBroadcast};
 use crate::config::Config;
 use crate::counters::Counters;
@@ -78,6 +80,15 @@ pub struct QueueLengths {
     pub syncs_cap: usize,
     /// Suspicion timers running.
     pub suspicions: usize,
+    /// Remembered members not yet verified (included in `members`).
+    pub unverified: usize,
+    /// Unverified members waiting for their admission ping (entries may be
+    /// stale; cap: twice `members_cap`).
+    pub admissions: usize,
+    /// Checks (admission, generation, accusation pings) in flight.
+    pub checks: usize,
+    /// Cap of `checks`.
+    pub checks_cap: usize,
 }
 
 impl QueueLengths {
@@ -93,6 +104,13 @@ impl QueueLengths {
             ("outgoing", self.outgoing, self.outgoing_cap),
             ("syncs", self.syncs, self.syncs_cap),
             ("suspicions", self.suspicions, self.members_cap),
+            ("unverified", self.unverified, self.members_cap),
+            (
+                "admissions",
+                self.admissions,
+                self.members_cap.saturating_mul(2),
+            ),
+            ("checks", self.checks, self.checks_cap),
         ]
         .into_iter()
         .filter(|&(_, len, cap)| len > cap)
@@ -226,9 +244,30 @@ impl<A> Suspicion<A> {
 struct SyncJob<A> {
     peer: A,
     flags: u8,
+    /// Only the local node's own records (to a peer not yet verified).
+    self_only: bool,
+    /// An answer to the peer rather than this node's own initiative: held
+    /// to the anti-amplification limit while the peer is not verified.
+    reply: bool,
     /// Next slot index to send; `None` until the local node's own records
     /// went out.
     cursor: Option<u32>,
+}
+
+/// What a ping carries besides the piggybacked records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Carry {
+    /// The suspicion about the target, if any (Lifeguard's buddy system),
+    /// then piggybacked records.
+    Buddy,
+    /// An accusation about the target, so that it refutes it, then
+    /// piggybacked records.
+    Accusation {
+        state: MemberState,
+        incarnation: u32,
+    },
+    /// Nothing: a bare ping to an address nobody verified.
+    Nothing,
 }
 
 /// A message waiting for `poll_transmit`.
@@ -239,6 +278,7 @@ enum Outgoing<A, const B: usize> {
         seq: u32,
         target: Identity<A>,
         slot: Slot,
+        carry: Carry,
     },
     Ack {
         to: A,
@@ -303,6 +343,15 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     syncs: BoundedVec<SyncJob<A>, MAX_SYNC_SLOTS>,
     events: BoundedDeque<Event<A, B>, N>,
     reap_queue: BoundedDeque<(Slot, Instant), N>,
+    /// Unverified members waiting for their admission ping, with the time
+    /// they were added (to recognise stale entries).
+    admissions: BoundedDeque<(Slot, Instant), N>,
+    /// Pings in flight whose answers decide claims (`checks` module).
+    checks: FixedVec<checks::Check<A>, { checks::MAX_CHECKS }>,
+    /// Anti-amplification credit of addresses not verified.
+    ledger: Ledger<A>,
+    /// Rate limit of push-pull replies.
+    sync_limiter: SyncReplyLimiter<A>,
     seeds: FixedVec<A, MAX_SEEDS>,
     join: Option<JoinState>,
     /// A push-pull due with this node after the join completed.
@@ -315,7 +364,6 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     last_chance_seqs: FixedVec<u32, MAX_LAST_CHANCE>,
     leave_done_at: Option<Instant>,
     health: u8,
-    next_seq: u32,
     last_now: Instant,
     next_probe_at: Instant,
     next_gossip_at: Instant,
@@ -364,6 +412,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             syncs: BoundedVec::new(),
             events: BoundedDeque::new(),
             reap_queue: BoundedDeque::new(),
+            admissions: BoundedDeque::new(),
+            checks: FixedVec::new(),
+            ledger: Ledger::new(),
+            sync_limiter: SyncReplyLimiter::new(config.sync_reply_rate, now),
             seeds: FixedVec::new(),
             join: None,
             resync: None,
@@ -371,7 +423,6 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             last_chance_seqs: FixedVec::new(),
             leave_done_at: None,
             health: 0,
-            next_seq: rng.next_u32() >> 1,
             last_now: now,
             next_probe_at: first_probe,
             next_gossip_at: now + config.gossip_interval,
@@ -427,6 +478,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             syncs: self.syncs.len(),
             syncs_cap: usize::from(self.config.max_concurrent_syncs).min(MAX_SYNC_SLOTS),
             suspicions: self.suspicions.len(),
+            unverified: self.members.len() - self.members.verified_len(),
+            admissions: self.admissions.len(),
+            checks: self.checks.len(),
+            checks_cap: checks::MAX_CHECKS,
         }
     }
 
@@ -442,14 +497,18 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     /// Every remembered remote member (alive, suspect, dead or left), in no
-    /// particular order.
+    /// particular order. Members only claimed by others and not yet verified
+    /// (they answer a ping naming them first) are not listed.
     pub fn members(&self) -> impl Iterator<Item = MemberView<'_, A>> + '_ {
-        self.members.iter().map(view)
+        self.members.iter().filter(|m| m.verified).map(view)
     }
 
-    /// The member at `addr`, if remembered.
+    /// The member at `addr`, if remembered and verified.
     pub fn member(&self, addr: &A) -> Option<MemberView<'_, A>> {
-        self.members.get(self.members.find(addr)?).map(view)
+        self.members
+            .get(self.members.find(addr)?)
+            .filter(|m| m.verified)
+            .map(view)
     }
 
     /// Remote members that are alive or suspect.
@@ -631,7 +690,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return Err(CommandError::PayloadTooLarge);
         }
         let known = self.members.find(to).and_then(|s| self.members.get(s));
-        if !known.is_some_and(|m| m.state.is_active()) {
+        if !known.is_some_and(|m| m.is_full_active()) {
             return Err(CommandError::UnknownMember);
         }
         let payload = Payload::from_slice(payload).ok_or(CommandError::PayloadTooLarge)?;
@@ -694,6 +753,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if let Some(at) = self.leave_done_at {
             next = next.min(at);
         }
+        for c in self.checks.iter() {
+            next = next.min(c.deadline());
+        }
         Some(next.max(self.last_now))
     }
 
@@ -718,9 +780,20 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
+    /// A fresh sequence number: random, so that nobody who does not see the
+    /// ping can answer it.
     fn next_seq(&mut self) -> u32 {
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.next_seq
+        self.rng.next_u32()
+    }
+
+    /// Whether `addr` proved that it receives traffic there: it is a member
+    /// that answered a ping naming it. Replies to other addresses are held
+    /// to three times the bytes received from them.
+    fn is_validated(&self, addr: &A) -> bool {
+        self.members
+            .find(addr)
+            .and_then(|s| self.members.get(s))
+            .is_some_and(|m| m.verified)
     }
 
     fn emit(&mut self, event: Event<A, B>) {

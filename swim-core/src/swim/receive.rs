@@ -2,7 +2,7 @@
 
 use rand_core::Rng;
 
-use super::{LocalStatus, Outgoing, Relay, Swim};
+use super::{LocalStatus, Outgoing, Relay, Swim, SyncJob};
 use crate::address::Address;
 use crate::counters::DropReason;
 use crate::event::{Event, LocalEvent};
@@ -53,10 +53,27 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 return;
             }
         }
-        if matches!(self.me.status, LocalStatus::Idle | LocalStatus::Joining) {
-            self.finish_join(now, &from);
+        if !self.is_validated(&from) {
+            // Replies to this address may total three times what it sent.
+            self.ledger.credit(&from, datagram.len());
         }
-        self.join = None;
+        if let Some(slot) = self.members.find(&from) {
+            if self.members.get(slot).is_some_and(|m| !m.verified) {
+                // A candidate speaks for itself: check it first.
+                self.queue_admission(slot, true);
+            }
+        }
+        // A joining node is answered by a seed (or by a member it verified);
+        // anyone else's datagram must not end its join attempts.
+        let answers_join = self.me.status == LocalStatus::Idle
+            || self.seeds.contains(&from)
+            || self.is_validated(&from);
+        if answers_join {
+            if matches!(self.me.status, LocalStatus::Idle | LocalStatus::Joining) {
+                self.finish_join(now, &from);
+            }
+            self.join = None;
+        }
         let from_sync = matches!(packet.message, Message::Sync { .. });
         self.corrections.clear();
         // Every record was validated by `Packet::decode`. Membership
@@ -65,7 +82,15 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         while !records.is_empty() {
             if let Some(m) = MemberRecord::<A>::decode(&mut records) {
                 let accuser = m.accuser.as_ref().unwrap_or(&from);
-                self.merge_member(now, m.state, &m.id, m.incarnation, accuser, from_sync);
+                self.merge_member(
+                    now,
+                    m.state,
+                    &m.id,
+                    m.incarnation,
+                    accuser,
+                    &from,
+                    from_sync,
+                );
                 continue;
             }
             let Ok(record) = Record::decode(&mut records) else {
@@ -82,6 +107,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             });
         }
         self.handle_message(now, from, packet.message);
+        self.pump_admissions(now);
     }
 
     fn handle_message(&mut self, now: Instant, from: A, message: Message<'_, A>) {
@@ -90,7 +116,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         match message {
             Message::Ping { seq, .. } => self.send(Outgoing::Ack { to: from, seq }),
-            Message::Ack { seq } => self.handle_ack(seq),
+            Message::Ack { seq } => self.handle_ack(now, seq),
             Message::Nack { seq } => match &mut self.probe {
                 Some(p) if p.seq == seq && p.indirect_sent => {
                     p.nacks_received = p.nacks_received.saturating_add(1);
@@ -102,7 +128,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             Message::Gossip => {}
             Message::Sync { flags } => {
                 if flags & SYNC_WANT_REPLY != 0 {
-                    self.start_sync(from, 0);
+                    self.answer_sync_request(now, from);
                 }
             }
             Message::Direct { payload } => {
@@ -116,18 +142,69 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     /// A member we do not know probes us: dissemination missed it (or us).
-    /// Exchange state with it, so that the hole closes now rather than at the
-    /// next periodic push-pull.
+    /// Send it our own records and ask for its table (a datagram within the
+    /// anti-amplification limit), so that the hole closes now rather than at
+    /// the next periodic push-pull; its table introduces it, and it becomes
+    /// a member once it answers our admission ping.
     fn sync_with_unknown_prober(&mut self, from: &A) {
         let known = self.members.find(from).is_some();
         if known || *from == self.me.id.addr || self.me.status != LocalStatus::Joined {
             return;
         }
-        self.counters.syncs_started += 1;
-        self.start_sync(from.clone(), SYNC_WANT_REPLY);
+        self.start_sync_job(SyncJob {
+            peer: from.clone(),
+            flags: SYNC_WANT_REPLY,
+            cursor: None,
+            self_only: true,
+            reply: true,
+        });
     }
 
-    fn handle_ack(&mut self, seq: u32) {
+    /// A push-pull request. A verified member gets the whole table (rate
+    /// limited); any other source gets only this node's own records, within
+    /// the anti-amplification limit, and the table once it answers its
+    /// admission ping.
+    fn answer_sync_request(&mut self, now: Instant, from: A) {
+        if self.is_validated(&from) {
+            self.reply_with_table(now, from);
+            return;
+        }
+        if let Some(m) = self
+            .members
+            .find(&from)
+            .and_then(|s| self.members.get_mut(s))
+        {
+            m.wants_table = true;
+        }
+        self.start_sync_job(SyncJob {
+            peer: from,
+            flags: 0,
+            cursor: None,
+            self_only: true,
+            reply: true,
+        });
+    }
+
+    /// Sends the whole table to the verified member at `peer`, unless the
+    /// push-pull reply rate limit refuses it (counted).
+    pub(super) fn reply_with_table(&mut self, now: Instant, peer: A) {
+        // About what the table costs: a record per member, with metadata.
+        let cost = (self.members.verified_len() as u64 + 1).saturating_mul(16);
+        let (rate, spacing) = (self.config.sync_reply_rate, self.config.probe_interval);
+        if !self.sync_limiter.admit(&peer, cost, now, rate, spacing) {
+            self.counters.sync_replies_limited += 1;
+            return;
+        }
+        self.start_sync_job(SyncJob {
+            peer,
+            flags: 0,
+            cursor: None,
+            self_only: false,
+            reply: true,
+        });
+    }
+
+    fn handle_ack(&mut self, now: Instant, seq: u32) {
         if let Some(p) = &mut self.probe {
             if p.seq == seq {
                 p.acked = true;
@@ -147,19 +224,27 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             });
             return;
         }
+        if self.handle_check_ack(now, seq) {
+            return;
+        }
         self.counters.drops.count(DropReason::UnexpectedAck);
     }
 
-    /// Serves a ping-req only for a known, active member with exactly that
-    /// identity, so this node cannot be used to send traffic to arbitrary
-    /// addresses.
+    /// Serves a ping-req only for a verified, active member with exactly
+    /// that identity, so this node cannot be used to send traffic to
+    /// arbitrary addresses. Any other is answered with a nack at once: the
+    /// requester then knows that the failure is not its own (Lifeguard).
     fn handle_ping_req(&mut self, now: Instant, from: A, seq: u32, target: crate::Identity<A>) {
         let known = self
             .members
             .find(&target.addr)
             .and_then(|s| self.members.get(s));
-        if !known.is_some_and(|m| m.state.is_active() && m.id == target) {
+        if !known.is_some_and(|m| m.is_full_active() && m.id == target) {
             self.counters.drops.count(DropReason::UnknownTarget);
+            if self.config.lifeguard {
+                self.counters.ping_reqs_refused += 1;
+                self.send(Outgoing::Nack { to: from, seq });
+            }
             return;
         }
         let local_seq = self.next_seq();
@@ -187,6 +272,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             seq: local_seq,
             target,
             slot,
+            carry: super::Carry::Buddy,
         });
     }
 
@@ -212,7 +298,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 accuser,
             } => {
                 let accuser = accuser.as_ref().unwrap_or(from);
-                self.merge_member(now, *state, id, *incarnation, accuser, from_sync);
+                self.merge_member(now, *state, id, *incarnation, accuser, from, from_sync);
             }
             Record::Meta { id, version, data } => self.merge_meta(id.clone(), *version, data),
             Record::Broadcast {

@@ -32,14 +32,18 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         if self.resync.as_ref().is_some_and(|(at, _)| now >= *at) {
             if let Some((_, peer)) = self.resync.take() {
-                self.counters.syncs_started += 1;
-                self.start_sync(peer, SYNC_WANT_REPLY);
+                // Only to a peer that proved it receives traffic there.
+                if self.is_validated(&peer) {
+                    self.counters.syncs_started += 1;
+                    self.start_sync(peer, SYNC_WANT_REPLY);
+                }
             }
         }
         if self.me.status != LocalStatus::Leaving {
             self.run_probe(now);
         }
         self.run_relays(now);
+        self.expire_checks(now);
         self.expire_suspicions(now);
         self.reap(now);
         self.rejoin_if_alone(now);
@@ -109,7 +113,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.next_probe_at = now + period;
         let Some(slot) = self
             .members
-            .next_probe_target(&mut self.rng, |m| m.state.is_active())
+            .next_probe_target(&mut self.rng, |m| m.is_full_active())
         else {
             return;
         };
@@ -134,6 +138,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             seq,
             target,
             slot,
+            carry: super::Carry::Buddy,
         });
     }
 
@@ -141,7 +146,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let mut chosen: heapless::Vec<Slot, 16> = heapless::Vec::new();
         for _ in 0..self.config.indirect_checks {
             let helper = self.members.random(&mut self.rng, |slot, m| {
-                slot != p.slot && m.state == MemberState::Alive && !chosen.contains(&slot)
+                slot != p.slot
+                    && m.verified
+                    && m.state == MemberState::Alive
+                    && !chosen.contains(&slot)
             });
             let Some(helper) = helper else { break };
             let _ = chosen.push(helper);
@@ -208,7 +216,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 let eligible = m.state.is_active()
                     || (m.state == MemberState::Dead
                         && now.saturating_duration_since(m.since) < dead_window);
-                eligible && !chosen.contains(&slot)
+                m.verified && eligible && !chosen.contains(&slot)
             });
             let Some(slot) = pick else { break };
             let _ = chosen.push(slot);
@@ -225,7 +233,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// other side of a healed partition, both sides learn each other again.
     fn periodic_sync(&mut self) {
         for state in [MemberState::Alive, MemberState::Dead] {
-            let pick = self.members.random(&mut self.rng, |_, m| m.state == state);
+            let pick = self
+                .members
+                .random(&mut self.rng, |_, m| m.verified && m.state == state);
             if let Some(peer) = pick
                 .and_then(|slot| self.members.get(slot))
                 .map(|m| m.id.addr.clone())
@@ -236,30 +246,30 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
-    /// Starts sending the local table to `peer`; `flags` ask for a reply.
-    /// Dropped and counted when every slot is busy or one already serves
-    /// this peer.
+    /// Starts sending the local table to `peer` on this node's own
+    /// initiative; `flags` ask for a reply.
     pub(super) fn start_sync(&mut self, peer: A, flags: u8) {
+        self.start_sync_job(SyncJob {
+            peer,
+            flags,
+            cursor: None,
+            self_only: false,
+            reply: false,
+        });
+    }
+
+    /// Queues a push-pull job. Dropped and counted when every slot is busy;
+    /// ignored when one already serves this peer the same way.
+    pub(super) fn start_sync_job(&mut self, job: SyncJob<A>) {
         if self
             .syncs
             .iter()
-            .any(|j| j.peer == peer && j.flags == flags)
+            .any(|j| j.peer == job.peer && j.flags == job.flags && j.self_only == job.self_only)
         {
             return;
         }
         let limit = usize::from(self.config.max_concurrent_syncs);
-        if self
-            .syncs
-            .push(
-                SyncJob {
-                    peer,
-                    flags,
-                    cursor: None,
-                },
-                limit,
-            )
-            .is_err()
-        {
+        if self.syncs.push(job, limit).is_err() {
             self.counters
                 .drops
                 .count(crate::counters::DropReason::SyncBusy);

@@ -3,8 +3,9 @@
 
 use rand_core::Rng;
 
-use super::{Outgoing, Swim, SyncJob};
+use super::{Carry, Outgoing, Swim, SyncJob};
 use crate::address::Address;
+use crate::address::Identity;
 use crate::gossip_queue::{Entry, RecordOf, SELF_SLOT};
 use crate::member::MemberState;
 use crate::members::Slot;
@@ -53,81 +54,158 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     fn write_message(&mut self, outgoing: Outgoing<A, B>, buf: &mut [u8]) -> Option<Transmit<A>> {
         let tag = self.config.cluster_tag;
-        let mut w = Writer::new(buf);
-        let mut buddy = None;
-        let (to, empty_is_pointless) = match &outgoing {
-            Outgoing::Ping {
-                to,
-                seq,
-                target,
-                slot,
-            } => {
-                encode_packet_start(
-                    &mut w,
-                    tag,
-                    &Message::Ping {
-                        seq: *seq,
-                        target: target.clone(),
-                    },
-                )?;
-                buddy = Some(*slot);
-                (to.clone(), false)
-            }
-            Outgoing::Ack { to, seq } => {
-                encode_packet_start::<A>(&mut w, tag, &Message::Ack { seq: *seq })?;
-                (to.clone(), false)
-            }
-            Outgoing::PingReq { to, seq, target } => {
-                encode_packet_start(
-                    &mut w,
-                    tag,
-                    &Message::PingReq {
-                        seq: *seq,
-                        target: target.clone(),
-                    },
-                )?;
-                (to.clone(), false)
-            }
-            Outgoing::Nack { to, seq } => {
-                encode_packet_start::<A>(&mut w, tag, &Message::Nack { seq: *seq })?;
-                (to.clone(), false)
-            }
-            Outgoing::Gossip { to } => {
-                encode_packet_start::<A>(&mut w, tag, &Message::Gossip)?;
-                (to.clone(), true)
-            }
-            Outgoing::Correction { to, slots } => {
-                encode_packet_start::<A>(&mut w, tag, &Message::Gossip)?;
-                for &slot in slots {
-                    self.write_member_state(&mut w, slot);
-                }
-                (to.clone(), false)
-            }
-            Outgoing::Direct { to, payload } => {
-                encode_packet_start::<A>(&mut w, tag, &Message::Direct { payload })?;
-                (to.clone(), false)
-            }
+        let to = match &outgoing {
+            Outgoing::Ping { to, .. }
+            | Outgoing::Ack { to, .. }
+            | Outgoing::PingReq { to, .. }
+            | Outgoing::Nack { to, .. }
+            | Outgoing::Gossip { to }
+            | Outgoing::Correction { to, .. }
+            | Outgoing::Direct { to, .. } => to.clone(),
         };
-        let header_len = w.len();
-        // Buddy system: a ping to a suspect carries the suspicion first, so
-        // the member learns of it at once and can refute.
-        if let Some(slot) = buddy.filter(|_| self.config.lifeguard) {
-            if self
-                .members
-                .get(slot)
-                .is_some_and(|m| m.state == MemberState::Suspect)
-            {
-                self.write_member_state(&mut w, slot);
+        let is_reply = matches!(
+            outgoing,
+            Outgoing::Ack { .. } | Outgoing::Nack { .. } | Outgoing::Correction { .. }
+        );
+        let validated = self.is_validated(&to);
+        // A reply to an address that has not proved it receives traffic
+        // carries nothing extra and stays within its credit (three times
+        // what it sent): this node is nobody's amplifier.
+        let limited = is_reply && !validated;
+        let limit = if limited {
+            self.ledger.available(&to).min(buf.len())
+        } else {
+            buf.len()
+        };
+        let mut w = Writer::new(&mut buf[..limit]);
+        let Some(header_len) = self.write_message_start(&mut w, tag, &outgoing) else {
+            if limited {
+                self.counters.replies_limited += 1;
             }
-        }
-        self.fill_piggyback(&mut w);
-        if empty_is_pointless && w.len() == header_len {
             return None;
+        };
+        if let Outgoing::Ping {
+            slot,
+            target,
+            carry,
+            ..
+        } = &outgoing
+        {
+            self.write_carried(&mut w, *slot, target, *carry);
+        }
+        let leaving = self.me.status == super::LocalStatus::Leaving;
+        if leaving && validated && matches!(outgoing, Outgoing::Ack { .. }) {
+            // A leaving node's answers say so first: whoever checks a
+            // second-hand "left" learns it from the member itself.
+            self.write_state(&mut w, SELF_SLOT);
+        }
+        let bare = matches!(
+            outgoing,
+            Outgoing::Ping {
+                carry: Carry::Nothing,
+                ..
+            }
+        );
+        if validated && !bare {
+            self.fill_piggyback(&mut w);
+        }
+        if matches!(outgoing, Outgoing::Gossip { .. }) && w.len() == header_len {
+            return None;
+        }
+        let len = w.len();
+        if limited {
+            self.ledger.spend(&to, len);
         }
         Some(Transmit {
             destination: to,
-            len: w.len(),
+            len,
         })
+    }
+
+    /// Writes the header and the message, and the records a correction
+    /// carries; returns the length so far.
+    fn write_message_start(
+        &mut self,
+        w: &mut Writer<'_>,
+        tag: u32,
+        outgoing: &Outgoing<A, B>,
+    ) -> Option<usize> {
+        match outgoing {
+            Outgoing::Ping { seq, target, .. } => encode_packet_start(
+                w,
+                tag,
+                &Message::Ping {
+                    seq: *seq,
+                    target: target.clone(),
+                },
+            )?,
+            Outgoing::Ack { seq, .. } => {
+                encode_packet_start::<A>(w, tag, &Message::Ack { seq: *seq })?
+            }
+            Outgoing::PingReq { seq, target, .. } => encode_packet_start(
+                w,
+                tag,
+                &Message::PingReq {
+                    seq: *seq,
+                    target: target.clone(),
+                },
+            )?,
+            Outgoing::Nack { seq, .. } => {
+                encode_packet_start::<A>(w, tag, &Message::Nack { seq: *seq })?
+            }
+            Outgoing::Gossip { .. } => encode_packet_start::<A>(w, tag, &Message::Gossip)?,
+            Outgoing::Correction { slots, .. } => {
+                encode_packet_start::<A>(w, tag, &Message::Gossip)?;
+                let start = w.len();
+                for &slot in slots {
+                    let mark = w.len();
+                    if !self.write_member_state(w, slot) {
+                        w.truncate(mark);
+                    }
+                }
+                if w.len() == start {
+                    return None; // nothing fitted: pointless
+                }
+            }
+            Outgoing::Direct { payload, .. } => {
+                encode_packet_start::<A>(w, tag, &Message::Direct { payload })?
+            }
+        }
+        Some(w.len())
+    }
+
+    /// What a ping carries about its target before the piggyback.
+    fn write_carried(&self, w: &mut Writer<'_>, slot: Slot, target: &Identity<A>, carry: Carry) {
+        match carry {
+            Carry::Nothing => {}
+            // Buddy system: a ping to a suspect carries the suspicion first,
+            // so the member learns of it at once and can refute.
+            Carry::Buddy => {
+                let suspect = self
+                    .members
+                    .get(slot)
+                    .is_some_and(|m| m.state == MemberState::Suspect);
+                if suspect && self.config.lifeguard {
+                    let mark = w.len();
+                    if !self.write_member_state(w, slot) {
+                        w.truncate(mark);
+                    }
+                }
+            }
+            Carry::Accusation { state, incarnation } => {
+                let accuser = (state == MemberState::Suspect).then(|| self.me.id.addr.clone());
+                let record = Record::Member {
+                    state,
+                    id: target.clone(),
+                    incarnation,
+                    accuser,
+                };
+                let mark = w.len();
+                if encode_record(w, &record).is_none() {
+                    w.truncate(mark);
+                }
+            }
+        }
     }
 
     /// Packs records until the packet is full: broadcasts up to their
@@ -279,31 +357,55 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     /// Writes the next chunk of the first push-pull job: the local node's
-    /// own records first, then every remembered member with its metadata.
+    /// own records first, then every verified member with its metadata.
+    /// A reply to a peer not yet verified is only the local node's records,
+    /// within the anti-amplification credit.
     fn write_sync_chunk(&mut self, buf: &mut [u8]) -> Option<Transmit<A>> {
         let SyncJob {
             peer,
             flags,
             cursor,
+            self_only,
+            reply,
         } = self.syncs.first()?.clone();
         let tag = self.config.cluster_tag;
-        let mut w = Writer::new(buf);
+        let limited = reply && !self.is_validated(&peer);
+        let self_only = self_only || limited;
+        let limit = if limited {
+            self.ledger.available(&peer).min(buf.len())
+        } else {
+            buf.len()
+        };
+        let mut w = Writer::new(&mut buf[..limit]);
         if encode_packet_start::<A>(&mut w, tag, &Message::Sync { flags }).is_none() {
             self.syncs.remove(0);
+            if limited {
+                self.counters.replies_limited += 1;
+            }
             return None;
         }
         let first_chunk = cursor.is_none();
         let mut next = cursor.unwrap_or(0);
         let mut wrote_any = false;
         if first_chunk {
-            wrote_any |= self.write_state(&mut w, SELF_SLOT);
-            if !self.me.meta.is_empty() {
-                wrote_any |= self.write_meta(&mut w, SELF_SLOT);
+            let mark = w.len();
+            if self.write_state(&mut w, SELF_SLOT) {
+                wrote_any = true;
+                let mark = w.len();
+                if !self.me.meta.is_empty() && !self.write_meta(&mut w, SELF_SLOT) {
+                    w.truncate(mark);
+                }
+            } else {
+                w.truncate(mark);
             }
         }
-        let slot_count = self.members.slot_count() as u32;
+        let slot_count = if self_only {
+            0
+        } else {
+            self.members.slot_count() as u32
+        };
         while next < slot_count {
-            if self.members.get(next).is_some() {
+            if self.members.get(next).is_some_and(|m| m.verified) {
                 let mark = w.len();
                 let has_meta = self.members.get(next).is_some_and(|m| !m.meta.is_empty());
                 let ok = self.write_member_state(&mut w, next)
@@ -329,9 +431,17 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if !wrote_any && !first_chunk {
             return None;
         }
+        if limited && !wrote_any {
+            self.counters.replies_limited += 1;
+            return None;
+        }
+        let len = w.len();
+        if limited {
+            self.ledger.spend(&peer, len);
+        }
         Some(Transmit {
             destination: peer,
-            len: w.len(),
+            len,
         })
     }
 }

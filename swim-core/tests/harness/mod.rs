@@ -328,3 +328,36 @@ pub fn packet(cluster_tag: u32, message: Message<'_, u32>, records: &[Record<'_,
     let n = w.len();
     buf[..n].to_vec()
 }
+
+/// Drains `node`'s output, answering every ping sent to one of `answering`
+/// with an ack from that address, as a live member there would: members
+/// learned of are admitted once they answer. Returns the pings answered.
+pub fn answer_pings<const N: usize, const B: usize>(
+    node: &mut Swim<u32, Pcg32, N, B>,
+    now: Instant,
+    answering: &[u32],
+) -> usize {
+    let tag = node.config().cluster_tag;
+    let mut buf = [0u8; 1400];
+    let mut answered = 0;
+    loop {
+        let mut acks = Vec::new();
+        while let Some(t) = node.poll_transmit(now, &mut buf) {
+            let Ok(p) = swim_core::wire::Packet::<u32>::decode(&buf[..t.len], tag) else {
+                continue;
+            };
+            if let Message::Ping { seq, .. } = p.message {
+                if answering.contains(&t.destination) {
+                    acks.push((t.destination, seq));
+                }
+            }
+        }
+        if acks.is_empty() {
+            return answered;
+        }
+        for (from, seq) in acks {
+            answered += 1;
+            node.handle_datagram(now, from, &packet(tag, Message::Ack { seq }, &[]));
+        }
+    }
+}
