@@ -1,5 +1,6 @@
-//! A small cluster over QUIC on loopback: generates a throwaway CA and three
-//! node certificates, starts three nodes, prints their events for a few
+//! A small cluster over QUIC on loopback: generates a throwaway CA, binds
+//! three sockets on free ports and issues each node a certificate naming
+//! its address, starts three nodes, prints their events for a few
 //! seconds (joins, key-value state updates, a broadcast, a graceful leave) and
 //! exits.
 //!
@@ -23,7 +24,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut nodes = Vec::new();
     for i in 0..3 {
-        let mut options = NodeOptions::new(bind, ca.issue("swim")?).config(Config::local());
+        // A free port first: the certificate names the node's address.
+        let socket = std::net::UdpSocket::bind(bind)?;
+        let credentials = ca.issue(socket.local_addr()?)?;
+        let mut options = NodeOptions::with_socket(socket, credentials)?.config(Config::local());
         if let Some(first) = nodes.first().map(Node::local_addr) {
             options = options.seed(first);
         }

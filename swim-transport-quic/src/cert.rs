@@ -3,26 +3,37 @@
 //! Production clusters usually issue certificates with their own PKI and
 //! load them with [`Credentials::from_pem`].
 
+use std::net::SocketAddr;
+
+use rcgen::string::Ia5String;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
+    KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::binding::address_uri;
+use crate::driver::canonical;
 use crate::tls::Credentials;
 
 pub use rcgen;
 pub use rcgen::Error as CertError;
 
+/// The default cluster server name, as in [`TransportOptions::default`](crate::TransportOptions).
+const DEFAULT_SERVER_NAME: &str = "swim";
+
 /// A cluster certificate authority whose key stays in memory.
 ///
 /// ```
 /// use swim_transport_quic::cert::ClusterCa;
+/// use swim_transport_quic::certificate_addresses;
 ///
 /// let ca = ClusterCa::generate("my cluster")?;
-/// let node = ca.issue("swim")?; // signed node certificate, key and CA
+/// let addr = "203.0.113.7:7946".parse()?;
+/// let node = ca.issue(addr)?; // signed node certificate, key and CA
 /// assert_eq!(node.ca, vec![ca.certificate().clone()]);
-/// # Ok::<(), swim_transport_quic::cert::CertError>(())
+/// assert_eq!(certificate_addresses(&node.cert_chain[0])?, vec![addr]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ClusterCa {
     issuer: CertifiedIssuer<'static, KeyPair>,
@@ -59,16 +70,42 @@ impl ClusterCa {
         self.issuer.pem()
     }
 
-    /// Issues a node certificate for the cluster server name `server_name`
-    /// (usually `"swim"`, see
-    /// [`TransportOptions::server_name`](crate::TransportOptions::server_name)),
-    /// valid for both server and client authentication, with a fresh key.
-    /// The returned credentials trust this CA only.
-    pub fn issue(&self, server_name: &str) -> Result<Credentials, CertError> {
-        let mut params = CertificateParams::new(vec![server_name.to_owned()])?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, server_name);
+    /// Issues a node certificate for the node at `addr`, the address other
+    /// members know it by (its bound address, or its advertised one), valid
+    /// for both server and client authentication, with a fresh key. The
+    /// certificate names:
+    ///
+    /// * `addr` as a URI subject alternative name `swim://IP:PORT`
+    ///   ([`address_uri`]): the only address its
+    ///   holder can speak for;
+    /// * the IP address of `addr` as an IP subject alternative name, for
+    ///   other tools (the transport checks the URI, which carries the port);
+    /// * the default cluster server name `"swim"`
+    ///   ([`TransportOptions::server_name`](crate::TransportOptions::server_name))
+    ///   as a DNS subject alternative name; use
+    ///   [`ClusterCa::issue_with_server_name`] for another one.
+    ///
+    /// IPv4-mapped IPv6 addresses are named as the IPv4 address. The
+    /// returned credentials trust this CA only.
+    pub fn issue(&self, addr: SocketAddr) -> Result<Credentials, CertError> {
+        self.issue_with_server_name(addr, DEFAULT_SERVER_NAME)
+    }
+
+    /// [`ClusterCa::issue`] with the cluster server name `server_name`
+    /// instead of `"swim"`.
+    pub fn issue_with_server_name(
+        &self,
+        addr: SocketAddr,
+        server_name: &str,
+    ) -> Result<Credentials, CertError> {
+        let uri = address_uri(addr);
+        let mut params = CertificateParams::default();
+        params.subject_alt_names = vec![
+            SanType::URI(Ia5String::try_from(uri.as_str())?),
+            SanType::IpAddress(canonical(addr).ip()),
+            SanType::DnsName(Ia5String::try_from(server_name)?),
+        ];
+        params.distinguished_name.push(DnType::CommonName, uri);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![

@@ -16,7 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant as TokioInstant;
 
+use crate::binding::names_address;
 use crate::options::TransportOptions;
+use crate::tls::{peer_certificate, AddressRefusals, ClientConfigs};
 use crate::view::{NodeCounters, TransportCounters};
 use crate::Event;
 
@@ -36,6 +38,8 @@ const CLOSE_GRACE: Duration = Duration::from_millis(500);
 /// QUIC application error codes in CONNECTION_CLOSE frames.
 const CLOSE_SHUTDOWN: u32 = 0;
 const CLOSE_TOO_MANY: u32 = 1;
+/// The peer's certificate does not name the address of the connection.
+const CLOSE_WRONG_ADDRESS: u32 = 2;
 
 /// A reply channel for one command.
 pub(crate) type Reply<T> = oneshot::Sender<T>;
@@ -75,8 +79,9 @@ enum TaskDone {
     /// An incoming handshake finished (or failed, or timed out).
     Handshake { result: Option<Connection> },
     /// A connection's reader stopped: the connection is closed. `refused`
-    /// when the peer aborted it with a TLS alert (it rejected our
-    /// certificate after our side of the handshake had completed).
+    /// when the peer aborted it with a TLS alert or because our certificate
+    /// does not name our address (it rejected our certificate after our
+    /// side of the handshake had completed).
     Reader {
         addr: SocketAddr,
         id: usize,
@@ -123,6 +128,8 @@ enum SendOutcome {
 pub(crate) struct DriverParts {
     pub swim: NodeSwim,
     pub endpoint: Endpoint,
+    pub client_configs: ClientConfigs,
+    pub refusals: Arc<AddressRefusals>,
     pub options: TransportOptions,
     pub clock: Clock,
     pub commands: mpsc::Receiver<Command>,
@@ -133,6 +140,11 @@ pub(crate) struct DriverParts {
 pub(crate) struct Driver {
     swim: NodeSwim,
     endpoint: Endpoint,
+    /// Outgoing connections are made with these: the server certificate
+    /// must name the dialed address.
+    client_configs: ClientConfigs,
+    /// Certificates refused for not naming the peer's address.
+    refusals: Arc<AddressRefusals>,
     options: TransportOptions,
     clock: Clock,
     commands: mpsc::Receiver<Command>,
@@ -157,6 +169,8 @@ impl Driver {
         Driver {
             swim: parts.swim,
             endpoint: parts.endpoint,
+            client_configs: parts.client_configs,
+            refusals: parts.refusals,
             options: parts.options,
             clock: parts.clock,
             commands: parts.commands,
@@ -250,6 +264,8 @@ impl Driver {
     fn snapshot(&self) -> NodeCounters {
         let mut transport = self.counters;
         transport.inbound_queue_full = self.shared.inbound_queue_full.load(Ordering::Relaxed);
+        transport.incoming_address_mismatch = self.refusals.incoming.load(Ordering::Relaxed);
+        transport.connects_address_mismatch = self.refusals.outgoing.load(Ordering::Relaxed);
         transport.open_connections = self.open_connections as u64;
         transport.pending_connects = self.pending_connects as u64;
         NodeCounters {
@@ -305,7 +321,9 @@ impl Driver {
         let timeout = opts.connect_timeout;
         self.tasks.spawn(async move {
             // Resolves only once the client proved a certificate that chains
-            // to the cluster CA: only then may its datagrams be read.
+            // to the cluster CA and names a node address; the node task then
+            // checks that it names this connection's remote address before
+            // any of its datagrams is read.
             let result = match tokio::time::timeout(timeout, connecting).await {
                 Ok(Ok(conn)) => Some(conn),
                 _ => None,
@@ -329,32 +347,36 @@ impl Driver {
         match done {
             TaskDone::Connect { addr, result } => {
                 self.pending_connects = self.pending_connects.saturating_sub(1);
-                let peer = self.peers.entry(addr).or_default();
-                peer.connecting = false;
+                self.peers.entry(addr).or_default().connecting = false;
                 match result {
-                    Some(conn) => {
+                    // The verifier of this connection already required the
+                    // server certificate to name `addr`; checked again here,
+                    // where nothing can bypass it.
+                    Some(conn) if self.certificate_names(&conn, addr) => {
                         self.counters.connects_succeeded += 1;
                         self.adopt(addr, conn);
                     }
-                    None => {
-                        self.counters.connects_failed += 1;
-                        self.counters.connect_failed_drops += peer.queue.len() as u64;
-                        peer.queue.clear();
-                        // A connection that came in meanwhile still serves.
-                        if peer.conns.is_empty() {
-                            peer.retry_at =
-                                Some(TokioInstant::now() + self.options.reconnect_backoff);
-                        }
+                    Some(conn) => {
+                        self.refuse(&conn, false);
+                        self.connect_failed(addr);
                     }
+                    None => self.connect_failed(addr),
                 }
             }
             TaskDone::Handshake { result } => {
                 self.pending_handshakes = self.pending_handshakes.saturating_sub(1);
                 match result {
                     Some(conn) => {
-                        self.counters.incoming_accepted += 1;
+                        // The peer's endpoint address is its member address:
+                        // every node talks from the one socket it listens on.
                         let addr = canonical(conn.remote_address());
-                        self.adopt(addr, conn);
+                        if self.certificate_names(&conn, addr) {
+                            self.counters.incoming_accepted += 1;
+                            self.adopt(addr, conn);
+                        } else {
+                            self.refuse(&conn, true);
+                            self.counters.incoming_failed += 1;
+                        }
                     }
                     None => self.counters.incoming_failed += 1,
                 }
@@ -377,8 +399,40 @@ impl Driver {
         }
     }
 
-    /// Keeps a verified connection for `addr`, reads its datagrams, and
-    /// sends what was waiting for it.
+    /// True if the certificate the peer of `conn` presented names `addr`.
+    fn certificate_names(&self, conn: &Connection, addr: SocketAddr) -> bool {
+        peer_certificate(conn).is_some_and(|cert| names_address(&cert, addr))
+    }
+
+    /// Closes a verified connection whose peer certificate does not name
+    /// the peer's address, before anything is read from it, and counts it.
+    fn refuse(&mut self, conn: &Connection, incoming: bool) {
+        conn.close(
+            CLOSE_WRONG_ADDRESS.into(),
+            b"certificate does not name this address",
+        );
+        let counter = match incoming {
+            true => &self.refusals.incoming,
+            false => &self.refusals.outgoing,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An outgoing connection attempt to `addr` failed: drops what waited
+    /// for it and backs off.
+    fn connect_failed(&mut self, addr: SocketAddr) {
+        self.counters.connects_failed += 1;
+        let peer = self.peers.entry(addr).or_default();
+        self.counters.connect_failed_drops += peer.queue.len() as u64;
+        peer.queue.clear();
+        // A connection that came in meanwhile still serves.
+        if peer.conns.is_empty() {
+            peer.retry_at = Some(TokioInstant::now() + self.options.reconnect_backoff);
+        }
+    }
+
+    /// Keeps a verified connection for `addr` (its peer's certificate names
+    /// `addr`), reads its datagrams, and sends what was waiting for it.
     fn adopt(&mut self, addr: SocketAddr, conn: Connection) {
         let peer = self.peers.entry(addr).or_default();
         peer.conns.retain(|c| c.close_reason().is_none());
@@ -465,9 +519,12 @@ impl Driver {
                 return;
             }
             self.counters.connects_started += 1;
-            let connecting = match self.endpoint.connect(addr, &self.options.server_name) {
-                Ok(connecting) => connecting,
-                Err(_) => {
+            let connecting = match self.client_configs.for_peer(addr).map(|config| {
+                self.endpoint
+                    .connect_with(config, addr, &self.options.server_name)
+            }) {
+                Some(Ok(connecting)) => connecting,
+                _ => {
                     // Unroutable address, endpoint closed...
                     self.counters.connects_failed += 1;
                     self.counters.connect_failed_drops += 1;
@@ -479,10 +536,10 @@ impl Driver {
             self.pending_connects += 1;
             let timeout = self.options.connect_timeout;
             self.tasks.spawn(async move {
-                // Ok means the server proved a CA-signed certificate; it may
-                // still reject ours, which closes the connection: nothing is
-                // trusted on the strength of this alone, and only what the
-                // server sends over it is ever read.
+                // Ok means the server proved a CA-signed certificate that
+                // names `addr`; it may still reject ours, which closes the
+                // connection: nothing is trusted on the strength of this
+                // alone, and only what the server sends over it is ever read.
                 let result = match tokio::time::timeout(timeout, connecting).await {
                     Ok(Ok(conn)) => Some(conn),
                     _ => None,
@@ -558,10 +615,13 @@ async fn read_datagrams(
             }
             // Closed by either side, idle, or broken: the driver forgets it.
             Err(error) => {
-                let refused = matches!(
-                    &error,
-                    ConnectionError::ConnectionClosed(close) if is_tls_alert(close.error_code)
-                );
+                let refused = match &error {
+                    ConnectionError::ConnectionClosed(close) => is_tls_alert(close.error_code),
+                    ConnectionError::ApplicationClosed(close) => {
+                        close.error_code == CLOSE_WRONG_ADDRESS.into()
+                    }
+                    _ => false,
+                };
                 return TaskDone::Reader { addr, id, refused };
             }
         }
@@ -584,23 +644,31 @@ mod tests {
     async fn pair() -> (Endpoint, Connection, Connection) {
         let ca = ClusterCa::generate("unit").expect("CA");
         let options = TransportOptions::default();
-        let endpoint = |creds| {
-            let (server, client) = crate::tls::quinn_configs(&creds, &options).expect("configs");
-            let mut e =
-                Endpoint::server(server, "127.0.0.1:0".parse().expect("addr")).expect("bind");
-            e.set_default_client_config(client);
-            e
+        let endpoint = || {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let addr = socket.local_addr().expect("bound");
+            let creds = ca.issue(addr).expect("cert");
+            let tls = crate::tls::configure(&creds, &options).expect("configs");
+            let runtime = Arc::new(quinn::TokioRuntime);
+            let endpoint = Endpoint::new(Default::default(), Some(tls.server), socket, runtime)
+                .expect("endpoint");
+            (endpoint, addr, tls.client)
         };
-        let server = endpoint(ca.issue("swim").expect("cert"));
-        let client = endpoint(ca.issue("swim").expect("cert"));
-        let addr = server.local_addr().expect("bound");
-        let connecting = client.connect(addr, "swim").expect("connect");
+        let (server, addr, _) = endpoint();
+        let (client, _, configs) = endpoint();
+        let config = configs.for_peer(addr).expect("config");
+        let connecting = client.connect_with(config, addr, "swim").expect("connect");
         let accept = async {
             let incoming = server.accept().await.expect("incoming");
             incoming.await.expect("handshake")
         };
         let (client_conn, server_conn) = tokio::join!(connecting, accept);
-        (server, client_conn.expect("handshake"), server_conn)
+        let client_conn = client_conn.expect("handshake");
+        // Each side's certificate names the address the other sees.
+        assert!(peer_certificate(&client_conn).is_some_and(|c| names_address(&c, addr)));
+        let client_addr = canonical(server_conn.remote_address());
+        assert!(peer_certificate(&server_conn).is_some_and(|c| names_address(&c, client_addr)));
+        (server, client_conn, server_conn)
     }
 
     #[tokio::test]

@@ -6,10 +6,12 @@
 //! sends messages, leaves and shuts down. Membership changes arrive as
 //! [`Event`]s on a channel.
 //!
-//! Only nodes holding a certificate signed by the cluster CA take part:
-//! every packet of the protocol travels inside a mutually authenticated,
-//! encrypted QUIC connection, so nobody else can read, forge or replay
-//! membership traffic.
+//! Only nodes holding a certificate signed by the cluster CA take part, and
+//! each speaks only for the address its certificate names: every packet of
+//! the protocol travels inside a mutually authenticated, encrypted QUIC
+//! connection between two nodes whose certificates name the connection's
+//! two addresses. See [Trust](#trust) for exactly what is checked, and what
+//! a certificate holder can still do.
 //!
 //! ```
 //! use std::time::Duration;
@@ -18,18 +20,18 @@
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // A throwaway cluster CA and one certificate per node (feature `cert-gen`).
+//! // A throwaway cluster CA (feature `cert-gen`) and, for each node, a free
+//! // loopback port and a certificate naming that address.
 //! let ca = ClusterCa::generate("example cluster")?;
-//! let bind = "127.0.0.1:0".parse()?;
+//! let options = || -> Result<NodeOptions, Box<dyn std::error::Error>> {
+//!     let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+//!     let credentials = ca.issue(socket.local_addr()?)?;
+//!     Ok(NodeOptions::with_socket(socket, credentials)?.config(Config::local()))
+//! };
 //!
-//! // A first node on a free loopback port, and a second one joining it.
-//! let first = Node::start(NodeOptions::new(bind, ca.issue("swim")?).config(Config::local())).await?;
-//! let second = Node::start(
-//!     NodeOptions::new(bind, ca.issue("swim")?)
-//!         .config(Config::local())
-//!         .seed(first.local_addr()),
-//! )
-//! .await?;
+//! // A first node, and a second one joining it.
+//! let first = Node::start(options()?).await?;
+//! let second = Node::start(options()?.seed(first.local_addr())).await?;
 //!
 //! // The first node learns of the second one.
 //! let joined = loop {
@@ -76,20 +78,57 @@
 //!
 //! ## Trust
 //!
-//! Servers require a client certificate and verify it against the cluster
-//! CA (rustls' `WebPkiClientVerifier`); clients verify servers against the
-//! same CA under one cluster-wide server name
-//! ([`TransportOptions::server_name`], `"swim"` by default). TLS 1.3 only,
-//! with the *ring* provider; no session resumption and no 0-RTT, so every
-//! connection runs the full mutual handshake.
+//! A node's identity in the protocol is its address (plus a generation).
+//! Its certificate names that address as a URI subject alternative name
+//! `swim://IP:PORT` ([`address_uri`]; `ClusterCa::issue`, feature
+//! `cert-gen`, writes it), and both ends of every connection check it:
+//!
+//! * **Incoming.** The server requires a client certificate and verifies
+//!   it against the cluster CA (rustls' `WebPkiClientVerifier`, wrapped);
+//!   the wrapper also refuses a certificate that names no node address.
+//!   Once the handshake completes, the node task checks that the
+//!   certificate names the connection's remote address (the peer's
+//!   endpoint address, which is its member address: every node sends from
+//!   the socket it listens on). Otherwise the connection is closed before
+//!   anything sent over it is read, and counted in
+//!   [`TransportCounters::incoming_address_mismatch`].
+//! * **Outgoing.** Each connection to address X gets its own verifier
+//!   (rustls' `WebPkiServerVerifier`, wrapped): the server certificate must
+//!   chain to the cluster CA, carry the cluster server name
+//!   ([`TransportOptions::server_name`], `"swim"` by default) and name X,
+//!   or the handshake is aborted before this node presents its own
+//!   certificate, and counted in
+//!   [`TransportCounters::connects_address_mismatch`].
+//! * **Locally.** [`Node::start`] refuses credentials whose certificate
+//!   does not name the node's own advertised address
+//!   ([`Error::CertificateAddress`]).
+//!
+//! So a holder of a cluster certificate for address A can take part only
+//! as A: it cannot be accepted under another address, whether it connects
+//! from one or answers at one. A datagram therefore reaches
+//! [`swim_core::Swim::handle_datagram`] only with a source address whose
+//! owner proved it holds a certificate for it.
+//!
+//! What TLS does not stop: a certificate holder can still put anything in
+//! the gossip it sends as A, including false records about *other*
+//! members (that they are suspect, dead or gone, or alive with other
+//! incarnations or metadata). The transport only vouches for who sent a
+//! datagram, not for what it says; what those records may do is up to the
+//! protocol in `swim-core`. And whoever holds the key of A's certificate is
+//! A, wherever it runs: there is no revocation, so a leaked node key is
+//! evicted only by rotating the CA.
+//!
+//! TLS 1.3 only, with the *ring* provider; no session resumption and no
+//! 0-RTT, so every connection runs the full mutual handshake.
 //!
 //! In TLS 1.3 a client finishes its handshake *before* the server has
-//! checked the client's certificate: a node with a foreign certificate sees
-//! its connection succeed and may send datagrams before it is rejected.
-//! Those datagrams never reach the protocol: datagrams are read only from
-//! connections whose handshake completed on *this* side (for an incoming
-//! connection, after the peer's certificate was verified; for an outgoing
-//! one, after the server's was), and only those are handed to
+//! checked the client's certificate: a node with a foreign certificate, or
+//! one that names another address, sees its connection succeed and may
+//! send datagrams before it is rejected. Those datagrams never reach the
+//! protocol: datagrams are read only from connections whose handshake
+//! completed on *this* side and whose peer certificate names the peer's
+//! address (for an incoming connection, its remote address; for an
+//! outgoing one, the address dialed), and only those are handed to
 //! [`swim_core::Swim::handle_datagram`].
 //!
 //! ## Packet size
@@ -106,12 +145,17 @@
 //!
 //! Peers know a node by the source address of its QUIC packets: bind a
 //! specific address (or set [`NodeOptions::advertise`] to the address the
-//! others see), not a wildcard with several interfaces. IPv4 and IPv6 both
-//! work; IPv4-mapped IPv6 addresses are reported as IPv4.
+//! others see), not a wildcard with several interfaces. The node
+//! certificate must name that address, so its port must be fixed before
+//! the certificate is issued: bind a socket first
+//! ([`NodeOptions::with_socket`]) to use a free port. IPv4 and IPv6 both
+//! work; IPv4-mapped IPv6 addresses are reported, and compared with
+//! certificates, as IPv4.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod binding;
 #[cfg(feature = "cert-gen")]
 pub mod cert;
 mod driver;
@@ -121,6 +165,7 @@ mod options;
 mod tls;
 mod view;
 
+pub use binding::{address_uri, certificate_addresses, ADDRESS_URI_SCHEME};
 pub use error::Error;
 pub use node::Node;
 pub use options::{NodeOptions, TransportOptions};

@@ -1,6 +1,7 @@
 //! The node handle: starts the node task and talks to it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use swim_core::{CommandError, Identity};
@@ -8,9 +9,11 @@ use swim_node::{clock_generation, start_protocol, Protocol, Request};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 
+use crate::binding::{named_addresses, same_address};
 use crate::driver::{Command, Driver, DriverParts, OneshotReplies};
 use crate::error::Error;
 use crate::options::NodeOptions;
+use crate::tls::Credentials;
 use crate::view::{LocalInfo, Member, NodeCounters};
 use crate::{Event, MAX_PACKET_BUDGET};
 
@@ -42,27 +45,44 @@ impl Node {
     /// Lowers `config.packet_budget` to [`MAX_PACKET_BUDGET`] first; fails
     /// if the configuration is then invalid (for instance when
     /// `max_payload_len` no longer fits a packet), if the credentials are
-    /// unusable, if binding fails, or outside a tokio runtime.
+    /// unusable, if binding fails, if the node certificate does not name
+    /// the address the node is known by ([`Error::CertificateAddress`]:
+    /// every peer would refuse it), or outside a tokio runtime.
     pub async fn start(options: NodeOptions) -> Result<Node, Error> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        if options.advertise.is_none() && options.bind.ip().is_unspecified() {
+        let bind = match &options.socket {
+            Some(socket) => socket.local_addr()?,
+            None => options.bind,
+        };
+        if options.advertise.is_none() && bind.ip().is_unspecified() {
             return Err(Error::NoAdvertiseAddress);
         }
         let mut config = options.config;
         config.packet_budget = config.packet_budget.min(MAX_PACKET_BUDGET);
         config.validate()?;
-        let (server_config, client_config) =
-            crate::tls::quinn_configs(&options.credentials, &options.transport)?;
-        let mut endpoint = quinn::Endpoint::server(server_config, options.bind)?;
-        endpoint.set_default_client_config(client_config);
-        let local_addr = crate::driver::canonical(endpoint.local_addr()?);
+        let tls = crate::tls::configure(&options.credentials, &options.transport)?;
+        let socket = match options.socket {
+            // A clone of the options may still hold the socket.
+            Some(shared) => Arc::try_unwrap(shared).or_else(|shared| shared.try_clone())?,
+            None => std::net::UdpSocket::bind(options.bind)?,
+        };
+        let local_addr = crate::driver::canonical(socket.local_addr()?);
         let advertise = match options.advertise {
             Some(a) if a.port() == 0 => SocketAddr::new(a.ip(), local_addr.port()),
             Some(a) => a,
             None => local_addr,
         };
         let advertise = crate::driver::canonical(advertise);
+        check_own_certificate(&options.credentials, advertise)?;
+        // Server and client at once, on one socket: the remote address of
+        // a connection from this node is the address it is known by.
+        let endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(tls.server),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )?;
         let generation = options.generation.unwrap_or_else(clock_generation);
         let identity = Identity::new(advertise, generation);
         let Protocol {
@@ -82,6 +102,8 @@ impl Node {
         let driver = Driver::new(DriverParts {
             swim,
             endpoint,
+            client_configs: tls.client,
+            refusals: tls.refusals,
             options: options.transport,
             clock,
             commands: command_rx,
@@ -281,6 +303,19 @@ impl Node {
         make: impl FnOnce(oneshot::Sender<Result<(), CommandError>>) -> Request<OneshotReplies>,
     ) -> Result<(), Error> {
         self.ask(make).await?.map_err(Error::from)
+    }
+}
+
+/// Fails unless the node's own certificate names `advertise`: peers check
+/// that, and would refuse every connection of a node whose certificate
+/// names another address.
+fn check_own_certificate(credentials: &Credentials, advertise: SocketAddr) -> Result<(), Error> {
+    let cert = credentials.cert_chain.first().ok_or(Error::NoCertificate)?;
+    let named = named_addresses(cert)?;
+    if named.iter().any(|n| same_address(*n, advertise)) {
+        Ok(())
+    } else {
+        Err(Error::CertificateAddress { advertise, named })
     }
 }
 

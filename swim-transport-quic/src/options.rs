@@ -1,6 +1,7 @@
 //! What a node is started with.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::Duration;
 
 use swim_core::Config;
@@ -11,16 +12,26 @@ use crate::tls::Credentials;
 /// [`NodeOptions::new`] and the chained setters.
 #[derive(Clone, Debug)]
 pub struct NodeOptions {
-    /// Address the QUIC endpoint binds to; port 0 picks a free port (read it
-    /// back with [`Node::local_addr`](crate::Node::local_addr)).
+    /// Address the QUIC endpoint binds to (unless [`NodeOptions::socket`]
+    /// is set). The node certificate must name the address the node is
+    /// known by, so the port must be known before the certificate is
+    /// issued: to let the system pick a free port, bind a socket first and
+    /// use [`NodeOptions::with_socket`].
     pub bind: SocketAddr,
+    /// An already bound UDP socket for the endpoint, used instead of
+    /// binding `bind` (set by [`NodeOptions::with_socket`]). Clones of the
+    /// options share it: start at most one node from them.
+    pub socket: Option<Arc<UdpSocket>>,
     /// Address other members know this node by, when it differs from the
     /// bound one. Required for a wildcard bind (`0.0.0.0`, `::`). Port 0
     /// here stands for the bound port. Peers identify a node by the source
     /// address of its QUIC connections, so this must be the address they
-    /// see (see the [crate documentation](crate#addresses)).
+    /// see (see the [crate documentation](crate#addresses)), and the node
+    /// certificate must name it.
     pub advertise: Option<SocketAddr>,
-    /// The node's certificate and key, and the cluster CA.
+    /// The node's certificate and key, and the cluster CA. The certificate
+    /// must name the node's address (the advertised one if set, else the
+    /// bound one); see [`Credentials`].
     pub credentials: Credentials,
     /// Protocol settings (start from [`Config::lan`], [`Config::local`]...).
     /// `packet_budget` is lowered to [`MAX_PACKET_BUDGET`](crate::MAX_PACKET_BUDGET)
@@ -45,11 +56,14 @@ pub struct NodeOptions {
 }
 
 impl NodeOptions {
-    /// Options to bind `bind` with `credentials`, the [`Config::lan`]
-    /// preset, no seeds, no metadata and default [`TransportOptions`].
+    /// Options to bind `bind` with `credentials` (whose certificate must
+    /// name `bind`, or the advertised address if one is set later), the
+    /// [`Config::lan`] preset, no seeds, no metadata and default
+    /// [`TransportOptions`].
     pub fn new(bind: SocketAddr, credentials: Credentials) -> Self {
         NodeOptions {
             bind,
+            socket: None,
             advertise: None,
             credentials,
             config: Config::lan(),
@@ -60,6 +74,29 @@ impl NodeOptions {
             event_capacity: swim_node::DEFAULT_EVENT_CAPACITY,
             transport: TransportOptions::default(),
         }
+    }
+
+    /// Options to run on `socket`, already bound, with `credentials`:
+    /// `bind` is set to the socket's address. Binding first is how a node
+    /// gets a free port and a certificate for it:
+    ///
+    /// ```
+    /// use swim_transport_quic::cert::ClusterCa;
+    /// use swim_transport_quic::NodeOptions;
+    ///
+    /// let ca = ClusterCa::generate("my cluster")?;
+    /// let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let addr = socket.local_addr()?;
+    /// let options = NodeOptions::with_socket(socket, ca.issue(addr)?)?;
+    /// assert_eq!(options.bind, addr);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Fails only if the socket's address cannot be read.
+    pub fn with_socket(socket: UdpSocket, credentials: Credentials) -> std::io::Result<Self> {
+        let mut options = NodeOptions::new(socket.local_addr()?, credentials);
+        options.socket = Some(Arc::new(socket));
+        Ok(options)
     }
 
     swim_node::options_setters!();
@@ -90,9 +127,9 @@ impl NodeOptions {
 /// established wait in a small queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransportOptions {
-    /// TLS server name every node's certificate carries and every client
-    /// checks: one name for the whole cluster, since nodes are known by
-    /// address. Default `"swim"`.
+    /// TLS server name every node's certificate carries (as a DNS subject
+    /// alternative name) and every client checks, besides the address the
+    /// certificate names: one name for the whole cluster. Default `"swim"`.
     pub server_name: String,
     /// Longest time a handshake (outgoing or incoming) may take. Default 5 s.
     pub connect_timeout: Duration,

@@ -2,33 +2,50 @@
 //! from them.
 
 use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
-use rustls::client::Resumption;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{Resumption, WebPkiServerVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
-use rustls::RootCertStore;
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme,
+};
 
+use crate::binding::{named_addresses, names_address};
 use crate::error::Error;
 use crate::options::TransportOptions;
 
 /// ALPN protocol identifier of this transport: both sides must offer it.
 pub const ALPN: &[u8] = b"swim/1";
 
-/// What a node proves its membership with, and what it trusts.
+/// What a node proves its membership and its address with, and what it
+/// trusts.
 ///
 /// Every node of a cluster presents a certificate signed by the cluster CA,
 /// both as a server (to nodes that connect to it) and as a client (to the
 /// nodes it connects to), and accepts only peers whose certificate chains
-/// to one of the `ca` certificates. The certificate must name the cluster's
-/// server name ([`TransportOptions::server_name`], `"swim"` by default) as
-/// a DNS subject alternative name and allow both the server and the client
-/// extended key usages (or carry no extended key usage at all).
+/// to one of the `ca` certificates. The node certificate must
 ///
-/// With the `cert-gen` feature, `ClusterCa` generates a
-/// throwaway CA and such node certificates.
+/// * name the node's address, the one other members know it by (its bound
+///   address, or [`NodeOptions::advertise`](crate::NodeOptions::advertise)),
+///   as a URI subject alternative name `swim://IP:PORT`
+///   ([`address_uri`](crate::address_uri)); a peer accepts a connection
+///   only from or to an address its certificate names, and
+///   [`Node::start`](crate::Node::start) refuses credentials that do not
+///   name the node's own address;
+/// * carry the cluster's server name ([`TransportOptions::server_name`],
+///   `"swim"` by default) as a DNS subject alternative name;
+/// * allow both the server and the client extended key usages (or carry no
+///   extended key usage at all).
+///
+/// With the `cert-gen` feature, `ClusterCa` generates a throwaway CA and
+/// such node certificates.
 pub struct Credentials {
     /// The node's certificate, then any intermediate certificates.
     pub cert_chain: Vec<CertificateDer<'static>>,
@@ -92,11 +109,64 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// The server and client configurations of the node's endpoint.
-pub(crate) fn quinn_configs(
+/// Certificates refused because they do not name the peer's address,
+/// counted by the verifiers and by the node task.
+#[derive(Debug, Default)]
+pub(crate) struct AddressRefusals {
+    /// Incoming connections: the client certificate names no node address,
+    /// or not the connection's remote address.
+    pub incoming: AtomicU64,
+    /// Outgoing connections: the server certificate does not name the
+    /// dialed address.
+    pub outgoing: AtomicU64,
+}
+
+/// The TLS side of a node's endpoint.
+pub(crate) struct Tls {
+    /// Configuration of incoming connections.
+    pub server: quinn::ServerConfig,
+    /// Configuration of each outgoing connection.
+    pub client: ClientConfigs,
+    /// What the verifiers refused.
+    pub refusals: Arc<AddressRefusals>,
+}
+
+/// Makes the client configuration of one outgoing connection, whose
+/// verifier requires the server certificate to name the dialed address.
+pub(crate) struct ClientConfigs {
+    /// Everything but the verifier, which is set per connection.
+    base: rustls::ClientConfig,
+    webpki: Arc<WebPkiServerVerifier>,
+    transport: Arc<quinn::TransportConfig>,
+    refusals: Arc<AddressRefusals>,
+}
+
+impl ClientConfigs {
+    /// The configuration to dial `addr` with: the server must present a
+    /// certificate that chains to the cluster CA, carries the cluster
+    /// server name, and names `addr`. `None` only if the provider lost the
+    /// initial cipher suite, which [`configure`] checked.
+    pub(crate) fn for_peer(&self, addr: SocketAddr) -> Option<quinn::ClientConfig> {
+        let mut tls = self.base.clone();
+        tls.dangerous()
+            .set_certificate_verifier(Arc::new(ServerAddressVerifier {
+                inner: self.webpki.clone(),
+                expected: Some(addr),
+                refusals: self.refusals.clone(),
+            }));
+        let crypto = QuicClientConfig::try_from(tls).ok()?;
+        let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+        config.transport_config(self.transport.clone());
+        Some(config)
+    }
+}
+
+/// The server configuration and the client configurations of the node's
+/// endpoint.
+pub(crate) fn configure(
     credentials: &Credentials,
     options: &TransportOptions,
-) -> Result<(quinn::ServerConfig, quinn::ClientConfig), Error> {
+) -> Result<Tls, Error> {
     if ServerName::try_from(options.server_name.as_str()).is_err() {
         return Err(Error::InvalidServerName(options.server_name.clone()));
     }
@@ -112,10 +182,17 @@ pub(crate) fn quinn_configs(
         return Err(Error::NoTrustAnchors);
     }
     let roots = Arc::new(roots);
+    let refusals = Arc::new(AddressRefusals::default());
 
-    // Server side: a client certificate is mandatory and must chain to the CA.
-    let client_verifier =
-        WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
+    // Server side: a client certificate is mandatory, must chain to the CA
+    // and must name a node address (which one is checked by the node task,
+    // against the connection's remote address, before the connection is
+    // used: the verifier does not know that address).
+    let client_verifier = Arc::new(ClientAddressVerifier {
+        inner: WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+            .build()?,
+        refusals: refusals.clone(),
+    });
     let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(client_verifier)
@@ -127,10 +204,18 @@ pub(crate) fn quinn_configs(
     server.session_storage = Arc::new(NoServerSessionStorage {});
 
     // Client side: the server must present a CA-signed certificate for the
-    // cluster's server name, and we present ours.
+    // cluster's server name that names the dialed address, and we present
+    // ours. The base configuration's verifier refuses everything; each
+    // connection gets one that knows the address it dials.
+    let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone()).build()?;
     let mut client = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ServerAddressVerifier {
+            inner: webpki.clone(),
+            expected: None,
+            refusals: refusals.clone(),
+        }))
         .with_client_auth_cert(credentials.cert_chain.clone(), credentials.key.clone_key())?;
     client.alpn_protocols = vec![ALPN.to_vec()];
     client.resumption = Resumption::disabled();
@@ -145,11 +230,166 @@ pub(crate) fn quinn_configs(
     // is the peer's identity in the protocol.
     server_config.migration(false);
 
-    let client_crypto =
-        QuicClientConfig::try_from(client).map_err(|_| Error::NoInitialCipherSuite)?;
-    let mut client_config = quinn::ClientConfig::new(Arc::new(client_crypto));
-    client_config.transport_config(transport);
-    Ok((server_config, client_config))
+    let client = ClientConfigs {
+        base: client,
+        webpki,
+        transport,
+        refusals: refusals.clone(),
+    };
+    // Fails now rather than at the first connection.
+    let probe = SocketAddr::from(([127, 0, 0, 1], 1));
+    if client.for_peer(probe).is_none() {
+        return Err(Error::NoInitialCipherSuite);
+    }
+    Ok(Tls {
+        server: server_config,
+        client,
+        refusals,
+    })
+}
+
+/// The server-side verifier: WebPKI's client verification against the
+/// cluster CA, then the client certificate must name at least one node
+/// address.
+#[derive(Debug)]
+struct ClientAddressVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    refusals: Arc<AddressRefusals>,
+}
+
+impl ClientCertVerifier for ClientAddressVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        if named_addresses(end_entity)?.is_empty() {
+            self.refusals.incoming.fetch_add(1, Ordering::Relaxed);
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName,
+            ));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.inner.requires_raw_public_keys()
+    }
+}
+
+/// The client-side verifier of one connection: WebPKI's server
+/// verification against the cluster CA and server name, then the server
+/// certificate must name `expected`, the dialed address (`None` refuses
+/// every certificate).
+#[derive(Debug)]
+struct ServerAddressVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    expected: Option<SocketAddr>,
+    refusals: Arc<AddressRefusals>,
+}
+
+impl ServerCertVerifier for ServerAddressVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        match self.expected {
+            Some(addr) if names_address(end_entity, addr) => Ok(verified),
+            _ => {
+                self.refusals.outgoing.fetch_add(1, Ordering::Relaxed);
+                Err(rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName,
+                ))
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.inner.requires_raw_public_keys()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[DistinguishedName]> {
+        self.inner.root_hint_subjects()
+    }
+}
+
+/// The end-entity certificate a verified connection's peer presented, if
+/// it presented one.
+pub(crate) fn peer_certificate(conn: &quinn::Connection) -> Option<CertificateDer<'static>> {
+    let identity = conn.peer_identity()?;
+    let chain = identity.downcast::<Vec<CertificateDer<'static>>>().ok()?;
+    chain.into_iter().next()
 }
 
 /// Datagrams only: no streams, bounded datagram buffers, no keep-alives
@@ -176,12 +416,26 @@ mod tests {
     use super::*;
     use crate::cert::ClusterCa;
 
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("a socket address")
+    }
+
     #[test]
     fn issued_credentials_make_configs() {
         let ca = ClusterCa::generate("unit").expect("CA");
-        let creds = ca.issue("swim").expect("cert");
-        assert!(quinn_configs(&creds, &TransportOptions::default()).is_ok());
+        let creds = ca.issue(addr("127.0.0.1:7946")).expect("cert");
+        assert!(configure(&creds, &TransportOptions::default()).is_ok());
         assert!(!format!("{creds:?}").contains("BEGIN"), "key never printed");
+    }
+
+    #[test]
+    fn issued_certificates_name_their_address() {
+        let ca = ClusterCa::generate("unit").expect("CA");
+        for a in ["127.0.0.1:7946", "[2001:db8::7]:1", "[::ffff:10.0.0.1]:9"] {
+            let creds = ca.issue(addr(a)).expect("cert");
+            let named = crate::certificate_addresses(&creds.cert_chain[0]).expect("parses");
+            assert_eq!(named, vec![crate::driver::canonical(addr(a))]);
+        }
     }
 
     #[test]
@@ -189,6 +443,9 @@ mod tests {
         let ca = ClusterCa::generate("unit").expect("CA");
         let key = rcgen::KeyPair::generate().expect("key");
         let mut params = rcgen::CertificateParams::new(vec!["swim".to_owned()]).expect("params");
+        params.subject_alt_names.push(rcgen::SanType::URI(
+            rcgen::string::Ia5String::try_from("swim://127.0.0.1:7946").expect("ascii"),
+        ));
         params.extended_key_usages = vec![
             rcgen::ExtendedKeyUsagePurpose::ServerAuth,
             rcgen::ExtendedKeyUsagePurpose::ClientAuth,
@@ -198,7 +455,11 @@ mod tests {
             .expect("PEM parses");
         assert_eq!(creds.cert_chain, vec![cert.der().clone()]);
         assert_eq!(creds.ca, vec![ca.certificate().clone()]);
-        assert!(quinn_configs(&creds, &TransportOptions::default()).is_ok());
+        assert_eq!(
+            crate::certificate_addresses(&creds.cert_chain[0]).expect("parses"),
+            vec![addr("127.0.0.1:7946")]
+        );
+        assert!(configure(&creds, &TransportOptions::default()).is_ok());
 
         let broken = Credentials::from_pem(&cert.pem(), "not a key", &ca.certificate_pem());
         assert!(matches!(broken, Err(Error::Pem(_))));
@@ -208,25 +469,26 @@ mod tests {
     fn unusable_credentials_are_typed_errors() {
         let ca = ClusterCa::generate("unit").expect("CA");
         let options = TransportOptions::default();
+        let issue = || ca.issue(addr("127.0.0.1:7946")).expect("cert");
 
-        let mut no_ca = ca.issue("swim").expect("cert");
+        let mut no_ca = issue();
         no_ca.ca.clear();
         assert!(matches!(
-            quinn_configs(&no_ca, &options),
+            configure(&no_ca, &options),
             Err(Error::NoTrustAnchors)
         ));
 
-        let mut no_cert = ca.issue("swim").expect("cert");
+        let mut no_cert = issue();
         no_cert.cert_chain.clear();
         assert!(matches!(
-            quinn_configs(&no_cert, &options),
+            configure(&no_cert, &options),
             Err(Error::NoCertificate)
         ));
 
-        let mut wrong_key = ca.issue("swim").expect("cert");
-        wrong_key.key = ca.issue("swim").expect("cert").key;
+        let mut wrong_key = issue();
+        wrong_key.key = issue().key;
         assert!(matches!(
-            quinn_configs(&wrong_key, &options),
+            configure(&wrong_key, &options),
             Err(Error::Tls(_))
         ));
 
@@ -234,10 +496,93 @@ mod tests {
             server_name: "not a name!".to_owned(),
             ..TransportOptions::default()
         };
-        let creds = ca.issue("swim").expect("cert");
         assert!(matches!(
-            quinn_configs(&creds, &bad_name),
+            configure(&issue(), &bad_name),
             Err(Error::InvalidServerName(_))
         ));
+    }
+
+    /// An endpoint on a loopback socket, with its TLS configuration.
+    struct TestEndpoint {
+        endpoint: quinn::Endpoint,
+        addr: SocketAddr,
+        client: ClientConfigs,
+        refusals: Arc<AddressRefusals>,
+    }
+
+    /// An endpoint on a fresh loopback socket, with the credentials `creds`
+    /// makes for its address.
+    fn endpoint(creds: impl FnOnce(SocketAddr) -> Credentials) -> TestEndpoint {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let addr = socket.local_addr().expect("bound");
+        let Tls {
+            server,
+            client,
+            refusals,
+        } = configure(&creds(addr), &TransportOptions::default()).expect("configs");
+        let endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .expect("endpoint");
+        TestEndpoint {
+            endpoint,
+            addr,
+            client,
+            refusals,
+        }
+    }
+
+    /// Connects `from` to `to`, expecting `to` to be certified for `dial`;
+    /// true if both sides complete the handshake.
+    async fn handshake(from: &TestEndpoint, to: &TestEndpoint, dial: SocketAddr) -> bool {
+        let config = from.client.for_peer(dial).expect("config");
+        let connecting = from
+            .endpoint
+            .connect_with(config, to.addr, "swim")
+            .expect("connect");
+        let accept = async {
+            let incoming = to.endpoint.accept().await.expect("incoming");
+            incoming.await.is_ok()
+        };
+        let (client, server) = tokio::join!(connecting, accept);
+        client.is_ok() && server
+    }
+
+    #[tokio::test]
+    async fn verifiers_require_the_address() {
+        let ca = ClusterCa::generate("unit").expect("CA");
+        let server = endpoint(|a| ca.issue(a).expect("cert"));
+        let client = endpoint(|a| ca.issue(a).expect("cert"));
+        assert!(handshake(&client, &server, server.addr).await);
+
+        // The server certificate does not name the address dialed (here:
+        // the certificate is right, but the client expects another
+        // address, as it would from a node answering at an address it has
+        // no certificate for).
+        let elsewhere = addr("127.0.0.1:9");
+        assert!(!handshake(&client, &server, elsewhere).await);
+        assert_eq!(client.refusals.outgoing.load(Ordering::Relaxed), 1);
+
+        // A client certificate from the cluster CA that names no address.
+        let unbound = endpoint(|_| {
+            let key = rcgen::KeyPair::generate().expect("key");
+            let mut params =
+                rcgen::CertificateParams::new(vec!["swim".to_owned()]).expect("params");
+            params.extended_key_usages = vec![
+                rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+                rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+            ];
+            let cert = params.signed_by(&key, ca.issuer()).expect("signed");
+            Credentials::new(
+                vec![cert.der().clone()],
+                PrivateKeyDer::try_from(key.serialize_der()).expect("key"),
+                vec![ca.certificate().clone()],
+            )
+        });
+        assert!(!handshake(&unbound, &server, server.addr).await);
+        assert_eq!(server.refusals.incoming.load(Ordering::Relaxed), 1);
     }
 }

@@ -42,25 +42,39 @@ pub struct TransportCounters {
     pub connect_failed_drops: u64,
     /// Outgoing connection attempts.
     pub connects_started: u64,
-    /// Outgoing handshakes that completed (the server proved its
-    /// certificate; it may still reject ours afterwards).
+    /// Outgoing handshakes that completed (the server proved a certificate
+    /// that names the dialed address; it may still reject ours afterwards).
     pub connects_succeeded: u64,
-    /// Outgoing connection attempts that failed or timed out.
+    /// Outgoing connection attempts that failed or timed out (including
+    /// those counted in `connects_address_mismatch`).
     pub connects_failed: u64,
+    /// Outgoing connections refused because the server's certificate,
+    /// although signed by the cluster CA, does not name the dialed address
+    /// (a node answering at an address it holds no certificate for). Also
+    /// counted in `connects_failed`; the peer is then in reconnect backoff.
+    pub connects_address_mismatch: u64,
     /// Incoming handshakes that completed with a verified client
-    /// certificate.
+    /// certificate naming the connection's remote address.
     pub incoming_accepted: u64,
     /// Incoming connections refused because of the connection limits.
     pub incoming_refused: u64,
-    /// Incoming handshakes that failed (certificate rejected, timeout...).
+    /// Incoming handshakes that failed (certificate rejected, timeout...),
+    /// including those counted in `incoming_address_mismatch`.
     pub incoming_failed: u64,
+    /// Incoming connections refused because the client's certificate,
+    /// although signed by the cluster CA, names no node address or not the
+    /// address the connection comes from (a node speaking from an address
+    /// it holds no certificate for). Closed before anything sent over them
+    /// is read; also counted in `incoming_failed`.
+    pub incoming_address_mismatch: u64,
     /// Verified connections beyond the per-peer limit, closed at once.
     pub connections_rejected: u64,
     /// Verified connections that closed (by either side, or idle).
     pub connections_closed: u64,
     /// Outgoing connections the peer aborted with a TLS alert after our
-    /// side of the handshake completed: it rejected our certificate. The
-    /// peer is then in reconnect backoff.
+    /// side of the handshake completed, or closed because our certificate
+    /// does not name the address we connect from: it rejected our
+    /// certificate. The peer is then in reconnect backoff.
     pub refused_by_peer: u64,
     /// Received datagrams dropped because the node task's inbound queue was
     /// full.

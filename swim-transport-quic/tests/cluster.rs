@@ -1,11 +1,13 @@
 //! Clusters of QUIC nodes on loopback: formation, failure detection,
-//! graceful leave, and exclusion of nodes certified by another CA.
+//! graceful leave, exclusion of nodes certified by another CA, and of nodes
+//! whose certificate names another address than the one they speak from or
+//! answer at.
 //!
 //! Every wait polls a condition with a generous deadline, so that a loaded
 //! machine only makes the tests slower, not flaky.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use swim_transport_quic::cert::ClusterCa;
@@ -35,11 +37,30 @@ fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().expect("a socket address")
 }
 
-async fn start(credentials: Credentials, seeds: &[SocketAddr]) -> Node {
-    let options = NodeOptions::new(loopback(), credentials)
+/// A socket bound to `bind` (port 0: a free port), and its address: the
+/// address a node certificate must name before the node starts.
+fn bound(bind: &str) -> (UdpSocket, SocketAddr) {
+    let socket = UdpSocket::bind(bind).expect("bind");
+    let addr = socket.local_addr().expect("bound");
+    (socket, addr)
+}
+
+/// Options for a node on `socket` with `credentials`, the fast config and
+/// `seeds`.
+fn options_on(socket: UdpSocket, credentials: Credentials, seeds: &[SocketAddr]) -> NodeOptions {
+    NodeOptions::with_socket(socket, credentials)
+        .expect("socket address")
         .config(fast_config())
-        .seeds(seeds.iter().copied());
-    Node::start(options).await.expect("node starts")
+        .seeds(seeds.iter().copied())
+}
+
+/// A node on a free loopback port, certified by `ca` for that address.
+async fn start(ca: &ClusterCa, seeds: &[SocketAddr]) -> Node {
+    let (socket, addr) = bound("127.0.0.1:0");
+    let credentials = ca.issue(addr).expect("cert");
+    Node::start(options_on(socket, credentials, seeds))
+        .await
+        .expect("node starts")
 }
 
 /// Polls `check` until it returns true; panics with `what` after
@@ -83,9 +104,9 @@ async fn all_alive(nodes: &[&Node]) -> bool {
 
 /// Three nodes certified by one CA, joined through the first one.
 async fn three_nodes(ca: &ClusterCa) -> (Node, Node, Node) {
-    let a = start(ca.issue("swim").expect("cert"), &[]).await;
-    let b = start(ca.issue("swim").expect("cert"), &[a.local_addr()]).await;
-    let c = start(ca.issue("swim").expect("cert"), &[a.local_addr()]).await;
+    let a = start(ca, &[]).await;
+    let b = start(ca, &[a.local_addr()]).await;
+    let c = start(ca, &[a.local_addr()]).await;
     let nodes = [&a, &b, &c];
     wait_until("everyone sees everyone alive", || all_alive(&nodes)).await;
     (a, b, c)
@@ -148,6 +169,22 @@ async fn cluster_forms_and_carries_application_data() {
     .await
     .expect("broadcast and message arrive");
 
+    // Every certificate names its node's address: nothing was refused.
+    for node in [&a, &b, &c] {
+        let t = node.counters().await.expect("running").transport;
+        assert_eq!(
+            (
+                t.incoming_address_mismatch,
+                t.connects_address_mismatch,
+                t.refused_by_peer,
+                t.incoming_failed,
+                t.connects_failed
+            ),
+            (0, 0, 0, 0, 0),
+            "{t:?}"
+        );
+        assert!(t.incoming_accepted + t.connects_succeeded >= 1, "{t:?}");
+    }
     let counters = a.counters().await.expect("running");
     assert!(counters.transport.datagrams_sent > 0);
     assert!(counters.transport.datagrams_received > 0);
@@ -231,9 +268,13 @@ async fn node_from_another_ca_is_never_admitted() {
     // cluster CA too: its own handshakes to cluster nodes succeed on its
     // side (TLS 1.3 clients finish first), so it does send datagrams.
     let other = ClusterCa::generate("another cluster").expect("CA");
-    let mut intruder_credentials = other.issue("swim").expect("cert");
+    let (socket, addr) = bound("127.0.0.1:0");
+    let mut intruder_credentials = other.issue(addr).expect("cert");
     intruder_credentials.ca.push(ca.certificate().clone());
-    let intruder = start(intruder_credentials, &[a.local_addr(), b.local_addr()]).await;
+    let seeds = [a.local_addr(), b.local_addr()];
+    let intruder = Node::start(options_on(socket, intruder_credentials, &seeds))
+        .await
+        .expect("node starts");
     let intruder_addr = intruder.local_addr();
 
     // And a cluster node is told to join through the intruder: it must
@@ -301,7 +342,7 @@ async fn crashed_node_restarts_on_its_address() {
     // Its port may stay busy while the old endpoint drains.
     let start_time = tokio::time::Instant::now();
     let restarted = loop {
-        let options = NodeOptions::new(addr, ca.issue("swim").expect("cert"))
+        let options = NodeOptions::new(addr, ca.issue(addr).expect("cert"))
             .config(fast_config())
             .generation(old + 1)
             .seed(a.local_addr());
@@ -358,9 +399,9 @@ async fn unreachable_peers_cost_bounded_resources() {
         peer_queue_len: 1,
         ..TransportOptions::default()
     };
-    let options = NodeOptions::new(loopback(), ca.issue("swim").expect("cert"))
+    let (socket, addr) = bound("127.0.0.1:0");
+    let options = options_on(socket, ca.issue(addr).expect("cert"), &seeds)
         .config(config)
-        .seeds(seeds)
         .transport(transport);
     let node = Node::start(options).await.expect("node starts");
 
@@ -391,9 +432,9 @@ async fn unreachable_peers_cost_bounded_resources() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipv6_and_dual_stack_nodes_join() {
     let ca = ClusterCa::generate("test cluster").expect("CA");
-    let v6 = |addr: &str| {
-        let bind: SocketAddr = addr.parse().expect("a socket address");
-        NodeOptions::new(bind, ca.issue("swim").expect("cert")).config(fast_config())
+    let v6 = |bind: &str| {
+        let (socket, addr) = bound(bind);
+        options_on(socket, ca.issue(addr).expect("cert"), &[])
     };
 
     // Two nodes on the IPv6 loopback.
@@ -412,9 +453,12 @@ async fn ipv6_and_dual_stack_nodes_join() {
         max_pending_connects: 0,
         ..TransportOptions::default()
     };
+    // Its certificate names the address it is known by, not the wildcard.
+    let (socket, wildcard) = bound("[::]:0");
+    let known = SocketAddr::from(([127, 0, 0, 1], wildcard.port()));
     let dual = Node::start(
-        v6("[::]:0")
-            .advertise("127.0.0.1:0".parse().expect("addr"))
+        options_on(socket, ca.issue(known).expect("cert"), &[])
+            .advertise(known)
             .transport(passive),
     )
     .await
@@ -423,7 +467,7 @@ async fn ipv6_and_dual_stack_nodes_join() {
         dual.advertise_addr(),
         SocketAddr::from(([127, 0, 0, 1], dual.local_addr().port()))
     );
-    let v4 = start(ca.issue("swim").expect("cert"), &[dual.advertise_addr()]).await;
+    let v4 = start(&ca, &[dual.advertise_addr()]).await;
 
     wait_until("both pairs see each other alive", || async {
         state_of(&a, b.local_addr()).await == Some(MemberState::Alive)
@@ -457,10 +501,8 @@ async fn unusable_options_are_refused() {
     let ca = ClusterCa::generate("test cluster").expect("CA");
 
     // A wildcard bind needs an advertise address.
-    let wildcard = NodeOptions::new(
-        "0.0.0.0:0".parse().expect("addr"),
-        ca.issue("swim").expect("cert"),
-    );
+    let any: SocketAddr = "0.0.0.0:0".parse().expect("addr");
+    let wildcard = NodeOptions::new(any, ca.issue(any).expect("cert"));
     assert!(matches!(
         Node::start(wildcard).await,
         Err(swim_transport_quic::Error::NoAdvertiseAddress)
@@ -470,11 +512,195 @@ async fn unusable_options_are_refused() {
     let mut config = Config::lan();
     config.max_payload_len = 1100;
     assert_eq!(config.validate(), Ok(()), "fits the UDP budget");
-    let too_big = NodeOptions::new(loopback(), ca.issue("swim").expect("cert")).config(config);
+    let too_big = NodeOptions::new(loopback(), ca.issue(loopback()).expect("cert")).config(config);
     assert!(matches!(
         Node::start(too_big).await,
         Err(swim_transport_quic::Error::Config(
             swim_transport_quic::ConfigError::BlobLargerThanPacket
         ))
     ));
+
+    // A certificate for another address than the node's own: every peer
+    // would refuse it, so the node does not start.
+    let (socket, addr) = bound("127.0.0.1:0");
+    let elsewhere: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+    let misnamed = options_on(socket, ca.issue(elsewhere).expect("cert"), &[]);
+    match Node::start(misnamed).await {
+        Err(swim_transport_quic::Error::CertificateAddress { advertise, named }) => {
+            assert_eq!((advertise, named), (addr, vec![elsewhere]));
+        }
+        other => panic!("expected CertificateAddress, got {other:?}"),
+    }
+}
+
+/// The generation `node` reports for the member at `addr`, if it lists one.
+async fn generation_of(node: &Node, addr: SocketAddr) -> Option<u32> {
+    node.member(addr)
+        .await
+        .expect("node running")
+        .map(|m| m.identity.generation)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_certified_for_another_address_is_refused() {
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+    let (a, b, c) = three_nodes(&ca).await;
+    let claimed = b.local_addr();
+    let genuine = b.identity().generation;
+
+    // The impostor holds a valid cluster certificate, but for b's address,
+    // while it listens (and so speaks) on its own port. It claims b's
+    // address with a newer generation: any of its datagrams that reached
+    // a protocol would replace b's identity there.
+    let (socket, own) = bound("127.0.0.1:0");
+    let mut config = fast_config();
+    config.join_retry_max = Duration::from_secs(1);
+    let impostor = Node::start(
+        options_on(
+            socket,
+            ca.issue(claimed).expect("cert"),
+            &[a.local_addr(), c.local_addr()],
+        )
+        .config(config)
+        .advertise(claimed)
+        .generation(genuine + 1000),
+    )
+    .await
+    .expect("starts: its certificate names the address it advertises");
+    assert_eq!(impostor.advertise_addr(), claimed);
+
+    // Nobody lists the impostor's own address, nor b under the impostor's
+    // generation, at any point.
+    wait_until(
+        "the impostor sent datagrams and a and c refused it",
+        || async {
+            for node in [&a, &b, &c] {
+                assert_eq!(state_of(node, own).await, None);
+            }
+            for node in [&a, &c] {
+                assert_eq!(generation_of(node, claimed).await, Some(genuine));
+            }
+            let b_local = b.local().await.expect("running");
+            assert_eq!(b_local.identity.generation, genuine);
+            let mine = impostor.counters().await.expect("running").transport;
+            let a_t = a.counters().await.expect("running").transport;
+            let c_t = c.counters().await.expect("running").transport;
+            mine.connects_succeeded >= 2
+                && mine.refused_by_peer >= 2
+                && mine.datagrams_sent >= 1
+                && a_t.incoming_address_mismatch >= 1
+                && c_t.incoming_address_mismatch >= 1
+        },
+    )
+    .await;
+    for node in [&a, &c] {
+        let t = node.counters().await.expect("running").transport;
+        // Counted as failed incoming handshakes too; never accepted.
+        assert!(t.incoming_failed >= t.incoming_address_mismatch, "{t:?}");
+    }
+
+    // b crashes; its address is free to take over, as far as the protocol
+    // knows. The impostor keeps trying to join as b's address.
+    drop(b);
+    wait_until("a and c declare b dead", || async {
+        state_of(&a, claimed).await == Some(MemberState::Dead)
+            && state_of(&c, claimed).await == Some(MemberState::Dead)
+    })
+    .await;
+    let refused_before = impostor
+        .counters()
+        .await
+        .expect("running")
+        .transport
+        .refused_by_peer;
+    wait_until("the impostor was refused twice more", || async {
+        for node in [&a, &c] {
+            assert_eq!(state_of(node, own).await, None);
+            assert_eq!(generation_of(node, claimed).await, Some(genuine));
+            assert_eq!(state_of(node, claimed).await, Some(MemberState::Dead));
+        }
+        let mine = impostor.counters().await.expect("running").transport;
+        mine.refused_by_peer >= refused_before + 2
+    })
+    .await;
+
+    // Nothing reached the impostor either: nobody answered it.
+    let counters = impostor.counters().await.expect("running");
+    assert_eq!(counters.transport.datagrams_received, 0);
+    assert_eq!(counters.protocol.datagrams_in, 0);
+    assert!(impostor.members().await.expect("running").is_empty());
+    assert_eq!(
+        impostor.local().await.expect("running").status,
+        LocalStatus::Joining
+    );
+    let survivors = [&a, &c];
+    wait_until("a and c see each other alive", || all_alive(&survivors)).await;
+
+    impostor.shutdown(false).await.expect("clean shutdown");
+    for node in [a, c] {
+        node.shutdown(false).await.expect("clean shutdown");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_certified_for_another_address_is_refused() {
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+    let a = start(&ca, &[]).await;
+    let b = start(&ca, &[a.local_addr()]).await;
+    let pair = [&a, &b];
+    wait_until("a and b see each other alive", || all_alive(&pair)).await;
+    let genuine = b.identity().generation;
+
+    // A listener at its own address whose certificate names b's address
+    // (it claims b's address; it joins nobody by itself).
+    let (socket, own) = bound("127.0.0.1:0");
+    let listener = Node::start(
+        options_on(socket, ca.issue(b.local_addr()).expect("cert"), &[])
+            .advertise(b.local_addr())
+            .generation(genuine + 1000),
+    )
+    .await
+    .expect("node starts");
+
+    // a dials the listener's address: the certificate it is shown names
+    // another one, so a refuses it during the handshake.
+    a.join(&[own]).await.expect("join accepted");
+    wait_until("a refused the listener's certificate", || async {
+        assert_eq!(state_of(&a, own).await, None);
+        assert_eq!(generation_of(&a, b.local_addr()).await, Some(genuine));
+        let a_t = a.counters().await.expect("running").transport;
+        let l_t = listener.counters().await.expect("running").transport;
+        // Refused during the handshake, before a sent anything.
+        assert_eq!(
+            (l_t.incoming_accepted, l_t.datagrams_received),
+            (0, 0),
+            "{l_t:?}"
+        );
+        a_t.connects_address_mismatch >= 1 && a_t.connects_failed >= 1 && l_t.incoming_failed >= 1
+    })
+    .await;
+
+    // The refusal came before a sent anything: the listener received
+    // nothing, accepted nothing, and knows nobody.
+    let counters = listener.counters().await.expect("running");
+    eprintln!("listener counters: {:?}", counters.transport);
+    assert_eq!(counters.transport.incoming_accepted, 0);
+    assert_eq!(counters.transport.datagrams_received, 0);
+    assert_eq!(counters.protocol.datagrams_in, 0);
+    assert!(listener.members().await.expect("running").is_empty());
+    assert_eq!(
+        a.counters()
+            .await
+            .expect("running")
+            .transport
+            .incoming_address_mismatch,
+        0
+    );
+    assert_eq!(state_of(&a, own).await, None);
+    wait_until("a and b still see each other alive", || all_alive(&pair)).await;
+
+    listener.shutdown(false).await.expect("clean shutdown");
+    for node in [a, b] {
+        node.shutdown(false).await.expect("clean shutdown");
+    }
 }
