@@ -752,7 +752,9 @@ impl Adversary {
         v
     }
 
-    /// Everything measured, for the report.
+    /// Everything the adversary measured itself. The figures read from
+    /// the nodes' tables (`foreign_*`, `members_refused`) are left at 0
+    /// here and filled in by [`Report::new`](crate::report::Report::new).
     pub fn report(&self) -> AdversaryReport {
         let amp = self.amplification();
         let mut by_kind: BTreeMap<&str, &Amplification> = BTreeMap::new();
