@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::adversary::{Attack, Capture};
 use crate::net::{LinkModel, Partition};
 
 /// How a crashed node comes back.
@@ -93,4 +94,15 @@ pub enum Action {
         /// Identifier given to `Partition`.
         id: u32,
     },
+    /// The adversary sends forged datagrams (see [`crate::adversary`]).
+    Attack {
+        /// What, as whom, to whom.
+        attack: Box<Attack>,
+        /// Repetition number, from 0 (invented members take it as their
+        /// incarnation).
+        round: u32,
+    },
+    /// The adversary starts recording datagrams delivered between nodes,
+    /// for later replays.
+    Capture(Capture),
 }

@@ -117,6 +117,8 @@ pub(crate) struct Host {
     pub left_at: Option<u64>,
     /// When the last pause ended.
     pub resumed_at: u64,
+    /// The current process was asked to leave.
+    pub leaving: bool,
     /// Events this host created: timers, deferred inputs, datagrams sent
     /// (orders them in [`Key`]).
     pub created: u64,
@@ -174,8 +176,9 @@ pub(crate) enum Item {
     Violation(String),
     /// The process's incarnation, for the checker's highest-seen table.
     Reached { generation: u32, incarnation: u32 },
-    /// Alive or suspect members after an input (convergence bookkeeping).
-    Active(u64),
+    /// After an input: alive or suspect members (convergence bookkeeping)
+    /// and Lifeguard's health score.
+    Active { members: u64, health: u8 },
     /// The process stopped by itself (its leave finished).
     Stopped,
 }
@@ -439,8 +442,19 @@ impl<'a> Worker<'a> {
             let (ctx, node) = (self.ctx, fx.node);
             check(ctx, &mut self.host(node).checks, node, &swim, &mut fx.items);
         }
-        fx.items.push(Item::Active(swim.active_members() as u64));
+        fx.items.push(Item::Active {
+            members: swim.active_members() as u64,
+            health: swim.local().health,
+        });
         let h = self.host(fx.node);
+        // A process moves to a new generation by itself when its
+        // incarnation cannot grow any more (an accusation at u32::MAX):
+        // that is the generation it runs now.
+        let generation = swim.local().identity.generation;
+        if generation > h.generation {
+            h.generation = generation;
+            h.persisted = 0;
+        }
         h.persisted = h.persisted.max(swim.local().incarnation);
         if left || swim.local().status == LocalStatus::Left {
             h.stop();

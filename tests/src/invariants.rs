@@ -20,7 +20,9 @@ pub struct Violation {
 pub struct Invariants {
     /// Whether checks run (they cost time on large runs).
     pub enabled: bool,
-    /// Highest incarnation each (node, generation) ever held itself.
+    /// Highest incarnation each (node, generation) ever held itself, or
+    /// that the adversary claimed for it in a forged record (holding a
+    /// forged incarnation is not the protocol inventing one).
     pub highest: BTreeMap<(u32, u32), u32>,
     /// Violations found (at most [`Invariants::KEEP`] are kept).
     pub violations: Vec<Violation>,

@@ -23,6 +23,9 @@
 //! * [`metrics`] and [`report`]: detection times, false positives,
 //!   convergence, traffic, a JSON report and an SVG plot.
 //! * [`scenario`]: a builder that expands a scenario into a schedule.
+//! * [`adversary`]: a hostile model that injects forged, spoofed and
+//!   replayed datagrams, and measures what they cause (amplification,
+//!   Lifeguard health, false positives).
 //!
 //! ```
 //! use std::time::Duration;
@@ -44,6 +47,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 
+pub mod adversary;
 pub mod alloc_counter;
 pub mod fault;
 mod host;

@@ -28,6 +28,9 @@ pub struct Accusation {
     pub observer: u32,
     /// The live node it declared.
     pub target: u32,
+    /// The generation named (above the node's real one: a forged
+    /// identity, whose death shadows the real process).
+    pub generation: u32,
 }
 
 /// One point of the time series.
@@ -43,6 +46,19 @@ pub struct Sample {
     /// Share of (survivor, crashed node) pairs where the survivor has
     /// declared the crashed node dead (`None` before the first crash).
     pub detected: Option<f64>,
+    /// Highest Lifeguard health score among running nodes.
+    pub max_health: u8,
+}
+
+/// A node's Lifeguard health score changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HealthChange {
+    /// Virtual time, µs.
+    pub at: u64,
+    /// The node.
+    pub node: u32,
+    /// Its new score (0 when its process stops).
+    pub health: u8,
 }
 
 /// Counters and records kept by the simulator.
@@ -59,6 +75,13 @@ pub struct Metrics {
     pub unreachable_deaths: u64,
     /// Suspicions of running, reachable, unpaused nodes.
     pub false_suspicions: u64,
+    /// Running nodes that were not leaving, reported as left
+    /// (`MemberLeft` about their identity or a later generation).
+    pub false_departures: Vec<Accusation>,
+    /// Every change of a node's Lifeguard health score, in time order.
+    pub health_changes: Vec<HealthChange>,
+    /// Highest health score any node reached.
+    pub max_health: u8,
     /// Refutations made by nodes about themselves.
     pub refutations: u64,
     /// Datagrams handed to the network.
@@ -84,6 +107,32 @@ pub struct Metrics {
     pub first_converged_at: Option<u64>,
     /// The time series.
     pub samples: Vec<Sample>,
+}
+
+impl Metrics {
+    /// Records a new health score of `node` at `at` (µs).
+    pub fn note_health(&mut self, at: u64, node: u32, health: u8) {
+        self.health_changes.push(HealthChange { at, node, health });
+        self.max_health = self.max_health.max(health);
+    }
+
+    /// Highest health score any node held between `from` and `until` (µs,
+    /// both included).
+    pub fn max_health_between(&self, from: u64, until: u64) -> u8 {
+        let mut at_from: BTreeMap<u32, u8> = BTreeMap::new();
+        let mut max = 0;
+        for c in &self.health_changes {
+            if c.at > until {
+                break;
+            }
+            if c.at < from {
+                at_from.insert(c.node, c.health);
+            } else {
+                max = max.max(c.health);
+            }
+        }
+        max.max(at_from.values().copied().max().unwrap_or(0))
+    }
 }
 
 /// Percentiles of a set of durations.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::adversary::AdversaryReport;
 use crate::invariants::Violation;
 use crate::metrics::{Accusation, Detection, Sample};
 use crate::scenario::Scenario;
@@ -55,6 +56,14 @@ pub struct Report {
     pub false_positive_list: Vec<Accusation>,
     /// Suspicions of live, reachable, unpaused nodes.
     pub false_suspicions: u64,
+    /// Running nodes, not leaving, reported as left.
+    pub false_departures: usize,
+    /// The first of them.
+    pub false_departure_list: Vec<Accusation>,
+    /// Highest Lifeguard health score any node reached (0 = healthy).
+    pub max_health: u8,
+    /// What the adversary did and caused (`None`: no attack scheduled).
+    pub adversary: Option<AdversaryReport>,
     /// Live nodes declared dead while paused or partitioned away.
     pub unreachable_deaths: u64,
     /// Refutations by nodes of accusations against themselves.
@@ -110,6 +119,15 @@ impl Report {
             false_positives: m.false_positives.len(),
             false_positive_list: m.false_positives.iter().take(50).cloned().collect(),
             false_suspicions: m.false_suspicions,
+            false_departures: m.false_departures.len(),
+            false_departure_list: m.false_departures.iter().take(50).cloned().collect(),
+            max_health: m.max_health,
+            adversary: sim.adversary().is_active().then(|| {
+                let mut a = sim.adversary().report();
+                (a.foreign_members_at_end, a.foreign_active_at_end) = sim.foreign_members();
+                a.members_refused = sim.counter_sum(|c| c.members_refused);
+                a
+            }),
             unreachable_deaths: m.unreachable_deaths,
             refutations: m.refutations,
             datagrams_per_node_sec: m.datagrams as f64 / per_node,
@@ -179,6 +197,8 @@ impl Report {
             ("undetected pairs", self.detection.undetected.to_string()),
             ("false positives", self.false_positives.to_string()),
             ("false suspicions", self.false_suspicions.to_string()),
+            ("false departures", self.false_departures.to_string()),
+            ("max Lifeguard health", self.max_health.to_string()),
             (
                 "unreachable declared dead",
                 self.unreachable_deaths.to_string(),
@@ -207,6 +227,10 @@ impl Report {
             ),
             ("trace hash", self.trace_hash.clone()),
         ];
+        let mut rows = rows;
+        if let Some(a) = &self.adversary {
+            rows.extend(adversary_rows(a));
+        }
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (k, v) in rows {
             let _ = writeln!(s, "{k:<width$}  {v}");
@@ -268,4 +292,55 @@ impl Report {
             .map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))
     }
+}
+
+/// Summary lines about the adversary.
+fn adversary_rows(a: &AdversaryReport) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        (
+            "forged datagrams",
+            format!(
+                "{} ({} B; {} replayed of {} captured)",
+                a.forged_datagrams, a.forged_bytes, a.replayed, a.captured
+            ),
+        ),
+        (
+            "worst amplification",
+            a.worst_amplification.as_ref().map_or_else(
+                || "-".to_string(),
+                |w| {
+                    format!(
+                        "{:.1}x to address {} ({} B in {} datagrams for {} B in {})",
+                        w.ratio,
+                        w.addr,
+                        w.received.bytes,
+                        w.received.datagrams,
+                        w.claimed.bytes,
+                        w.claimed.datagrams
+                    )
+                },
+            ),
+        ),
+    ];
+    for k in &a.amplification_by_kind {
+        rows.push((
+            "  amplification by trigger",
+            format!("{:.1}x {} (address {})", k.ratio, k.kind, k.addr),
+        ));
+    }
+    rows.push((
+        "sent to unclaimed absent addrs",
+        format!(
+            "{} datagrams, {} B to {} addresses",
+            a.unsolicited.datagrams, a.unsolicited.bytes, a.unsolicited_addresses
+        ),
+    ));
+    rows.push((
+        "invented members held at end",
+        format!(
+            "{} ({} alive or suspect); {} members refused",
+            a.foreign_members_at_end, a.foreign_active_at_end, a.members_refused
+        ),
+    ));
+    rows
 }

@@ -7,6 +7,7 @@ use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use swim_core::Config;
 
+use crate::adversary::{Attack, Capture};
 use crate::fault::{Action, RestartMode};
 use crate::net::{rng_below, LinkModel, Partition};
 use crate::report::Report;
@@ -51,6 +52,10 @@ pub struct Scenario {
     pub join: JoinPlan,
     /// Scheduled actions besides the joins.
     pub actions: Vec<(Duration, Action)>,
+    /// Nodes the join plan leaves down: their addresses belong to the
+    /// cluster's range but nothing listens there until an
+    /// [`Action::Start`] (a node joining later, or an address to spoof).
+    pub down: Vec<u32>,
     /// Check invariants after every input.
     pub invariants: bool,
     /// Threads the simulator may use (results do not depend on it).
@@ -76,6 +81,7 @@ impl Scenario {
                 spread: Duration::from_secs(1),
             },
             actions: Vec::new(),
+            down: Vec::new(),
             invariants: true,
             threads: 1,
             sample_every: Duration::from_secs(1),
@@ -98,6 +104,12 @@ impl Scenario {
     /// Sets the default link model.
     pub fn with_link(mut self, link: LinkModel) -> Self {
         self.link = link;
+        self
+    }
+
+    /// Leaves `nodes` down at the start (see [`Scenario::down`]).
+    pub fn with_down(mut self, nodes: Vec<u32>) -> Self {
+        self.down = nodes;
         self
     }
 
@@ -256,6 +268,51 @@ impl Scenario {
         self
     }
 
+    /// The adversary carries out `attack` once, at `t`.
+    pub fn attack(self, t: Duration, attack: Attack) -> Self {
+        self.at(
+            t,
+            Action::Attack {
+                attack: Box::new(attack),
+                round: 0,
+            },
+        )
+    }
+
+    /// The adversary carries out `attack` at `from`, then every `every`
+    /// until `until` (included), as rounds 0, 1, 2...
+    pub fn attack_every(
+        mut self,
+        from: Duration,
+        every: Duration,
+        until: Duration,
+        attack: Attack,
+    ) -> Self {
+        let mut t = from;
+        let mut round = 0u32;
+        while t <= until {
+            self.actions.push((
+                t,
+                Action::Attack {
+                    attack: Box::new(attack.clone()),
+                    round,
+                },
+            ));
+            if every.is_zero() {
+                break;
+            }
+            t += every;
+            round = round.saturating_add(1);
+        }
+        self
+    }
+
+    /// The adversary records datagrams delivered between nodes from `t`
+    /// on, as `capture` says, for later replays.
+    pub fn capture(self, t: Duration, capture: Capture) -> Self {
+        self.at(t, Action::Capture(capture))
+    }
+
     /// The simulator with the joins and every action scheduled, at time 0.
     pub fn build(&self) -> Simulator {
         let mut sim = Simulator::new(
@@ -284,6 +341,9 @@ impl Scenario {
             let at = Duration::from_nanos(
                 u64::try_from(spread.as_nanos() * i as u128 / n).unwrap_or(u64::MAX),
             );
+            if self.down.contains(&(i as u32)) {
+                continue;
+            }
             sim.schedule(
                 at,
                 Action::Start {

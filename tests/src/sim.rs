@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use rand_core::SeedableRng;
 use rand_pcg::{Pcg32, Pcg64};
-use swim_core::{Config, Event, Identity, Instant, LocalEvent, MemberState, Swim};
+use swim_core::{Config, Event, Identity, Instant, LocalEvent, MemberState, MemberView, Swim};
 
+use crate::adversary::{Adversary, Attack, World, ADVERSARY_ADDR};
 use crate::fault::{Action, RestartMode};
 use crate::host::{fnv, Ctx, Effects, Host, HostEv, Item, Key, Worker, FNV_OFFSET};
 use crate::invariants::Invariants;
@@ -74,6 +75,9 @@ pub struct Simulator {
     invariants: Invariants,
     watch: Option<u32>,
     log: Vec<String>,
+    /// Lifeguard health score of each host's process (0 when down).
+    health: Vec<u8>,
+    adversary: Adversary,
 }
 
 /// Folds one event into the trace hash without formatting it.
@@ -149,6 +153,8 @@ impl Simulator {
             invariants: Invariants::new(invariants),
             watch: None,
             log: Vec::new(),
+            health: vec![0; nodes],
+            adversary: Adversary::new(seed),
         }
     }
 
@@ -184,8 +190,12 @@ impl Simulator {
         &self.log
     }
 
-    /// Schedules `action` at virtual time `at`.
+    /// Schedules `action` at virtual time `at`. Scheduling an attack or a
+    /// capture switches on the adversary's measurements.
     pub fn schedule(&mut self, at: Duration, action: Action) {
+        if matches!(action, Action::Attack { .. } | Action::Capture(_)) {
+            self.adversary.active = true;
+        }
         self.push_global(micros(at), Ev::Action(Box::new(action)));
     }
 
@@ -222,6 +232,11 @@ impl Simulator {
     /// The invariant checker (violations so far).
     pub fn invariants(&self) -> &Invariants {
         &self.invariants
+    }
+
+    /// The adversary: what it sent and what the nodes sent back.
+    pub fn adversary(&self) -> &Adversary {
+        &self.adversary
     }
 
     /// Hash of everything that happened so far, in order: same seed and
@@ -391,9 +406,10 @@ impl Simulator {
                         .or_insert(incarnation);
                     *high = (*high).max(incarnation);
                 }
-                Item::Active(active) => {
-                    self.active_sum = self.active_sum - self.active[i as usize] + active;
-                    self.active[i as usize] = active;
+                Item::Active { members, health } => {
+                    self.active_sum = self.active_sum - self.active[i as usize] + members;
+                    self.active[i as usize] = members;
+                    self.note_health(now, i, health);
                 }
                 Item::Stopped => self.stopped(i),
             }
@@ -433,6 +449,9 @@ impl Simulator {
     fn send(&mut self, now: u64, from: u32, to: u32, data: Box<[u8]>, counter: u64) {
         self.metrics.datagrams += 1;
         self.metrics.bytes += data.len() as u64;
+        if self.hosts.get(to as usize).is_none_or(|h| h.swim.is_none()) {
+            self.adversary.sent_to_absent(to, data.len());
+        }
         if to as usize >= self.hosts.len() {
             self.metrics.undeliverable += 1;
             return;
@@ -441,6 +460,7 @@ impl Simulator {
             Fate::Partitioned => self.metrics.partitioned += 1,
             Fate::Lost => self.metrics.lost += 1,
             Fate::Delivered(d1, d2) => {
+                self.adversary.sniff(now, from, to, &data);
                 let key = Key::host(now + d1, now, from, counter);
                 if let Some(d2) = d2 {
                     let copy = Key {
@@ -477,6 +497,26 @@ impl Simulator {
         })
     }
 
+    /// True if `addr` runs generation `generation`, or runs an older one:
+    /// a later generation of a running node is a forgery (no such process
+    /// exists), and a member believed dead or gone in it shadows the real
+    /// process.
+    fn names_running(&self, addr: u32, generation: u32, now: u64) -> bool {
+        self.runs_at(addr, generation, now)
+            || self
+                .hosts
+                .get(addr as usize)
+                .is_some_and(|h| h.swim.is_some() && generation > h.generation)
+    }
+
+    /// Records host `i`'s health score.
+    fn note_health(&mut self, now: u64, i: u32, health: u8) {
+        if self.health[i as usize] != health {
+            self.health[i as usize] = health;
+            self.metrics.note_health(now, i, health);
+        }
+    }
+
     /// True if `j` is running, not paused, and reachable from `i` both ways.
     fn healthy_for(&self, i: u32, j: u32, now: u64) -> bool {
         let h = &self.hosts[j as usize];
@@ -487,13 +527,14 @@ impl Simulator {
     fn observe(&mut self, now: u64, i: u32, event: Event<u32, 64>) {
         match event {
             Event::MemberFailed(id) => {
-                if self.runs_at(id.addr, id.generation, now) {
+                if self.names_running(id.addr, id.generation, now) {
                     if self.healthy_for(i, id.addr, now) {
                         let at_secs = now as f64 / 1e6;
                         self.metrics.false_positives.push(Accusation {
                             at_secs,
                             observer: i,
                             target: id.addr,
+                            generation: id.generation,
                         });
                     } else {
                         self.metrics.unreachable_deaths += 1;
@@ -510,6 +551,17 @@ impl Simulator {
                 } else if let Some(&k) = self.metrics.kill_index.get(&(id.addr, id.generation)) {
                     let kill = &mut self.metrics.kills[k];
                     kill.first_suspected.get_or_insert(now);
+                }
+            }
+            Event::MemberLeft(id) => {
+                let leaving = self.hosts.get(id.addr as usize).is_some_and(|h| h.leaving);
+                if self.names_running(id.addr, id.generation, now) && !leaving {
+                    self.metrics.false_departures.push(Accusation {
+                        at_secs: now as f64 / 1e6,
+                        observer: i,
+                        target: id.addr,
+                        generation: id.generation,
+                    });
                 }
             }
             Event::Local(LocalEvent::Refuted { .. }) => self.metrics.refutations += 1,
@@ -618,6 +670,7 @@ impl Simulator {
             up: self.up,
             known,
             detected,
+            max_health: self.health.iter().copied().max().unwrap_or(0),
         });
     }
 
@@ -694,6 +747,9 @@ impl Simulator {
                 self.start(node, seeds, incarnation);
             }
             Action::Leave { node } => {
+                if let Some(h) = self.hosts.get_mut(node as usize) {
+                    h.leaving = h.swim.is_some();
+                }
                 self.input_now(node, |s, now| {
                     let _ = s.leave(now);
                 });
@@ -726,8 +782,104 @@ impl Simulator {
             Action::SetLink { from, to, link } => self.net.set_link(from, to, link),
             Action::Partition { id, partition } => self.net.partition(id, partition),
             Action::Heal { id } => self.net.heal(id),
+            Action::Attack { attack, round } => self.attack(&attack, round),
+            Action::Capture(capture) => self.adversary.start_capture(self.now, capture),
         }
         self.lookahead = self.net.min_latency();
+    }
+
+    /// Carries out round `round` of `attack`: forges its datagrams and
+    /// schedules their delivery one default-link latency later.
+    fn attack(&mut self, attack: &Attack, round: u32) {
+        let running: Vec<u32> = (0..self.hosts.len() as u32)
+            .filter(|&i| self.hosts[i as usize].swim.is_some())
+            .collect();
+        let hosts = &self.hosts;
+        let real = |node: u32| match hosts.get(node as usize) {
+            Some(h) => match &h.swim {
+                Some(s) => (s.local().identity.generation, s.local().incarnation),
+                None => (h.generation, h.persisted),
+            },
+            None => (0, 0),
+        };
+        let world = World {
+            tag: self.config.cluster_tag,
+            budget: usize::from(self.config.packet_budget),
+            running,
+            real: &real,
+        };
+        let injections = self.adversary.forge(attack, round, &world);
+        for inj in injections {
+            // What the adversary claims counts as reached for the checker:
+            // holding it is not the protocol inventing an incarnation.
+            for (addr, generation, incarnation) in inj.claims {
+                let high = self
+                    .invariants
+                    .highest
+                    .entry((addr, generation))
+                    .or_insert(incarnation);
+                *high = (*high).max(incarnation);
+            }
+            if inj.to as usize >= self.hosts.len() {
+                self.metrics.undeliverable += 1;
+                continue;
+            }
+            let delay = micros(self.net.link(ADVERSARY_ADDR, inj.to).latency).max(1);
+            self.globals += 1;
+            let key = Key::host(self.now + delay, self.now, Key::ACTIONS, self.globals);
+            let ev = HostEv::Deliver {
+                from: inj.from,
+                data: inj.data,
+            };
+            self.queue.push(key, Ev::Host { node: inj.to, ev });
+        }
+    }
+
+    /// What every other running node holds about `node`: (observer, its
+    /// view, if it has one).
+    pub fn views_of(&self, node: u32) -> Vec<(u32, Option<MemberView<'_, u32>>)> {
+        (0..self.hosts.len() as u32)
+            .filter(|&j| j != node)
+            .filter_map(|j| Some((j, self.node(j)?.member(&node))))
+            .collect()
+    }
+
+    /// True if `node` runs and every other running node holds its current
+    /// identity as alive.
+    pub fn seen_alive_by_all(&self, node: u32) -> bool {
+        let Some(me) = self.node(node) else {
+            return false;
+        };
+        let id = me.local().identity;
+        self.views_of(node).iter().all(|(_, v)| {
+            v.as_ref()
+                .is_some_and(|m| m.identity == id && m.state == MemberState::Alive)
+        })
+    }
+
+    /// Table entries about addresses outside the node range (invented
+    /// members), summed over running nodes: (all, alive or suspect).
+    pub fn foreign_members(&self) -> (u64, u64) {
+        let n = self.hosts.len();
+        let (mut all, mut active) = (0, 0);
+        for h in &self.hosts {
+            for m in h.swim.iter().flat_map(|s| s.members()) {
+                if m.identity.addr as usize >= n {
+                    all += 1;
+                    active += u64::from(m.state.is_active());
+                }
+            }
+        }
+        (all, active)
+    }
+
+    /// Sum of a counter over the running nodes.
+    pub fn counter_sum(&self, f: impl Fn(&swim_core::Counters) -> u64) -> u64 {
+        self.hosts
+            .iter()
+            .filter_map(|h| h.swim.as_ref())
+            .map(|s| f(&s.counters()))
+            .sum()
     }
 
     fn start(&mut self, node: u32, seeds: Vec<u32>, incarnation: Option<u32>) {
@@ -757,6 +909,7 @@ impl Simulator {
         h.backlog.clear();
         h.busy_until = 0;
         h.left_at = None;
+        h.leaving = false;
         h.checks = Default::default();
         self.up += 1;
         self.last_start = self.now;
@@ -793,6 +946,7 @@ impl Simulator {
     /// Bookkeeping once the process of `node` is down (crash or finished
     /// leave).
     fn stopped(&mut self, node: u32) {
+        self.note_health(self.now, node, 0);
         self.up = self.up.saturating_sub(1);
         self.active_sum -= self.active[node as usize];
         self.active[node as usize] = 0;

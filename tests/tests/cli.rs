@@ -66,6 +66,11 @@ fn bad_input_is_an_error_not_a_panic() {
         &["--pauses", "--pause-gap-min", "3", "--pause-gap-max", "1"],
         &["--pauses", "--pause-gap-min", "-1"],
         &["--threads", "0"],
+        &["-n", "12", "--forge-dead", "12"],
+        &["-n", "12", "--attack-node", "40", "--invent", "5"],
+        &["--invent", "5", "--invent-every", "0"],
+        &["--spoof", "ping", "--spoof-every-ms", "0"],
+        &["--spoof", "flood"],
     ] {
         let out = simulate(args);
         assert!(!out.status.success(), "{args:?} succeeded");
@@ -73,4 +78,57 @@ fn bad_input_is_an_error_not_a_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(!err.is_empty(), "{args:?}: no message");
     }
+}
+
+#[test]
+fn attack_flags_report_the_adversary() {
+    let dir = std::env::temp_dir().join(format!("swim-sim-cli-adv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let out = simulate(&[
+        "-n",
+        "12",
+        "-d",
+        "20",
+        "--preset",
+        "local",
+        "--forge-dead",
+        "4",
+        "--forge-at",
+        "2",
+        "--invent",
+        "50",
+        "--invent-at",
+        "3",
+        "--spoof",
+        "sync",
+        "--spoof-at",
+        "5",
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for row in [
+        "worst amplification",
+        "max Lifeguard health",
+        "forged datagrams",
+    ] {
+        assert!(stdout.contains(row), "no {row}: {stdout}");
+    }
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let adversary = &report["adversary"];
+    assert!(adversary["forged_datagrams"]
+        .as_u64()
+        .is_some_and(|n| n > 15));
+    // The spoofed source, an address of no node (what the nodes sent it
+    // depends on swim-core: only its presence is checked here).
+    assert_eq!(adversary["worst_amplification"]["addr"], 0xC000_0000u32);
+    assert!(adversary["worst_amplification"]["ratio"].is_number());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
+use swim_core::wire::MessageType;
 use swim_core::Config;
+use swim_tests::adversary::{fake, Attack, Capture, Forged, Subject, NOBODY};
 use swim_tests::alloc_counter::{self, CountingAlloc};
 use swim_tests::fault::{Action, RestartMode};
 use swim_tests::net::LinkModel;
@@ -20,6 +22,20 @@ enum Preset {
     Lan,
     Wan,
     Local,
+}
+
+/// Datagrams sent from a spoofed address.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Spoof {
+    /// An empty push-pull chunk with want-reply.
+    Sync,
+    /// A ping naming the receiver.
+    Ping,
+    /// A ping-req for a member nobody knows.
+    PingReq,
+    /// Pings and push-pull chunks of at most 64 bytes captured before
+    /// --spoof-at, 10 per round, to their original receivers.
+    Replay,
 }
 
 #[derive(Parser, Debug)]
@@ -118,6 +134,50 @@ struct Args {
     /// Churn: percentage of nodes leaving and rejoining every 10 s.
     #[arg(long)]
     churn_percent: Option<f64>,
+    /// Adversary: invent this many members (alive, at addresses where
+    /// nobody listens), sent to --attack-node.
+    #[arg(long)]
+    invent: Option<u32>,
+    /// Virtual second of the invention.
+    #[arg(long, default_value_t = 10.0)]
+    invent_at: f64,
+    /// Send the invented members again every this many seconds, at a
+    /// higher incarnation each time, until the end.
+    #[arg(long)]
+    invent_every: Option<f64>,
+    /// Adversary: gossip to --attack-node that this node is dead, at its
+    /// generation + --forge-generation and incarnation + --forge-incarnation.
+    #[arg(long)]
+    forge_dead: Option<u32>,
+    /// The same with "left".
+    #[arg(long)]
+    forge_left: Option<u32>,
+    /// The same with "alive".
+    #[arg(long)]
+    forge_alive: Option<u32>,
+    /// Generation offset of the forged records.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    forge_generation: i64,
+    /// Incarnation offset of the forged records.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    forge_incarnation: i64,
+    /// Virtual second of the forged records.
+    #[arg(long, default_value_t = 10.0)]
+    forge_at: f64,
+    /// Node that receives the forged records and invented members.
+    #[arg(long, default_value_t = 0)]
+    attack_node: u32,
+    /// Adversary: send these datagrams to every running node from an
+    /// address of no node (3221225472), every --spoof-every-ms from
+    /// --spoof-at until a second before the end.
+    #[arg(long, value_enum)]
+    spoof: Option<Spoof>,
+    /// Virtual second of the first spoofed datagrams.
+    #[arg(long, default_value_t = 10.0)]
+    spoof_at: f64,
+    /// Milliseconds between two rounds of spoofed datagrams.
+    #[arg(long, default_value_t = 1000)]
+    spoof_every_ms: u64,
     /// Check invariants after every input (slow on large runs).
     #[arg(long)]
     invariants: bool,
@@ -264,6 +324,78 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
             fraction,
             Duration::from_secs(4),
         );
+    }
+    s = adversary(a, s, duration)?;
+    Ok(s)
+}
+
+/// Adds the attacks asked for.
+fn adversary(a: &Args, mut s: Scenario, duration: Duration) -> Result<Scenario, String> {
+    let node = |name: &str, n: u32| {
+        if (n as usize) < a.nodes {
+            Ok(n)
+        } else {
+            Err(format!("--{name} {n}: no such node (0..{})", a.nodes))
+        }
+    };
+    let target = node("attack-node", a.attack_node)?;
+    if let Some(count) = a.invent {
+        let at = secs("invent-at", a.invent_at)?;
+        let attack = Attack::invent(0, count).to(vec![target]);
+        s = match a.invent_every {
+            Some(every) => {
+                let every = secs("invent-every", every)?;
+                if every.is_zero() {
+                    return Err("--invent-every must be above 0".into());
+                }
+                s.attack_every(at, every, duration, attack)
+            }
+            None => s.attack(at, attack),
+        };
+    }
+    let forged = [
+        (
+            "forge-dead",
+            a.forge_dead,
+            Forged::dead as fn(Subject) -> Forged,
+        ),
+        ("forge-left", a.forge_left, Forged::left),
+        ("forge-alive", a.forge_alive, Forged::alive),
+    ];
+    for (name, victim, claim) in forged {
+        if let Some(victim) = victim {
+            let subject =
+                Subject::offset(node(name, victim)?, a.forge_generation, a.forge_incarnation);
+            let attack = Attack::gossip(vec![claim(subject)]).to(vec![target]);
+            s = s.attack(secs("forge-at", a.forge_at)?, attack);
+        }
+    }
+    if let Some(spoof) = a.spoof {
+        let at = secs("spoof-at", a.spoof_at)?;
+        if a.spoof_every_ms == 0 {
+            return Err("--spoof-every-ms must be above 0".into());
+        }
+        let every = Duration::from_millis(a.spoof_every_ms);
+        let attack = match spoof {
+            Spoof::Sync => Attack::sync_want_reply(),
+            Spoof::Ping => Attack::ping(),
+            Spoof::PingReq => Attack::ping_req(Subject::fake(fake(1))),
+            Spoof::Replay => {
+                s = s.capture(
+                    Duration::ZERO,
+                    Capture {
+                        until: at,
+                        max: 10_000,
+                        kinds: vec![MessageType::Ping, MessageType::Sync],
+                        max_len: Some(64),
+                    },
+                );
+                Attack::replay(10)
+            }
+        };
+        // The last round a second before the end, so that its answers count.
+        let until = duration.saturating_sub(Duration::from_secs(1));
+        s = s.attack_every(at, every, until, attack.from(NOBODY));
     }
     Ok(s)
 }
