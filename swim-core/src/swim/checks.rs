@@ -121,9 +121,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             .count()
     }
 
-    /// The check in flight about `slot`, if any.
+    /// The check in flight about the member now at `slot`, if any.
     pub(super) fn check_of(&self, slot: Slot) -> Option<&Check<A>> {
-        self.checks.iter().find(|c| c.slot == slot)
+        let addr = &self.members.get(slot)?.id.addr;
+        self.checks
+            .iter()
+            .find(|c| c.slot == slot && c.target.addr == *addr)
     }
 
     /// The accusation check in flight about `slot`, if any.
@@ -207,10 +210,19 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             CheckKind::Generation { incarnation } => {
                 self.adopt_generation(now, check.slot, check.target, incarnation)
             }
-            CheckKind::Accusation { .. } => {
-                // It answered: alive, whatever was said. The ping carried the
-                // accusation, so it refutes it for everyone.
-                self.counters.accusations_disproved += 1;
+            CheckKind::Accusation {
+                incarnation,
+                state,
+                accuser,
+            } => {
+                if state == MemberState::Left && self.declared_left == Some(check.slot) {
+                    // It answered saying itself that it leaves.
+                    self.confirm_accusation(now, check.slot, state, incarnation, &accuser);
+                } else {
+                    // It answered: alive, whatever was said. The ping carried
+                    // the accusation, so it refutes it for everyone.
+                    self.counters.accusations_disproved += 1;
+                }
             }
         }
         true
@@ -336,8 +348,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     pub(super) fn forget_unverified(&mut self, slot: Slot) {
         if self.members.get(slot).is_some_and(|m| !m.verified) {
             self.remove_suspicion(slot);
+            self.drop_checks_of(slot);
             self.members.remove(slot);
         }
+    }
+
+    /// Forgets the checks about the member at `slot` (being forgotten).
+    pub(super) fn drop_checks_of(&mut self, slot: Slot) {
+        self.checks.retain(|c| c.slot != slot);
     }
 
     /// Frees a slot for a member heard from first-hand by forgetting an

@@ -97,15 +97,15 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             }
             return;
         }
-        // A member may say itself that it leaves; "dead" or "left" said by
-        // others about a member seen active is checked first.
-        let says_itself = first_hand && state == MemberState::Left;
+        // "Dead" or "left" said about a member seen active is checked with a
+        // ping first. A member that says itself that it leaves is believed
+        // when it says so again in its answer (a spoofed source cannot
+        // answer the ping).
+        if first_hand && state == MemberState::Left {
+            self.declared_left = Some(slot);
+        }
         let departed = matches!(state, MemberState::Dead | MemberState::Left);
-        if departed
-            && current.state.is_active()
-            && !says_itself
-            && !self.accusation_is_credible(now, slot, state)
-        {
+        if departed && current.state.is_active() && !self.accusation_is_credible(now, slot, state) {
             self.check_accusation(now, slot, state, incarnation, accuser);
             return;
         }
@@ -298,6 +298,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     pub(super) fn forget(&mut self, slot: Slot) {
         self.remove_suspicion(slot);
+        self.drop_checks_of(slot);
         if let Some(m) = self.members.remove(slot) {
             self.emit(Event::MemberRemoved(m.id));
         }

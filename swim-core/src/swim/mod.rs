@@ -359,6 +359,9 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     /// Members the sender of the datagram being handled holds outdated
     /// accusations about (filled while merging, then answered).
     corrections: FixedVec<Slot, MAX_CORRECTIONS>,
+    /// A member that said itself, in the datagram being handled, that it
+    /// leaves (believed if the datagram answers a check of that member).
+    declared_left: Option<Slot>,
     /// Sequence numbers of last-chance pings to suspects, so that their
     /// acks are recognised.
     last_chance_seqs: FixedVec<u32, MAX_LAST_CHANCE>,
@@ -420,6 +423,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             join: None,
             resync: None,
             corrections: FixedVec::new(),
+            declared_left: None,
             last_chance_seqs: FixedVec::new(),
             leave_done_at: None,
             health: 0,

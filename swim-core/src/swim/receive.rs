@@ -76,6 +76,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         let from_sync = matches!(packet.message, Message::Sync { .. });
         self.corrections.clear();
+        self.declared_left = None;
         // Every record was validated by `Packet::decode`. Membership
         // records, most of the traffic, take a path of their own.
         let mut records = Reader::new(packet.record_bytes());

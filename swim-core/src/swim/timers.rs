@@ -182,9 +182,17 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return;
         }
         self.counters.probes_failed += 1;
-        // Lifeguard: a failed probe, and each missing nack, point at us.
+        // Lifeguard: each missing nack points at us; with no helper to
+        // nack, the failed probe itself does. Helpers that all nacked prove
+        // that this node's own traffic flows: the target failed, not us
+        // (as memberlist counts it).
         let missing_nacks = p.nacks_expected.saturating_sub(p.nacks_received);
-        self.adjust_health(1 + i32::from(missing_nacks));
+        let delta = if p.nacks_expected > 0 {
+            i32::from(missing_nacks)
+        } else {
+            1
+        };
+        self.adjust_health(delta);
         self.suspect(now, p.slot, &p.target);
     }
 

@@ -47,6 +47,8 @@ pub struct Cluster {
     pub inbound_delay: Vec<Duration>,
     pub datagrams: u64,
     pub max_datagram: usize,
+    /// Bytes and datagrams sent to each address where no node lives.
+    pub to_outsiders: std::collections::BTreeMap<u32, (usize, usize)>,
     queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
     in_flight: Vec<Option<Datagram>>,
     seq: u64,
@@ -74,6 +76,7 @@ impl Cluster {
             inbound_delay: vec![Duration::ZERO; n as usize],
             datagrams: 0,
             max_datagram: 0,
+            to_outsiders: Default::default(),
             queue: BinaryHeap::new(),
             in_flight: Vec::new(),
             seq: 0,
@@ -180,6 +183,12 @@ impl Cluster {
         for (to, bytes) in out {
             self.datagrams += 1;
             self.max_datagram = self.max_datagram.max(bytes.len());
+            if to >= self.len() {
+                let entry = self.to_outsiders.entry(to).or_default();
+                entry.0 += bytes.len();
+                entry.1 += 1;
+                continue;
+            }
             self.send(i, to, bytes);
         }
     }
