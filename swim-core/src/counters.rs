@@ -199,7 +199,7 @@ pub struct Counters {
     /// the bytes received from it (anti-amplification).
     pub replies_limited: u64,
     /// Push-pull requests from members refused by the rate limit (per
-    /// source: one per probe interval; in total: `sync_reply_rate`).
+    /// source: one per quarter probe interval; in total: `sync_reply_rate`).
     pub sync_replies_limited: u64,
     /// Local health multiplier right now (0 = healthy).
     pub health_score: u8,

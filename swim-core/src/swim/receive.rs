@@ -191,7 +191,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     pub(super) fn reply_with_table(&mut self, now: Instant, peer: A) {
         // About what the table costs: a record per member, with metadata.
         let cost = (self.members.verified_len() as u64 + 1).saturating_mul(16);
-        let (rate, spacing) = (self.config.sync_reply_rate, self.config.probe_interval);
+        let (rate, spacing) = (self.config.sync_reply_rate, self.config.probe_interval / 4);
         if !self.sync_limiter.admit(&peer, cost, now, rate, spacing) {
             self.counters.sync_replies_limited += 1;
             return;
