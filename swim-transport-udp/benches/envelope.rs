@@ -1,13 +1,16 @@
 //! Cost of the encrypted envelope on a full datagram: sealing a swim
 //! packet that fills the default 1400-byte datagram (1359 bytes of
-//! plaintext), opening it, both, and rejecting a forged one.
+//! plaintext), opening it, both, both followed by the receiver's replay
+//! check, and rejecting a forged one.
 //!
 //!     cargo bench -p swim-transport-udp --bench envelope
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use swim_transport_udp::{Keyring, ENVELOPE_HEADER_LEN, ENVELOPE_OVERHEAD};
+use swim_transport_udp::{
+    Keyring, ReplayConfig, ReplayFilter, ENVELOPE_HEADER_LEN, ENVELOPE_OVERHEAD,
+};
 
 const DATAGRAM: usize = 1400;
 const PLAINTEXT: usize = DATAGRAM - ENVELOPE_OVERHEAD;
@@ -51,6 +54,19 @@ fn envelope(c: &mut Criterion) {
         b.iter(|| {
             let len = ring.seal(TAG, black_box(&mut buf), PLAINTEXT).unwrap();
             black_box(ring.open(TAG, black_box(&mut buf[..len])).unwrap())
+        })
+    });
+
+    // What a node does per datagram: the sender seals, the receiver opens
+    // and checks the replay window (each seal is a new counter).
+    let mut buf = filled();
+    let mut filter = ReplayFilter::new(ReplayConfig::default());
+    group.bench_function("seal + open + replay check", |b| {
+        b.iter(|| {
+            let len = ring.seal(TAG, black_box(&mut buf), PLAINTEXT).unwrap();
+            let opened = ring.open(TAG, black_box(&mut buf[..len])).unwrap();
+            let now = u64::from(opened.timestamp);
+            black_box(filter.check(&opened, now)).unwrap()
         })
     });
 

@@ -12,6 +12,7 @@ use swim_node::{Clock, NodeSwim, Replies, Request};
 use crate::envelope::{OpenError, ENVELOPE_HEADER_LEN, ENVELOPE_OVERHEAD};
 use crate::identity::IdentityStore;
 use crate::keyring::{KeyError, KeyId, Keyring};
+use crate::replay::{unix_time, ReplayFilter};
 use crate::socket::{canonical, destination, TransportCounters};
 use crate::view::NodeCounters;
 use crate::Event;
@@ -59,6 +60,8 @@ pub(crate) struct Crypto {
     pub keyring: Keyring,
     /// The configured `packet_budget`: the largest datagram on the wire.
     pub datagram_budget: usize,
+    /// Which datagrams of which senders were already accepted.
+    pub replay: ReplayFilter,
 }
 
 /// Everything the node thread owns.
@@ -119,9 +122,13 @@ impl Driver {
     }
 
     fn counters(&self) -> NodeCounters {
+        let mut transport = self.transport;
+        if let Some(crypto) = &self.crypto {
+            transport.replay_evictions = crypto.replay.evictions();
+        }
         NodeCounters {
             protocol: self.swim.counters(),
-            transport: self.transport,
+            transport,
         }
     }
 
@@ -272,7 +279,7 @@ impl Driver {
                 }
                 let now = self.now();
                 let datagram = &mut buf[..len];
-                let Some(crypto) = &self.crypto else {
+                let Some(crypto) = &mut self.crypto else {
                     self.swim.handle_datagram(now, from, datagram);
                     return;
                 };
@@ -282,7 +289,17 @@ impl Driver {
                     return;
                 }
                 let tag = self.swim.config().cluster_tag;
-                match crypto.keyring.open(tag, datagram) {
+                // Authenticate first; only then may the header move the
+                // sender's replay window.
+                let accepted = crypto.keyring.open(tag, datagram).and_then(|opened| {
+                    if Some(opened.sender_id) == crypto.keyring.sender_id() {
+                        // One of this node's own datagrams, sent back.
+                        return Err(OpenError::Replayed);
+                    }
+                    crypto.replay.check(&opened, unix_time())?;
+                    Ok(opened)
+                });
+                match accepted {
                     Ok(opened) => {
                         if opened.key_index > 0 {
                             self.transport.opened_with_secondary_key += 1;

@@ -1,6 +1,8 @@
 //! The keys a node encrypts and decrypts its datagrams with.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use chacha20poly1305::aead::{AeadInOut, Generate};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
@@ -139,6 +141,13 @@ impl RingKey {
 ///    key keep being accepted by the nodes not yet switched;
 /// 3. remove the old key everywhere.
 ///
+/// A ring is also a *sender*: it stamps every datagram it seals with its
+/// sender id, drawn from the operating system's generator when it seals
+/// its first datagram, and a counter that grows by one per datagram (see
+/// the [envelope layout](crate#encryption)). A clone of a ring is another
+/// sender: it draws its own id and counts from 0, so that two copies do
+/// not seal datagrams with the same nonce.
+///
 /// The `Debug` output shows [`KeyId`]s, never the keys.
 ///
 /// ```
@@ -155,10 +164,44 @@ impl RingKey {
 /// assert!(!format!("{ring:?}").contains("7, 7"));
 /// # Ok::<(), KeyError>(())
 /// ```
-#[derive(Clone)]
 pub struct Keyring {
     /// The primary key first.
     keys: Vec<RingKey>,
+    /// Who this ring seals as.
+    sender: SenderState,
+}
+
+impl Clone for Keyring {
+    /// The same keys, as a new sender (its own id and counter).
+    fn clone(&self) -> Self {
+        Keyring {
+            keys: self.keys.clone(),
+            sender: SenderState::new(),
+        }
+    }
+}
+
+/// The per-sender part of every sealed datagram's header: a random id and
+/// salt drawn once, and the number of datagrams sealed so far.
+pub(crate) struct SenderState {
+    origin: OnceLock<Origin>,
+    next_counter: AtomicU64,
+}
+
+/// A sender's random id and the random salt that completes its nonces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub id: u64,
+    pub salt: [u8; 4],
+}
+
+impl SenderState {
+    fn new() -> Self {
+        SenderState {
+            origin: OnceLock::new(),
+            next_counter: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Keyring {
@@ -167,6 +210,7 @@ impl Keyring {
     pub fn new(primary: &[u8]) -> Result<Self, KeyError> {
         Ok(Keyring {
             keys: vec![RingKey::new(primary)?],
+            sender: SenderState::new(),
         })
     }
 
@@ -247,10 +291,46 @@ impl Keyring {
         self.keys.iter().map(|k| k.id).collect()
     }
 
+    /// The sender id this ring stamps on the datagrams it seals; `None`
+    /// until it has sealed its first one (the id is drawn then).
+    pub fn sender_id(&self) -> Option<u64> {
+        self.sender.origin.get().map(|o| o.id)
+    }
+
     /// The keys in the order they are tried on an incoming datagram: the
     /// primary first.
     pub(crate) fn keys(&self) -> &[RingKey] {
         &self.keys
+    }
+
+    /// This ring's id and salt, drawn from the operating system's
+    /// generator on first use. `None` if the generator fails.
+    pub(crate) fn origin(&self) -> Option<Origin> {
+        if let Some(origin) = self.sender.origin.get() {
+            return Some(*origin);
+        }
+        let random = XNonce::try_generate().ok()?;
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&random[..8]);
+        let mut salt = [0u8; 4];
+        salt.copy_from_slice(&random[8..12]);
+        let drawn = Origin {
+            id: u64::from_le_bytes(id),
+            salt,
+        };
+        // Another thread sealing with the same ring may have been first:
+        // everyone keeps the value that was stored.
+        Some(*self.sender.origin.get_or_init(|| drawn))
+    }
+
+    /// The counter of the next sealed datagram; `None` once 2^64 − 1
+    /// values have been used (the counter never wraps around to a value
+    /// already sealed with).
+    pub(crate) fn next_counter(&self) -> Option<u64> {
+        self.sender
+            .next_counter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_add(1))
+            .ok()
     }
 }
 
@@ -259,6 +339,7 @@ impl fmt::Debug for Keyring {
         f.debug_struct("Keyring")
             .field("primary", &self.keys[0].id)
             .field("others", &&self.key_ids()[1..])
+            .field("sender_id", &self.sender_id())
             .finish()
     }
 }
@@ -323,6 +404,24 @@ mod tests {
         ] {
             assert!(!text.contains(needle), "{needle} in {text}");
         }
+    }
+
+    #[test]
+    fn the_counter_never_wraps() {
+        use crate::envelope::{SealError, ENVELOPE_OVERHEAD};
+        let ring = Keyring::new(&A).unwrap();
+        ring.sender
+            .next_counter
+            .store(u64::MAX - 1, Ordering::Relaxed);
+        let mut buf = [0u8; ENVELOPE_OVERHEAD];
+        ring.seal(1, &mut buf, 0).unwrap();
+        assert_eq!(ring.open(1, &mut buf).unwrap().counter, u64::MAX - 1);
+        for _ in 0..3 {
+            assert_eq!(ring.seal(1, &mut buf, 0), Err(SealError::CounterExhausted));
+        }
+        // Failed seals left the last datagram (empty, so still sealed) as
+        // it was.
+        assert_eq!(ring.open(1, &mut buf).unwrap().counter, u64::MAX - 1);
     }
 
     #[test]

@@ -80,17 +80,40 @@
 //! Without a keyring, datagrams travel in plaintext and anyone who reaches
 //! the port can forge membership. With [`NodeOptions::keyring`], every
 //! datagram is sealed with XChaCha20-Poly1305 (authenticated encryption)
-//! under the ring's primary key, with a random 24-byte nonce from the
-//! operating system, and the cluster tag as associated data. Incoming
-//! datagrams that no key of the ring opens (wrong key, altered, truncated,
-//! from another cluster, or plaintext) are dropped before the protocol sees
-//! them and counted in [`TransportCounters::decrypt_drops`]. The envelope
-//! layout:
+//! under the ring's primary key. Incoming datagrams that no key of the
+//! ring opens (wrong key, altered, truncated, from another cluster, or
+//! plaintext) are dropped before the protocol sees them and counted in
+//! [`TransportCounters::decrypt_drops`]. The envelope layout (format 2):
 //!
 //! ```text
-//! [version 0xE1: 1][nonce: 24][ciphertext: n][tag: 16]     41 bytes + n
-//! associated data: [version 0xE1][cluster tag, u32 little-endian]
+//! [version 0xE2: 1][sender id: 8][counter: 8][timestamp: 4][salt: 4][ciphertext: n][tag: 16]
+//!                  \__________________ nonce: 24 ___________________/  overhead: 41 bytes
+//! associated data: the 25-byte header, then the cluster tag (u32 little-endian)
 //! ```
+//!
+//! The sender id (random, drawn once per [`Keyring`] value, so once per
+//! node), the counter (one more per datagram the node seals) and the
+//! timestamp (seconds since the UNIX epoch, modulo 2^32) are little-endian;
+//! with the sender's random salt they form the nonce, which therefore
+//! does not repeat under one key (unless two senders drew the same 96
+//! random bits of id and salt). They travel in the clear but are
+//! authenticated: changing any header byte makes the datagram fail to
+//! open.
+//!
+//! **Replays.** A datagram that opens then goes through the node's
+//! [`ReplayFilter`] before the protocol sees it: a copy of a datagram
+//! already accepted from the same sender, a counter [`REPLAY_WINDOW`]
+//! (1024) or more below that sender's highest, or one of the node's own
+//! datagrams sent back to it is dropped and counted as
+//! [`DecryptDrops::replayed`]; a timestamp more than the freshness window
+//! ([`ReplayConfig::freshness`], 120 s by default, set with
+//! [`NodeOptions::replay`]) away from the receiver's clock is dropped and
+//! counted as [`DecryptDrops::stale`]. **Nodes with a keyring need loosely
+//! synchronized clocks** (well within the freshness window; NTP does). At
+//! most [`ReplayConfig::max_senders`] (4096) senders are remembered, the
+//! least recently accepted forgotten first
+//! ([`TransportCounters::replay_evictions`]); the freshness window bounds
+//! what a forgotten sender, or a restarted receiver, lets through again.
 //!
 //! **Budget.** `Config::packet_budget` stays the largest datagram on the
 //! wire: the node runs the protocol with a budget of
@@ -135,6 +158,7 @@ mod identity;
 mod keyring;
 mod node;
 mod options;
+mod replay;
 mod socket;
 mod view;
 
@@ -149,6 +173,9 @@ pub use identity::IDENTITY_FILE;
 pub use keyring::{KeyError, KeyId, Keyring, KEY_LEN, MAX_KEYS};
 pub use node::Node;
 pub use options::NodeOptions;
+pub use replay::{
+    ReplayConfig, ReplayFilter, DEFAULT_FRESHNESS, DEFAULT_MAX_SENDERS, REPLAY_WINDOW,
+};
 pub use socket::TransportCounters;
 pub use view::NodeCounters;
 #[doc(inline)]

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::identity::{clock_generation, IdentityStore};
 use crate::keyring::{KeyError, KeyId, KEY_LEN};
 use crate::options::NodeOptions;
+use crate::replay::ReplayFilter;
 use crate::socket::{advertise_addr, TransportCounters, Waker};
 use crate::view::{LocalInfo, Member, NodeCounters};
 use crate::Event;
@@ -69,6 +70,7 @@ impl Node {
                 Some(Crypto {
                     keyring,
                     datagram_budget: usize::from(configured),
+                    replay: ReplayFilter::new(options.replay),
                 })
             }
             None => None,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use swim_core::Config;
 
 use crate::keyring::Keyring;
+use crate::replay::ReplayConfig;
 
 /// Everything [`Node::start`](crate::Node::start) needs. Build it with
 /// [`NodeOptions::new`] and the chained setters.
@@ -38,6 +39,10 @@ pub struct NodeOptions {
     /// the datagrams on the wire: the swim packet inside each envelope gets
     /// [`ENVELOPE_OVERHEAD`](crate::ENVELOPE_OVERHEAD) bytes less.
     pub keyring: Option<Keyring>,
+    /// With a keyring: the freshness window and the bound on the senders
+    /// the replay filter remembers (see [`ReplayConfig`]). Ignored
+    /// without a keyring.
+    pub replay: ReplayConfig,
 }
 
 impl NodeOptions {
@@ -53,6 +58,7 @@ impl NodeOptions {
             data_dir: None,
             event_capacity: swim_node::DEFAULT_EVENT_CAPACITY,
             keyring: None,
+            replay: ReplayConfig::default(),
         }
     }
 
@@ -69,6 +75,22 @@ impl NodeOptions {
     /// cluster needs a key in common with the others.
     pub fn keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = Some(keyring);
+        self
+    }
+
+    /// Sets the replay protection's freshness window and sender bound
+    /// (only used with a [keyring](NodeOptions::keyring)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use swim_transport_udp::{NodeOptions, ReplayConfig};
+    ///
+    /// let options = NodeOptions::new("127.0.0.1:0".parse().unwrap())
+    ///     .replay(ReplayConfig::default().with_freshness(Duration::from_secs(30)));
+    /// assert_eq!(options.replay.freshness, Duration::from_secs(30));
+    /// ```
+    pub fn replay(mut self, replay: ReplayConfig) -> Self {
+        self.replay = replay;
         self
     }
 }

@@ -38,16 +38,23 @@ pub struct TransportCounters {
     pub events_dropped: u64,
     /// Failed writes of the identity file.
     pub identity_write_errors: u64,
-    /// Incoming datagrams that could not be opened with the keyring, by
-    /// reason; they never reached the protocol. Always zero without a
-    /// keyring.
+    /// Incoming datagrams dropped by the envelope layer, by reason: they
+    /// could not be opened with the keyring, or they opened but were
+    /// replayed or stale (see [`ReplayFilter`](crate::ReplayFilter)); they
+    /// never reached the protocol. Always zero without a keyring.
     pub decrypt_drops: DecryptDrops,
+    /// Senders the replay filter forgot because its table was full
+    /// ([`ReplayConfig::max_senders`](crate::ReplayConfig)); each one
+    /// could have one more of its datagrams replayed, within the freshness
+    /// window. Always zero without a keyring.
+    pub replay_evictions: u64,
     /// Incoming datagrams opened with a key other than the primary one:
     /// some members still seal with an older key (during a rotation, the
     /// old key can be removed once this stops growing everywhere).
     pub opened_with_secondary_key: u64,
     /// Outgoing datagrams dropped because they could not be sealed (the
-    /// operating system's random number generator failed).
+    /// operating system's random number generator failed to give the
+    /// sender id).
     pub seal_errors: u64,
 }
 

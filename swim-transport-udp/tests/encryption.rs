@@ -86,6 +86,9 @@ fn an_encrypted_cluster_converges_and_sees_a_crash_and_a_leave() {
         counters.transport.decrypt_drops.unauthenticated, 0,
         "{counters:?}"
     );
+    // No legitimate datagram was taken for a replay.
+    assert_eq!(counters.transport.decrypt_drops.replayed, 0);
+    assert_eq!(counters.transport.decrypt_drops.stale, 0);
     assert_eq!(counters.transport.seal_errors, 0);
 }
 
