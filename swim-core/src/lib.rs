@@ -67,6 +67,27 @@
 //! assert_eq!(nodes[0].active_members(), 1);
 //! ```
 //!
+//! ## What a node believes
+//!
+//! Any datagram may be forged, replayed or sent from a spoofed address, so a
+//! node checks what it is told before acting on it:
+//!
+//! * a member learned of from others (or heard from once) is a candidate
+//!   until it answers a ping naming its identity: only then is it probed,
+//!   relayed, counted, listed by [`Swim::members`] and reported as
+//!   [`Event::MemberJoined`]; candidates that stay silent are forgotten;
+//! * a newer generation of a member is adopted only when it answers a ping
+//!   naming it, and records about generations never verified are ignored;
+//! * "dead" or "left" said by others about a member seen active is checked
+//!   with a ping carrying the accusation, and ignored if the member answers;
+//! * replies to an address that has not proved it receives traffic (by
+//!   answering such a ping) carry nothing extra and stay within three times
+//!   the bytes it sent; push-pull tables go only to verified members,
+//!   rate-limited ([`Config::sync_reply_rate`]).
+//!
+//! What each check refused is counted in [`Counters`] (`claims_refused`,
+//! `accusations_disproved`, `admissions_failed`, `replies_limited`, ...).
+//!
 //! ## Features
 //!
 //! * default: `#![no_std]`, no allocator. The member table and every queue

@@ -436,7 +436,7 @@ fn no_reply_exceeds_three_times_the_request_to_an_unvalidated_source() {
 }
 
 /// A verified member asking for the table again and again gets it at most
-/// once per probe interval.
+/// once per quarter probe interval.
 #[test]
 fn push_pull_replies_are_rate_limited_per_member() {
     type Node = Swim<u32, Pcg32, 1024, 128>;
@@ -469,7 +469,7 @@ fn push_pull_replies_are_rate_limited_per_member() {
         }
         tables += usize::from(got > 0);
     }
-    // 100 requests over 2 s: at most one table per second.
-    assert!(tables <= 3, "{tables} tables");
+    // 100 requests over 2 s: at most one table per 250 ms.
+    assert!((2..=9).contains(&tables), "{tables} tables");
     assert!(node.counters().sync_replies_limited >= 90);
 }

@@ -913,16 +913,13 @@ fn replies_to_an_unverified_address_stay_within_three_times_what_it_sent() {
     }
 }
 
-/// Reproduces a weakness found by the test above (ignored, as it fails
-/// today): forged accusations told only to the *other* members reach B
-/// anyway, carried by the pings that check them, and each one B refutes
-/// raises its Lifeguard health score (`merge_about_self` counts every
-/// refutation, whoever made the accusation). At the maximum (8), B probes
-/// every 9 s instead of every second, with 9 times the probe timeout, so its
-/// own view detects failures far later. Ten datagrams of 20 bytes from a
-/// non-member do it; a few a minute keep it so.
+/// Forged accusations told only to the *other* members reach B anyway,
+/// carried by the pings that check them. Each refutation used to raise B's
+/// Lifeguard health score, so ten 20-byte datagrams pinned it at the
+/// maximum (8): B probed every 9 s instead of every second, and its own view
+/// detected failures far later. Now only an accusation at B's current
+/// incarnation counts, at most once per shortest suspicion timeout.
 #[test]
-#[ignore = "swim-core weakness: refuting accusations made by non-members raises the health score"]
 fn accusations_by_a_non_member_do_not_slow_the_accused_members_probing() {
     let binary = node_binary();
     let mut nodes = cluster(&binary, HEALTH_LABEL, "local", 3, &[]);

@@ -37,7 +37,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         from_sync: bool,
     ) {
         if id.addr == self.me.id.addr {
-            self.merge_about_self(state, id, incarnation);
+            self.merge_about_self(now, state, id, incarnation);
             return;
         }
         let first_hand = *source == id.addr;
@@ -322,7 +322,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     /// Records about the local node: refute any accusation at or above the
     /// current incarnation; re-gossip the current state over a stale one.
-    fn merge_about_self(&mut self, state: MemberState, id: &Identity<A>, incarnation: u32) {
+    fn merge_about_self(
+        &mut self,
+        now: Instant,
+        state: MemberState,
+        id: &Identity<A>,
+        incarnation: u32,
+    ) {
         if id.generation > self.me.id.generation {
             // A newer process claims this address. Others believe it only if
             // that identity answers their ping, which this process does not:
@@ -359,7 +365,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             }
             _ if incarnation >= self.me.incarnation => {
                 self.counters.suspicions_refuted += 1;
-                if self.config.lifeguard {
+                if self.config.lifeguard && self.refutation_counts_against_health(now, incarnation)
+                {
                     self.health = (self.health + 1).min(self.config.awareness_max);
                 }
                 if incarnation == u32::MAX {
@@ -385,6 +392,25 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 self.requeue_self_state();
             }
         }
+    }
+
+    /// Lifeguard: having to refute a suspicion hints that this node is slow.
+    /// Anyone can write an accusation, though, so only one that names the
+    /// incarnation peers know (an honest suspicion does; a higher one was
+    /// invented) counts, at most once per shortest suspicion timeout: a
+    /// stream of forged accusations cannot slow this node's probing down.
+    fn refutation_counts_against_health(&mut self, now: Instant, incarnation: u32) -> bool {
+        if incarnation != self.me.incarnation {
+            return false;
+        }
+        let (min, _) = self.suspicion_bounds();
+        let quiet = self.last_refutation_penalty.is_none_or(|at| {
+            crate::time::duration_micros(now.saturating_duration_since(at)) >= min
+        });
+        if quiet {
+            self.last_refutation_penalty = Some(now);
+        }
+        quiet
     }
 
     /// Moves the local node to the next generation at incarnation 0, when

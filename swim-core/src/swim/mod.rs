@@ -367,6 +367,8 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     last_chance_seqs: FixedVec<u32, MAX_LAST_CHANCE>,
     leave_done_at: Option<Instant>,
     health: u8,
+    /// When a refutation last raised `health` (see `merge_about_self`).
+    last_refutation_penalty: Option<Instant>,
     last_now: Instant,
     next_probe_at: Instant,
     next_gossip_at: Instant,
@@ -427,6 +429,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             last_chance_seqs: FixedVec::new(),
             leave_done_at: None,
             health: 0,
+            last_refutation_penalty: None,
             last_now: now,
             next_probe_at: first_probe,
             next_gossip_at: now + config.gossip_interval,
