@@ -66,11 +66,14 @@ impl<A: PartialEq + Clone> Ledger<A> {
 const RECENT_REQUESTERS: usize = 16;
 
 /// Rate limit of push-pull replies: a token bucket of bytes (refilled at
-/// `rate` bytes per second, holding at most one second's worth) and at most
-/// one reply per requester per `spacing`.
+/// `rate` bytes per second, holding at most one second's worth; replies are
+/// charged the bytes they actually send, and none starts while the bucket
+/// is in debt) and at most one reply per requester per `spacing`.
 #[derive(Debug)]
 pub(crate) struct SyncReplyLimiter<A> {
-    tokens: u64,
+    /// Bytes that may still be sent; negative while a reply larger than
+    /// what was left is being paid off.
+    tokens: i64,
     refilled_at: Instant,
     recent: FixedVec<(A, Instant), RECENT_REQUESTERS>,
     oldest: usize,
@@ -79,39 +82,32 @@ pub(crate) struct SyncReplyLimiter<A> {
 impl<A: PartialEq + Clone> SyncReplyLimiter<A> {
     pub fn new(rate: u32, now: Instant) -> Self {
         SyncReplyLimiter {
-            tokens: u64::from(rate),
+            tokens: i64::from(rate),
             refilled_at: now,
             recent: FixedVec::new(),
             oldest: 0,
         }
     }
 
-    /// Whether a reply of about `cost` bytes to `peer` may go out now;
-    /// if so, it is charged.
+    /// Whether a reply to `peer` may start now (then remembered for the
+    /// spacing); its bytes are charged as they go out ([`Self::charge`]).
     pub fn admit(
         &mut self,
         peer: &A,
-        cost: u64,
         now: Instant,
         rate: u32,
         spacing: core::time::Duration,
     ) -> bool {
-        let elapsed = now.saturating_duration_since(self.refilled_at);
-        let micros = crate::time::duration_micros(elapsed);
-        let refill = micros.saturating_mul(u64::from(rate)) / 1_000_000;
-        self.tokens = self.tokens.saturating_add(refill).min(u64::from(rate));
-        self.refilled_at = now;
+        self.refill(now, rate);
         let recent = self.recent.iter().position(|(a, _)| a == peer);
         if let Some(i) = recent {
             if now < self.recent[i].1 + spacing {
                 return false;
             }
         }
-        // A reply larger than the whole bucket still goes out when it is full.
-        if self.tokens < cost.min(u64::from(rate)) {
+        if self.tokens <= 0 {
             return false;
         }
-        self.tokens = self.tokens.saturating_sub(cost);
         match recent {
             Some(i) => self.recent[i].1 = now,
             None => {
@@ -122,6 +118,21 @@ impl<A: PartialEq + Clone> SyncReplyLimiter<A> {
             }
         }
         true
+    }
+
+    /// `sent` bytes of a reply went out.
+    pub fn charge(&mut self, sent: usize) {
+        let sent = i64::try_from(sent).unwrap_or(i64::MAX);
+        self.tokens = self.tokens.saturating_sub(sent);
+    }
+
+    fn refill(&mut self, now: Instant, rate: u32) {
+        let elapsed = now.saturating_duration_since(self.refilled_at);
+        let micros = crate::time::duration_micros(elapsed);
+        let refill = micros.saturating_mul(u64::from(rate)) / 1_000_000;
+        let refill = i64::try_from(refill).unwrap_or(i64::MAX);
+        self.tokens = self.tokens.saturating_add(refill).min(i64::from(rate));
+        self.refilled_at = now;
     }
 }
 
@@ -158,16 +169,22 @@ mod tests {
         let second = Duration::from_secs(1);
         let t0 = Instant::from_secs(10);
         let mut limiter: SyncReplyLimiter<u32> = SyncReplyLimiter::new(1000, t0);
-        assert!(limiter.admit(&1, 400, t0, 1000, second));
-        assert!(!limiter.admit(&1, 10, t0, 1000, second), "spacing");
-        assert!(limiter.admit(&2, 500, t0, 1000, second));
-        assert!(!limiter.admit(&3, 500, t0, 1000, second), "bucket empty");
+        assert!(limiter.admit(&1, t0, 1000, second));
+        limiter.charge(400);
+        assert!(!limiter.admit(&1, t0, 1000, second), "spacing");
+        assert!(limiter.admit(&2, t0, 1000, second));
+        limiter.charge(900);
+        assert!(!limiter.admit(&3, t0, 1000, second), "in debt");
+        let later = t0 + Duration::from_millis(200);
+        assert!(!limiter.admit(&3, later, 1000, second), "still in debt");
         let later = t0 + Duration::from_millis(500);
-        assert!(limiter.admit(&3, 500, later, 1000, second), "refilled");
+        assert!(limiter.admit(&3, later, 1000, second), "paid off");
         let much_later = t0 + Duration::from_secs(5);
+        limiter.charge(5000);
+        assert!(!limiter.admit(&4, much_later - Duration::from_secs(1), 1000, second));
         assert!(
-            limiter.admit(&1, 5000, much_later, 1000, second),
-            "full bucket"
+            limiter.admit(&4, much_later + Duration::from_secs(5), 1000, second),
+            "full again"
         );
     }
 }

@@ -76,8 +76,8 @@ pub struct Config {
     /// whole table, sent to members that ask for it), with a burst of one
     /// second's worth; requests beyond it are refused and counted. Each
     /// member may also draw at most one reply per quarter probe interval.
-    /// The default, 16 MiB/s, lets one seed serve a thousand nodes joining
-    /// at once.
+    /// The default, 32 MiB/s, lets one seed serve two thousand nodes
+    /// joining within two seconds.
     pub sync_reply_rate: u32,
     /// First delay between join attempts; doubles up to `join_retry_max`.
     pub join_retry_initial: Duration,
@@ -115,7 +115,7 @@ impl Config {
             broadcast_share_percent: 30,
             event_queue_len: 4096,
             max_concurrent_syncs: 8,
-            sync_reply_rate: 16 << 20,
+            sync_reply_rate: 32 << 20,
             join_retry_initial: Duration::from_millis(500),
             join_retry_max: Duration::from_secs(30),
             leave_propagate_time: Duration::from_secs(1),

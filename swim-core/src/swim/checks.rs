@@ -80,8 +80,18 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 return true;
             }
             m.urgent = true;
-            // If the front is full it keeps its place further back.
-            let _ = self.admissions.push_front(entry, limit);
+            if let Err(entry) = self.admissions.push_front(entry, limit) {
+                // Full: the newest entry (second-hand, most likely) makes
+                // room, and its candidate, left without a place, goes.
+                if let Some((last, last_since)) = self.admissions.pop_back() {
+                    let stale = self.members.get(last).is_none_or(|m| m.since != last_since);
+                    if !stale && last != slot {
+                        self.counters.unverified_evicted += 1;
+                        self.forget_unverified(last);
+                    }
+                }
+                let _ = self.admissions.push_front(entry, limit);
+            }
             return true;
         }
         self.admissions.push_back(entry, limit).is_ok()

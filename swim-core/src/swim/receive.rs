@@ -68,11 +68,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let answers_join = self.me.status == LocalStatus::Idle
             || self.seeds.contains(&from)
             || self.is_validated(&from);
-        if answers_join {
-            if matches!(self.me.status, LocalStatus::Idle | LocalStatus::Joining) {
-                self.finish_join(now, &from);
-            }
-            self.join = None;
+        if answers_join && matches!(self.me.status, LocalStatus::Idle | LocalStatus::Joining) {
+            self.finish_join(now, &from);
         }
         let from_sync = matches!(packet.message, Message::Sync { .. });
         self.corrections.clear();
@@ -109,6 +106,30 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         self.handle_message(now, from, packet.message);
         self.pump_admissions(now);
+        self.end_join_once_others_are_known();
+    }
+
+    /// Join attempts go on (with their backoff) until the node knows a
+    /// member other than its seeds: a seed's first answer may be only its
+    /// own records (the joiner was not verified yet), and its table may be
+    /// refused by the push-pull rate limit while many nodes join at once.
+    fn end_join_once_others_are_known(&mut self) {
+        if self.join.is_none() || self.me.status != LocalStatus::Joined {
+            return;
+        }
+        let seeds_known = self
+            .seeds
+            .iter()
+            .filter(|s| {
+                self.members
+                    .find(s)
+                    .and_then(|slot| self.members.get(slot))
+                    .is_some_and(|m| m.is_full_active())
+            })
+            .count();
+        if self.members.active() > seeds_known {
+            self.join = None;
+        }
     }
 
     fn handle_message(&mut self, now: Instant, from: A, message: Message<'_, A>) {
@@ -189,10 +210,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Sends the whole table to the verified member at `peer`, unless the
     /// push-pull reply rate limit refuses it (counted).
     pub(super) fn reply_with_table(&mut self, now: Instant, peer: A) {
-        // About what the table costs: a record per member, with metadata.
-        let cost = (self.members.verified_len() as u64 + 1).saturating_mul(16);
         let (rate, spacing) = (self.config.sync_reply_rate, self.config.probe_interval / 4);
-        if !self.sync_limiter.admit(&peer, cost, now, rate, spacing) {
+        if !self.sync_limiter.admit(&peer, now, rate, spacing) {
             self.counters.sync_replies_limited += 1;
             return;
         }
@@ -279,7 +298,6 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     fn finish_join(&mut self, now: Instant, answered_by: &A) {
         self.me.status = LocalStatus::Joined;
-        self.join = None;
         // One more push-pull with the node that answered, a probe interval
         // later: nodes that joined through it at the same moment then learn
         // of each other from its fuller table, instead of waiting for gossip

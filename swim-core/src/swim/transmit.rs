@@ -439,6 +439,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if limited {
             self.ledger.spend(&peer, len);
         }
+        if reply && !self_only {
+            self.sync_limiter.charge(len);
+        }
         Some(Transmit {
             destination: peer,
             len,
