@@ -11,15 +11,18 @@
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 use swim_core::wire::codec::{Reader, Writer};
-use swim_core::wire::{encode_packet_start, encode_record, Message, Packet, Record};
+use swim_core::wire::{
+    encode_packet_start, encode_record, Message, Packet, Record, SYNC_JOIN, SYNC_WANT_REPLY,
+};
 use swim_core::{
     Address, Config, Counters, Event, Identity, Instant, LocalEvent, LocalStatus, MemberState,
     QueueLengths, Swim,
@@ -395,6 +398,8 @@ pub struct Sent {
     pub from: u32,
     pub to: u32,
     pub bytes: Vec<u8>,
+    /// For a ping: its sequence number and target.
+    pub ping: Option<(u32, Identity<u32>)>,
 }
 
 fn member_state(rank: u8) -> MemberState {
@@ -477,13 +482,19 @@ fn settle(
         );
         assert_ne!(t.destination, watch.addr, "a node sends to itself");
         let bytes = buf[..t.len].to_vec();
-        if let Err(e) = Packet::<u32>::decode(&bytes, config.cluster_tag) {
-            panic!("a node sent a datagram it cannot decode ({e:?}): {bytes:?}");
-        }
+        let ping = match Packet::<u32>::decode(&bytes, config.cluster_tag) {
+            Ok(Packet {
+                message: Message::Ping { seq, target },
+                ..
+            }) => Some((seq, target)),
+            Ok(_) => None,
+            Err(e) => panic!("a node sent a datagram it cannot decode ({e:?}): {bytes:?}"),
+        };
         sent.push(Sent {
             from: watch.addr,
             to: t.destination,
             bytes,
+            ping,
         });
     }
     BUF.with(|b| b.replace(buf));
@@ -515,6 +526,22 @@ fn settle(
         "health {} above awareness_max",
         local.health
     );
+    // Lifeguard health only rises by a failed probe (1, plus 1 per
+    // ping-req helper that sent no nack) or a refuted accusation (1); it
+    // stays 0 without Lifeguard. Forged input can raise it only through
+    // refutations: an accusation, forged or not, must be refuted.
+    let probes_failed = counters.probes_failed - watch.counters.probes_failed;
+    let refuted = counters.suspicions_refuted - watch.counters.suspicions_refuted;
+    let rise = probes_failed * (1 + u64::from(config.indirect_checks)) + refuted;
+    let before = u64::from(watch.counters.health_score);
+    assert!(
+        u64::from(local.health) <= before + rise,
+        "health rose from {before} to {} with {probes_failed} failed probes and {refuted} refutations",
+        local.health
+    );
+    if !config.lifeguard {
+        assert_eq!(local.health, 0, "health moved without Lifeguard");
+    }
     // Status only moves forward: a node never un-joins, and Left is final.
     let rank = |s: LocalStatus| match s {
         LocalStatus::Idle => 0,
@@ -675,11 +702,12 @@ fn check_refuted(node: &Node, datagram: &[u8], before: &Identity<u32>, drops_bef
 
 #[derive(Arbitrary, Debug)]
 pub enum Step {
-    /// Time passes.
+    /// Time passes (with a lossless network: timers fire on time).
     Advance {
         millis: u16,
     },
-    /// A long pause (up to ~18 hours).
+    /// A long pause (up to ~18 hours; with a lossless network, timers fire
+    /// on time and it stops after 1024 timer rounds).
     Jump {
         secs: u16,
     },
@@ -710,8 +738,9 @@ pub enum Step {
     },
     /// Deliver everything in flight.
     DeliverAll,
-    /// Let the network run: datagrams in flight arrive after a millisecond,
-    /// timers fire when due, for up to ~65 s of virtual time.
+    /// Let the network run: datagrams in flight arrive after a millisecond
+    /// (with a lossless network: at once), timers fire when due, for up to
+    /// ~65 s of virtual time.
     Run {
         millis: u16,
     },
@@ -759,6 +788,20 @@ pub enum Step {
         node: u8,
         new_generation: bool,
     },
+    /// The adversary: a well-formed forged datagram, from any source.
+    Forge {
+        node: u8,
+        from: FSource,
+        message: FForgedMessage,
+        records: Vec<FForgedRecord>,
+    },
+    /// The adversary replays a datagram delivered earlier between nodes: to
+    /// its destination or another node, from its source or another.
+    Replay {
+        index: u8,
+        to: Option<u8>,
+        from: Option<FSource>,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -768,16 +811,211 @@ pub struct StateMachineInput {
     seed: u64,
     /// Extra bytes of the buffer handed to `poll_transmit` beyond the budget.
     buf_extra: u8,
+    /// For the whole run, the network between the nodes loses, delays,
+    /// corrupts and reorders nothing: every datagram a node sends to another
+    /// arrives at once, and time passes only with timers firing when due.
+    /// Only the adversary (injected, raw, forged and replayed datagrams) can
+    /// then make a live node look failed, and it must not manage to
+    /// (`Harness::check_not_evicted`).
+    lossless: bool,
     steps: Vec<Step>,
+}
+
+// ---------------------------------------------------------------------------
+// The adversary
+// ---------------------------------------------------------------------------
+
+/// First invented address: outside the range of nodes and phantoms.
+pub const INVENTED: u32 = 1000;
+/// Invented addresses are `INVENTED..INVENTED + INVENTED_COUNT` (two varint
+/// bytes each).
+pub const INVENTED_COUNT: u8 = 16;
+/// Bytes of a bare admission ping to an address outside the node range:
+/// header 5, type 1, sequence number at most 5, address at most 2 (phantoms
+/// and invented addresses), generation at most 5.
+pub const ADMISSION_PING: u64 = 18;
+/// A node sends an address that is not a verified member at most this many
+/// times the bytes it received from it, plus its admission pings.
+pub const AMPLIFICATION: u64 = 3;
+/// Zero-latency delivery rounds at one instant before the harness decides
+/// that the nodes never stop answering each other.
+const FLUSH_ROUNDS: usize = 256;
+/// Datagrams between nodes remembered for replays.
+const REPLAYABLE: usize = 64;
+/// Latest ping sequence numbers of each node the adversary can see.
+const SEEN_SEQS: usize = 16;
+/// Timer rounds of one lossless input (a few minutes of a small cluster's
+/// life); once they are used up the clock stops, which keeps executions
+/// fast (and the corpus replay quick).
+const LOSSLESS_ROUNDS: u32 = 4096;
+
+/// A source address the adversary claims, or an address its records name.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum FSource {
+    /// A node's address (as a source: never the receiver's own).
+    Node(u8),
+    /// A phantom: an address below [`IDENTITIES`] where no node runs.
+    Phantom(u8),
+    /// An invented address, [`INVENTED`] and above.
+    Invented(u8),
+}
+
+/// A value relative to the real one: a node's current generation or
+/// incarnation (0 for an outside address, or a metadata version).
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum FOffset {
+    Same,
+    Below(u8),
+    Above(u8),
+    /// At the top of the range.
+    Top(u8),
+    Value(u8),
+}
+
+impl FOffset {
+    fn apply(self, real: u32) -> u32 {
+        match self {
+            FOffset::Same => real,
+            FOffset::Below(d) => real.saturating_sub(1 + u32::from(d % 4)),
+            FOffset::Above(d) => real.saturating_add(1 + u32::from(d % 4)),
+            FOffset::Top(d) => u32::MAX - u32::from(d % 3),
+            FOffset::Value(v) => u32::from(v),
+        }
+    }
+}
+
+/// Whom a forged record, ping or ping-req names: a node at a generation
+/// relative to its current one, or an outside address.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub struct FSubject {
+    who: FSource,
+    generation: FOffset,
+}
+
+/// A sequence number: any, or one of the latest pings of a node (what an
+/// on-path adversary sees; an ack with it proves nothing about the address
+/// the ping went to, so the harness books it as that address answering).
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum FSeq {
+    Any(u32),
+    Seen { node: u8, nth: u8 },
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum FForgedMessage {
+    /// Naming the receiver (right target) or anyone else (wrong target).
+    Ping {
+        seq: FSeq,
+        target: FSubject,
+    },
+    Ack {
+        seq: FSeq,
+    },
+    /// For a member the receiver knows, or anyone else.
+    PingReq {
+        seq: FSeq,
+        target: FSubject,
+    },
+    Nack {
+        seq: FSeq,
+    },
+    Gossip,
+    /// Any valid flags: want-reply, join.
+    Sync {
+        flags: u8,
+    },
+    Direct {
+        len: u16,
+    },
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+pub enum FForgedRecord {
+    /// Alive, suspect, dead or left (`state` modulo 4).
+    Member {
+        state: u8,
+        about: FSubject,
+        incarnation: FOffset,
+        accuser: FSource,
+    },
+    Meta {
+        about: FSubject,
+        version: FOffset,
+        len: u16,
+    },
+    Broadcast {
+        origin: FSubject,
+        epoch: u32,
+        seq: u8,
+        key: Option<u8>,
+        len: u16,
+    },
+}
+
+/// The worst ratio seen, over every node and outside address, of the bytes
+/// a node sent there to what the adversary allowed (invariant 3), as `f64`
+/// bits.
+static WORST_AMPLIFICATION: AtomicU64 = AtomicU64::new(0);
+
+/// The worst ratio seen so far (in this process) of the bytes a node sent to
+/// an address outside the node range to
+/// `AMPLIFICATION x bytes received from it + ADMISSION_PING x records naming
+/// it`; at most 1, or a check failed.
+pub fn worst_amplification() -> f64 {
+    f64::from_bits(WORST_AMPLIFICATION.load(Ordering::Relaxed))
+}
+
+/// What the harness saw of one node's traffic, for the adversary's
+/// invariants. Reset when the node restarts.
+#[derive(Default)]
+struct Books {
+    /// Pings it sent: sequence number -> (when, destination, target).
+    pings: BTreeMap<u32, (Instant, u32, Identity<u32>)>,
+    /// Sequence numbers of its latest pings, latest last.
+    seen: VecDeque<u32>,
+    /// Outside addresses that answered it: an ack carrying the sequence
+    /// number of a ping it sent there reached it (only someone who saw the
+    /// ping can send one).
+    answered: BTreeSet<u32>,
+    /// Node addresses for which an ack reached it answering a ping that
+    /// named an identity the node there does not have (again only someone
+    /// who saw the ping can send it).
+    impersonated: BTreeSet<u32>,
+    /// Outside addresses it was told to join through.
+    seeds: BTreeSet<u32>,
+    /// Per outside address: bytes it sent there...
+    sent_to: BTreeMap<u32, u64>,
+    /// ... bytes it received claiming that address as source ...
+    claimed: BTreeMap<u32, u64>,
+    /// ... and membership records it received naming that address.
+    named: BTreeMap<u32, u64>,
 }
 
 struct Harness {
     config: Config,
     nodes: Vec<(Node, Watch)>,
+    books: Vec<Books>,
     now: Instant,
     in_flight: Vec<Sent>,
     buf_extra: usize,
     seed: u64,
+    lossless: bool,
+    /// Timer rounds left to this lossless input.
+    rounds_left: u32,
+    /// The generation each node's current process started with: an
+    /// identity with an older one belonged to a process that ended.
+    first_generation: Vec<u32>,
+    /// Identities of processes that called `leave`.
+    departed: BTreeSet<(u32, u32)>,
+    /// Datagrams delivered between nodes, latest last, for replays.
+    delivered: VecDeque<Sent>,
+    /// For the diagnosis of a broken invariant 1: node addresses a forged
+    /// datagram accused of being suspect (a Suspect record, or a Dead one in
+    /// a push-pull, which reads as Suspect), to any node...
+    forged_suspect: BTreeSet<u32>,
+    /// ... and node addresses that a node received a Left record about
+    /// from that very address, which the node there never sent.
+    spoofed_left: BTreeSet<u32>,
 }
 
 impl Harness {
@@ -785,13 +1023,32 @@ impl Harness {
         usize::from(n) % self.nodes.len()
     }
 
+    /// Number of nodes: they have the addresses `0..count`.
+    fn count(&self) -> u32 {
+        self.nodes.len() as u32
+    }
+
     fn settle(&mut self, i: usize, now: Instant) {
         let (node, watch) = &mut self.nodes[i];
-        let (sent, _) = settle(node, watch, now, self.buf_extra);
+        let declared = watch.counters.members_declared_dead;
+        let (sent, events) = settle(node, watch, now, self.buf_extra);
+        let timed_out = watch.counters.members_declared_dead > declared;
+        let at = self.now.max(now);
+        for s in &sent {
+            self.account_sent(i, at, s);
+        }
+        if self.lossless {
+            for e in &events {
+                self.check_not_evicted(i, e, timed_out);
+            }
+        }
+        self.check_listed(i);
         self.in_flight.extend(sent);
-        // A bounded network: the oldest datagrams are lost.
-        let excess = self.in_flight.len().saturating_sub(256);
-        self.in_flight.drain(..excess);
+        if !self.lossless {
+            // A bounded network: the oldest datagrams are lost.
+            let excess = self.in_flight.len().saturating_sub(256);
+            self.in_flight.drain(..excess);
+        }
     }
 
     /// A source address for an injected datagram: any identity but the
@@ -805,10 +1062,169 @@ impl Harness {
         }
     }
 
-    fn deliver(&mut self, to: u32, from: u32, bytes: &[u8]) {
+    /// The address `s` stands for.
+    fn address(&self, s: FSource) -> u32 {
+        let count = self.count();
+        match s {
+            FSource::Node(n) => u32::from(n) % count,
+            FSource::Phantom(n) => count + u32::from(n) % (u32::from(IDENTITIES) - count),
+            FSource::Invented(n) => INVENTED + u32::from(n % INVENTED_COUNT),
+        }
+    }
+
+    /// A forged source address for a datagram to `to`: never `to` itself.
+    fn forged_source(&self, s: FSource, to: u32) -> u32 {
+        let addr = self.address(s);
+        if addr != to {
+            addr
+        } else if self.count() > 1 {
+            (addr + 1) % self.count()
+        } else {
+            self.count()
+        }
+    }
+
+    /// The identity `s` names, at a generation relative to the current one
+    /// of the node there.
+    fn identity(&self, s: FSubject) -> Identity<u32> {
+        let addr = self.address(s.who);
+        let current = self
+            .nodes
+            .get(addr as usize)
+            .map_or(0, |(n, _)| n.local().identity.generation);
+        Identity::new(addr, s.generation.apply(current))
+    }
+
+    /// An incarnation relative to the current one of the node `s` names.
+    fn incarnation(&self, s: FSubject, offset: FOffset) -> u32 {
+        let addr = self.address(s.who);
+        let current = self
+            .nodes
+            .get(addr as usize)
+            .map_or(0, |(n, _)| n.local().incarnation);
+        offset.apply(current)
+    }
+
+    fn seq(&self, s: FSeq) -> u32 {
+        match s {
+            FSeq::Any(seq) => seq,
+            FSeq::Seen { node, nth } => {
+                let seen = &self.books[self.node_index(node)].seen;
+                let n = usize::from(nth);
+                seen.iter()
+                    .rev()
+                    .nth(n % seen.len().max(1))
+                    .copied()
+                    .unwrap_or(0)
+            }
+        }
+    }
+
+    /// Encodes a forged datagram within the packet budget; records that do
+    /// not fit are left out.
+    fn forge(&self, message: &FForgedMessage, records: &[FForgedRecord]) -> Vec<u8> {
+        let mut buf = vec![0u8; usize::from(self.config.packet_budget)];
+        let mut w = Writer::new(&mut buf);
+        let payload;
+        let message = match message {
+            FForgedMessage::Ping { seq, target } => Message::Ping {
+                seq: self.seq(*seq),
+                target: self.identity(*target),
+            },
+            FForgedMessage::Ack { seq } => Message::Ack {
+                seq: self.seq(*seq),
+            },
+            FForgedMessage::PingReq { seq, target } => Message::PingReq {
+                seq: self.seq(*seq),
+                target: self.identity(*target),
+            },
+            FForgedMessage::Nack { seq } => Message::Nack {
+                seq: self.seq(*seq),
+            },
+            FForgedMessage::Gossip => Message::Gossip,
+            FForgedMessage::Sync { flags } => Message::Sync {
+                flags: flags & (SYNC_WANT_REPLY | SYNC_JOIN),
+            },
+            FForgedMessage::Direct { len } => {
+                payload = fill(*len, BLOB + 8);
+                Message::Direct { payload: &payload }
+            }
+        };
+        encode_packet_start(&mut w, self.config.cluster_tag, &message)
+            .expect("a message fits the smallest budget");
+        for r in records {
+            let data;
+            let record = match r {
+                FForgedRecord::Member {
+                    state,
+                    about,
+                    incarnation,
+                    accuser,
+                } => {
+                    let state = member_state(*state);
+                    Record::Member {
+                        state,
+                        id: self.identity(*about),
+                        incarnation: self.incarnation(*about, *incarnation),
+                        accuser: (state == MemberState::Suspect).then(|| self.address(*accuser)),
+                    }
+                }
+                FForgedRecord::Meta {
+                    about,
+                    version,
+                    len,
+                } => {
+                    data = fill(*len, BLOB + 8);
+                    Record::Meta {
+                        id: self.identity(*about),
+                        version: version.apply(0),
+                        data: &data,
+                    }
+                }
+                FForgedRecord::Broadcast {
+                    origin,
+                    epoch,
+                    seq,
+                    key,
+                    len,
+                } => {
+                    data = fill(*len, BLOB + 8);
+                    Record::Broadcast {
+                        origin: self.identity(*origin),
+                        epoch: *epoch,
+                        seq: u32::from(*seq),
+                        key: key.map(u64::from),
+                        payload: &data,
+                    }
+                }
+            };
+            if encode_record(&mut w, &record).is_none() {
+                break;
+            }
+        }
+        let len = w.len();
+        buf.truncate(len);
+        buf
+    }
+
+    /// Delivers a datagram to the node at `to`, if any. `genuine`: a node
+    /// sent it (then it may be replayed later).
+    fn deliver(&mut self, to: u32, from: u32, bytes: &[u8], genuine: bool) {
         let Some(i) = self.nodes.iter().position(|(_, w)| w.addr == to) else {
             return;
         };
+        self.account_received(i, from, bytes, genuine);
+        if genuine {
+            if self.delivered.len() == REPLAYABLE {
+                self.delivered.pop_front();
+            }
+            self.delivered.push_back(Sent {
+                from,
+                to,
+                bytes: bytes.to_vec(),
+                ping: None,
+            });
+        }
         let now = self.now;
         let drops = self.nodes[i].0.counters().drops.total();
         let identity = self.nodes[i].0.local().identity.clone();
@@ -817,14 +1233,196 @@ impl Harness {
         self.settle(i, now);
     }
 
+    /// Books a datagram delivered to node `i`: bytes from an outside
+    /// source, membership records naming outside addresses, and acks
+    /// answering pings to outside addresses or to identities the node there
+    /// does not have.
+    fn account_received(&mut self, i: usize, from: u32, bytes: &[u8], genuine: bool) {
+        let count = self.count();
+        if from >= count {
+            *self.books[i].claimed.entry(from).or_default() += bytes.len() as u64;
+        }
+        let Ok(packet) = Packet::<u32>::decode(bytes, self.config.cluster_tag) else {
+            return;
+        };
+        let sync = matches!(packet.message, Message::Sync { .. });
+        for r in packet.records().flatten() {
+            let Record::Member { id, state, .. } = r else {
+                continue;
+            };
+            if id.addr >= count {
+                *self.books[i].named.entry(id.addr).or_default() += 1;
+            } else if !genuine {
+                match state {
+                    MemberState::Suspect => {
+                        self.forged_suspect.insert(id.addr);
+                    }
+                    MemberState::Dead if sync => {
+                        self.forged_suspect.insert(id.addr);
+                    }
+                    MemberState::Left if id.addr == from => {
+                        self.spoofed_left.insert(id.addr);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let Message::Ack { seq } = packet.message else {
+            return;
+        };
+        let Some((_, to, target)) = self.books[i].pings.get(&seq).cloned() else {
+            return;
+        };
+        if to >= count {
+            self.books[i].answered.insert(to);
+        } else if *self.nodes[to as usize].0.local().identity != target {
+            self.books[i].impersonated.insert(to);
+        }
+    }
+
+    /// Books a datagram node `i` sent, and checks invariant 3: what a node
+    /// sends to an address outside the node range (a spoofed source, an
+    /// invented member) that never answered it and is not one of its seeds
+    /// stays within `AMPLIFICATION` times the bytes received claiming that
+    /// address plus one bare admission ping per membership record naming it.
+    fn account_sent(&mut self, i: usize, at: Instant, s: &Sent) {
+        let count = self.count();
+        let horizon = self
+            .config
+            .probe_interval
+            .saturating_mul(u32::from(self.config.awareness_max) + 2);
+        let b = &mut self.books[i];
+        if let Some((seq, target)) = &s.ping {
+            if b.pings.len() >= 1024 {
+                // Pings older than the longest probe period cannot be
+                // answered any more.
+                b.pings.retain(|_, (when, ..)| *when + horizon >= at);
+            }
+            b.pings.insert(*seq, (at, s.to, target.clone()));
+            if b.seen.len() == SEEN_SEQS {
+                b.seen.pop_front();
+            }
+            b.seen.push_back(*seq);
+        }
+        if s.to < count {
+            return;
+        }
+        let total = b.sent_to.entry(s.to).or_default();
+        *total += s.bytes.len() as u64;
+        if b.answered.contains(&s.to) || b.seeds.contains(&s.to) {
+            return;
+        }
+        let claimed = b.claimed.get(&s.to).copied().unwrap_or(0);
+        let named = b.named.get(&s.to).copied().unwrap_or(0);
+        let allowed = AMPLIFICATION * claimed + ADMISSION_PING * named;
+        assert!(
+            *total <= allowed,
+            "node {i} sent {total} bytes to {}, where no node runs: more than \
+             {AMPLIFICATION} x the {claimed} bytes received from it plus \
+             {ADMISSION_PING} per membership record naming it ({named})",
+            s.to
+        );
+        let ratio = *total as f64 / allowed as f64;
+        WORST_AMPLIFICATION.fetch_max(ratio.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Invariant 2: a node lists a member at an address outside the node
+    /// range only if that address answered one of its pings (nobody lives
+    /// there, so only an adversary that saw the ping); such members are
+    /// therefore never counted by `active_members()` either (which the
+    /// table checks of `settle` tie to what `members()` lists).
+    fn check_listed(&self, i: usize) {
+        let count = self.count();
+        let (node, _) = &self.nodes[i];
+        for m in node.members() {
+            let addr = m.identity.addr;
+            assert!(
+                addr < count || self.books[i].answered.contains(&addr),
+                "node {i} lists {m:?}, where no node runs, though nothing answered its pings there"
+            );
+        }
+    }
+
+    /// Invariant 1, with a lossless network: no node reports a running node
+    /// failed or left. Exempt are identities of processes that ended (older
+    /// than the generation the current process started with), identities
+    /// that called `leave`, and node addresses for which the observer got an
+    /// ack to a ping naming an identity the node there does not have (an
+    /// on-path adversary that saw the ping can make it adopt a generation
+    /// nobody runs, which then fails).
+    fn check_not_evicted(&self, i: usize, e: &Event<u32, BLOB>, timed_out: bool) {
+        let (Event::MemberFailed(id) | Event::MemberLeft(id)) = e else {
+            return;
+        };
+        let addr = id.addr;
+        if addr >= self.count()
+            || id.generation < self.first_generation[addr as usize]
+            || self.departed.contains(&(addr, id.generation))
+            || self.books[i].impersonated.contains(&addr)
+        {
+            return;
+        }
+        let local = self.nodes[addr as usize].0.local();
+        let lifeguard = self.config.lifeguard;
+        let suspected = self.forged_suspect.contains(&addr);
+        let diagnosis = match e {
+            Event::MemberLeft(_) if self.spoofed_left.contains(&addr) => {
+                "it believed a Left record from the member's own address, which the member \
+                 never sent (spoofed source)"
+            }
+            _ if id.generation < local.identity.generation => {
+                "the member moved to a new generation (which an accusation at the top \
+                 incarnation forces) that the observer never adopted, and the old identity \
+                 no longer answers"
+            }
+            Event::MemberFailed(_) if suspected && !timed_out => {
+                "it believed a Dead record without a check, a forged suspicion making it \
+                 look credible"
+            }
+            Event::MemberFailed(_) if suspected && !lifeguard => {
+                "a forged suspicion expired before the member's refutation reached it \
+                 (no Lifeguard: no last-chance ping)"
+            }
+            Event::MemberFailed(_) if suspected => {
+                "a forged suspicion expired before the member's refutation reached it \
+                 (despite Lifeguard's last-chance ping)"
+            }
+            _ => "unknown",
+        };
+        panic!(
+            "lossless network, yet node {i} reports {e:?} while node {addr} runs as {:?} \
+             (incarnation {}, {:?}) and never left: forged input evicted a live member. \
+             Diagnosis: {diagnosis}",
+            local.identity, local.incarnation, local.status
+        );
+    }
+
+    /// With a lossless network: delivers everything in flight at once,
+    /// and what that makes the nodes send, until nothing is left.
+    fn flush(&mut self) {
+        for _ in 0..FLUSH_ROUNDS {
+            if self.in_flight.is_empty() {
+                return;
+            }
+            for d in std::mem::take(&mut self.in_flight) {
+                self.deliver(d.to, d.from, &d.bytes, true);
+            }
+        }
+        panic!(
+            "the nodes keep answering each other at one instant: {} datagrams still in flight after {FLUSH_ROUNDS} rounds",
+            self.in_flight.len()
+        );
+    }
+
     fn pick(&self, index: u8) -> Option<usize> {
         (!self.in_flight.is_empty()).then(|| usize::from(index) % self.in_flight.len())
     }
 }
 
 /// An arbitrary sequence of time steps, datagrams (structured, raw,
-/// delivered, lost, duplicated, corrupted), timeouts and commands applied
-/// to one to three nodes, with every invariant checked after every step.
+/// forged, replayed, delivered, lost, duplicated, corrupted), timeouts and
+/// commands applied to one to three nodes, with every invariant checked
+/// after every step.
 pub fn state_machine(data: &[u8]) {
     let Some(input) = structured::<StateMachineInput>(data) else {
         return;
@@ -835,10 +1433,18 @@ pub fn state_machine(data: &[u8]) {
     let mut h = Harness {
         config: config.clone(),
         nodes: Vec::new(),
+        books: Vec::new(),
         now,
         in_flight: Vec::new(),
         buf_extra: usize::from(input.buf_extra) * 64,
         seed: input.seed,
+        lossless: input.lossless,
+        rounds_left: LOSSLESS_ROUNDS,
+        first_generation: vec![1; count],
+        departed: BTreeSet::new(),
+        delivered: VecDeque::new(),
+        forged_suspect: BTreeSet::new(),
+        spoofed_left: BTreeSet::new(),
     };
     for addr in 0..count as u32 {
         let rng = Pcg32::seed_from_u64(input.seed ^ u64::from(addr));
@@ -846,17 +1452,35 @@ pub fn state_machine(data: &[u8]) {
             Node::new(Identity::new(addr, 1), config.clone(), rng, now).expect("valid config");
         let watch = Watch::new(&node);
         h.nodes.push((node, watch));
+        h.books.push(Books::default());
     }
     for step in input.steps.into_iter().take(MAX_STEPS) {
         run_step(&mut h, step);
+        if h.lossless {
+            h.flush();
+        }
     }
 }
 
 fn run_step(h: &mut Harness, step: Step) {
     let now = h.now;
     match step {
-        Step::Advance { millis } => h.now += Duration::from_millis(u64::from(millis)),
-        Step::Jump { secs } => h.now += Duration::from_secs(u64::from(secs)),
+        Step::Advance { millis } => {
+            let span = Duration::from_millis(u64::from(millis));
+            if h.lossless {
+                run_on_time(h, span);
+            } else {
+                h.now += span;
+            }
+        }
+        Step::Jump { secs } => {
+            let span = Duration::from_secs(u64::from(secs));
+            if h.lossless {
+                run_on_time(h, span);
+            } else {
+                h.now += span;
+            }
+        }
         Step::ClockBack { node, millis } => {
             let i = h.node_index(node);
             let earlier =
@@ -880,13 +1504,13 @@ fn run_step(h: &mut Harness, step: Step) {
         Step::Deliver { index } => {
             if let Some(k) = h.pick(index) {
                 let d = h.in_flight.remove(k);
-                h.deliver(d.to, d.from, &d.bytes);
+                h.deliver(d.to, d.from, &d.bytes, true);
             }
         }
         Step::Duplicate { index } => {
             if let Some(k) = h.pick(index) {
                 let d = h.in_flight[k].clone();
-                h.deliver(d.to, d.from, &d.bytes);
+                h.deliver(d.to, d.from, &d.bytes, true);
             }
         }
         Step::Corrupt { index, at, xor } => {
@@ -896,16 +1520,23 @@ fn run_step(h: &mut Harness, step: Step) {
                     let at = usize::from(at) % d.bytes.len();
                     d.bytes[at] ^= xor;
                 }
-                h.deliver(d.to, d.from, &d.bytes);
+                h.deliver(d.to, d.from, &d.bytes, false);
             }
         }
         Step::DeliverAll => {
             let batch = std::mem::take(&mut h.in_flight);
             for d in batch {
-                h.deliver(d.to, d.from, &d.bytes);
+                h.deliver(d.to, d.from, &d.bytes, true);
             }
         }
-        Step::Run { millis } => run_network(h, Duration::from_millis(u64::from(millis))),
+        Step::Run { millis } => {
+            let span = Duration::from_millis(u64::from(millis));
+            if h.lossless {
+                run_on_time(h, span);
+            } else {
+                run_network(h, span);
+            }
+        }
         Step::Lose { index } => {
             if let Some(k) = h.pick(index) {
                 h.in_flight.remove(k);
@@ -917,11 +1548,12 @@ fn run_step(h: &mut Harness, step: Step) {
             datagram,
         } => {
             let i = h.node_index(node);
-            let seq_hint = last_seq_sent(&h.in_flight, h.nodes[i].1.addr);
+            let tag = h.config.cluster_tag;
+            let seq_hint = last_seq_sent(&h.in_flight, h.nodes[i].1.addr, tag);
             let budget = usize::from(h.config.packet_budget);
-            let bytes = encode_datagram(&datagram, h.config.cluster_tag, budget, seq_hint);
+            let bytes = encode_datagram(&datagram, tag, budget, seq_hint);
             let to = h.nodes[i].1.addr;
-            h.deliver(to, h.source(from, to), &bytes);
+            h.deliver(to, h.source(from, to), &bytes, false);
         }
         Step::Raw {
             node,
@@ -937,19 +1569,32 @@ fn run_step(h: &mut Harness, step: Step) {
                 bytes = framed;
             }
             let to = h.nodes[i].1.addr;
-            h.deliver(to, h.source(from, to), &bytes);
+            h.deliver(to, h.source(from, to), &bytes, false);
         }
         Step::Join { node, seeds } => {
             let i = h.node_index(node);
             let list: Vec<u32> = (0..u32::from(IDENTITIES))
                 .filter(|a| seeds & (1 << a) != 0)
                 .collect();
-            let _ = h.nodes[i].0.join(now, &list);
+            if h.nodes[i].0.join(now, &list).is_ok() {
+                // Syncs to seeds are the application's doing, not replies.
+                let count = h.count();
+                h.books[i]
+                    .seeds
+                    .extend(list.iter().filter(|&&a| a >= count));
+            }
             h.settle(i, now);
         }
         Step::Leave { node } => {
             let i = h.node_index(node);
-            let _ = h.nodes[i].0.leave(now);
+            if h.nodes[i].0.leave(now).is_ok() {
+                // Every identity of this process leaves: the current one and
+                // those it left behind when it exhausted an incarnation.
+                let id = h.nodes[i].0.local().identity.clone();
+                for generation in h.first_generation[i]..=id.generation {
+                    h.departed.insert((id.addr, generation));
+                }
+            }
             h.settle(i, now);
         }
         Step::SetMetadata { node, len } => {
@@ -993,6 +1638,31 @@ fn run_step(h: &mut Harness, step: Step) {
                 .with_incarnation(incarnation);
             let watch = Watch::new(&node);
             h.nodes[i] = (node, watch);
+            h.books[i] = Books::default();
+            if new_generation {
+                h.first_generation[i] = generation;
+            }
+        }
+        Step::Forge {
+            node,
+            from,
+            message,
+            records,
+        } => {
+            let i = h.node_index(node);
+            let to = h.nodes[i].1.addr;
+            let from = h.forged_source(from, to);
+            let bytes = h.forge(&message, &records);
+            h.deliver(to, from, &bytes, false);
+        }
+        Step::Replay { index, to, from } => {
+            if h.delivered.is_empty() {
+                return;
+            }
+            let d = h.delivered[usize::from(index) % h.delivered.len()].clone();
+            let to = to.map_or(d.to, |n| h.nodes[h.node_index(n)].1.addr);
+            let from = from.map_or(d.from, |s| h.forged_source(s, to));
+            h.deliver(to, from, &d.bytes, false);
         }
     }
 }
@@ -1004,7 +1674,7 @@ fn run_network(h: &mut Harness, span: Duration) {
     for _ in 0..1024 {
         let batch = std::mem::take(&mut h.in_flight);
         for d in batch {
-            h.deliver(d.to, d.from, &d.bytes);
+            h.deliver(d.to, d.from, &d.bytes, true);
         }
         let now = h.now;
         for i in 0..h.nodes.len() {
@@ -1030,6 +1700,39 @@ fn run_network(h: &mut Harness, span: Duration) {
     }
 }
 
+/// With a lossless network: lets `span` pass with every timer firing when
+/// due and every datagram between nodes delivered at once (at most 1024
+/// timer rounds, and [`LOSSLESS_ROUNDS`] per input, after which the clock
+/// stays where it got).
+fn run_on_time(h: &mut Harness, span: Duration) {
+    let end = h.now + span;
+    for _ in 0..1024 {
+        if h.rounds_left == 0 {
+            return;
+        }
+        h.rounds_left -= 1;
+        h.flush();
+        let now = h.now;
+        for i in 0..h.nodes.len() {
+            if h.nodes[i].0.poll_timeout().is_some_and(|t| t <= now) {
+                h.nodes[i].0.handle_timeout(now);
+                h.settle(i, now);
+            }
+        }
+        h.flush();
+        if now >= end {
+            return;
+        }
+        let next = h
+            .nodes
+            .iter()
+            .filter_map(|(n, _)| n.poll_timeout())
+            .min()
+            .unwrap_or(end);
+        h.now = next.max(now + Duration::from_micros(1)).min(end);
+    }
+}
+
 /// The structured form of a fuzz input, for reports.
 pub fn describe(target: &str, data: &[u8]) -> String {
     match target {
@@ -1041,15 +1744,17 @@ pub fn describe(target: &str, data: &[u8]) -> String {
 
 /// A sequence number close to those `addr` used lately, read from its
 /// datagrams still in flight, so that injected acks and nacks can match.
-fn last_seq_sent(in_flight: &[Sent], addr: u32) -> u32 {
+fn last_seq_sent(in_flight: &[Sent], addr: u32, tag: u32) -> u32 {
     in_flight
         .iter()
         .rev()
         .filter(|d| d.from == addr)
-        .find_map(|d| match Packet::<u32>::decode(&d.bytes, 0).ok()?.message {
-            Message::Ping { seq, .. } | Message::PingReq { seq, .. } => Some(seq),
-            _ => None,
-        })
+        .find_map(
+            |d| match Packet::<u32>::decode(&d.bytes, tag).ok()?.message {
+                Message::Ping { seq, .. } | Message::PingReq { seq, .. } => Some(seq),
+                _ => None,
+            },
+        )
         .unwrap_or(0)
 }
 
