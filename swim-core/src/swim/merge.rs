@@ -105,25 +105,26 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.declared_left = Some(slot);
         }
         let departed = matches!(state, MemberState::Dead | MemberState::Left);
-        if departed && current.state.is_active() && !self.accusation_is_credible(now, slot, state) {
+        let about_to_agree =
+            state == MemberState::Dead && self.about_to_declare(now, slot, incarnation);
+        if departed && current.state.is_active() && !about_to_agree {
             self.check_accusation(now, slot, state, incarnation, accuser);
             return;
         }
         self.apply_member(now, slot, state, incarnation, accuser);
     }
 
-    /// Whether "dead" about an active member may be believed without a
-    /// check: this node suspects it too, for long enough that a verdict
-    /// elsewhere is plausible (half the shortest suspicion timeout).
-    fn accusation_is_credible(&self, now: Instant, slot: Slot, state: MemberState) -> bool {
-        if state != MemberState::Dead {
-            return false;
-        }
-        let (min, _) = self.suspicion_bounds();
-        self.suspicions.iter().any(|s| {
-            s.slot == slot
-                && crate::time::duration_micros(now.saturating_duration_since(s.started)) >= min / 2
-        })
+    /// Whether this node would declare the member dead itself within one
+    /// probe timeout: it times a suspicion at that very incarnation whose
+    /// last-chance ping (Lifeguard) already went out unanswered. A verdict
+    /// from elsewhere then only comes a little early, and a check would
+    /// only delay it; a forged one would need the member to miss the
+    /// last-chance ping as well.
+    fn about_to_declare(&self, now: Instant, slot: Slot, incarnation: u32) -> bool {
+        let timeout = self.config.probe_timeout;
+        self.suspicions
+            .iter()
+            .any(|s| s.slot == slot && s.incarnation == incarnation && now + timeout >= s.deadline)
     }
 
     /// Pings the accused member, carrying the accusation; believed only if

@@ -305,6 +305,11 @@ enum Outgoing<A, const B: usize> {
         to: A,
         payload: Payload<B>,
     },
+    /// The local node's own record, to a node that pinged another
+    /// generation of this address.
+    Announce {
+        to: A,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -45,17 +45,22 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 return;
             }
         };
-        // A target check comes first: a ping meant for a previous process on
-        // this address must not be answered, nor its records trusted.
-        if let Message::Ping { target, .. } = &packet.message {
-            if *target != self.me.id {
-                self.counters.drops.count(DropReason::WrongTarget);
-                return;
-            }
-        }
         if !self.is_validated(&from) {
             // Replies to this address may total three times what it sent.
             self.ledger.credit(&from, datagram.len());
+        }
+        // A target check comes first: a ping meant for a previous process on
+        // this address must not be answered, nor its records trusted. The
+        // prober is told who lives here now, so that it checks and adopts
+        // this generation rather than declare the address dead.
+        if let Message::Ping { target, .. } = &packet.message {
+            if *target != self.me.id {
+                self.counters.drops.count(DropReason::WrongTarget);
+                if target.addr == self.me.id.addr && self.me.status == LocalStatus::Joined {
+                    self.send(Outgoing::Announce { to: from });
+                }
+                return;
+            }
         }
         if let Some(slot) = self.members.find(&from) {
             if self.members.get(slot).is_some_and(|m| !m.verified) {

@@ -61,11 +61,15 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             | Outgoing::Nack { to, .. }
             | Outgoing::Gossip { to }
             | Outgoing::Correction { to, .. }
-            | Outgoing::Direct { to, .. } => to.clone(),
+            | Outgoing::Direct { to, .. }
+            | Outgoing::Announce { to } => to.clone(),
         };
         let is_reply = matches!(
             outgoing,
-            Outgoing::Ack { .. } | Outgoing::Nack { .. } | Outgoing::Correction { .. }
+            Outgoing::Ack { .. }
+                | Outgoing::Nack { .. }
+                | Outgoing::Correction { .. }
+                | Outgoing::Announce { .. }
         );
         let validated = self.is_validated(&to);
         // A reply to an address that has not proved it receives traffic
@@ -104,7 +108,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             Outgoing::Ping {
                 carry: Carry::Nothing,
                 ..
-            }
+            } | Outgoing::Announce { .. }
         );
         if validated && !bare {
             self.fill_piggyback(&mut w);
@@ -169,6 +173,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             }
             Outgoing::Direct { payload, .. } => {
                 encode_packet_start::<A>(w, tag, &Message::Direct { payload })?
+            }
+            Outgoing::Announce { .. } => {
+                encode_packet_start::<A>(w, tag, &Message::Gossip)?;
+                if !self.write_state(w, SELF_SLOT) {
+                    return None;
+                }
             }
         }
         Some(w.len())
