@@ -97,6 +97,15 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.admissions.push_back(entry, limit).is_ok()
     }
 
+    /// Queues the candidate at `slot` at the front again, for its current
+    /// identity (its earlier entry was used by a check of another one).
+    fn requeue_admission(&mut self, slot: Slot) {
+        if let Some(m) = self.members.get_mut(slot) {
+            m.urgent = false;
+        }
+        self.queue_admission(slot, true);
+    }
+
     /// Starts admission pings while fewer than the cap are in flight.
     pub(super) fn pump_admissions(&mut self, now: Instant) {
         let wait = self
@@ -212,7 +221,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         if current.is_some_and(|m| !m.verified && m.id != check.target) {
             // The candidate moved to another generation meanwhile: check that.
-            self.queue_admission(check.slot, true);
+            self.requeue_admission(check.slot);
             return true;
         }
         match check.kind {
@@ -265,9 +274,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                     self.forget_unverified(check.slot);
                 }
                 // The candidate moved to another generation meanwhile: check that.
-                CheckKind::Admission if unverified => {
-                    self.queue_admission(check.slot, true);
-                }
+                CheckKind::Admission if unverified => self.requeue_admission(check.slot),
                 CheckKind::Admission => {}
                 CheckKind::Generation { .. } => self.counters.claims_refused += 1,
                 CheckKind::Accusation {
