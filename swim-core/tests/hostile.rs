@@ -298,7 +298,7 @@ fn a_full_table_still_admits_a_real_joiner() {
 /// README's amplification table).
 #[test]
 fn no_reply_exceeds_three_times_the_request_to_an_unvalidated_source() {
-    type Node = Swim<u32, Pcg32, 4096, 128>;
+    type Node = Swim<u32, Pcg32, 320, 128>;
     let config = Config::lan();
     let tag = config.cluster_tag;
     let now = Instant::from_secs(1);
@@ -439,7 +439,7 @@ fn no_reply_exceeds_three_times_the_request_to_an_unvalidated_source() {
 /// once per quarter probe interval.
 #[test]
 fn push_pull_replies_are_rate_limited_per_member() {
-    type Node = Swim<u32, Pcg32, 1024, 128>;
+    type Node = Swim<u32, Pcg32, 64, 128>;
     let config = Config::lan();
     let tag = config.cluster_tag;
     let mut now = Instant::from_secs(1);
