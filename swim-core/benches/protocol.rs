@@ -45,6 +45,7 @@ fn node_with_members(n: u32) -> Node {
         }
         let len = w.len();
         node.handle_datagram(Instant::ZERO, addr(1), &buf[..len]);
+        admit(&mut node, &config);
     }
     drain(&mut node, &mut buf);
     // Let piggybacking use up every record's retransmissions.
@@ -56,6 +57,36 @@ fn node_with_members(n: u32) -> Node {
     }
     assert_eq!(node.active_members(), n as usize);
     node
+}
+
+/// Answers every admission ping as the member would, until none is left:
+/// members learned of become full members once they answer.
+fn admit(node: &mut Node, config: &Config) {
+    let mut buf = [0u8; 1400];
+    loop {
+        let mut acks = Vec::new();
+        while let Some(t) = node.poll_transmit(Instant::ZERO, &mut buf) {
+            let packet =
+                swim_core::wire::Packet::<SocketAddr>::decode(&buf[..t.len], config.cluster_tag);
+            if let Ok(swim_core::wire::Packet {
+                message: Message::Ping { seq, .. },
+                ..
+            }) = packet
+            {
+                acks.push((t.destination, seq));
+            }
+        }
+        if acks.is_empty() {
+            return;
+        }
+        for (from, seq) in acks {
+            let mut w = Writer::new(&mut buf);
+            encode_packet_start::<SocketAddr>(&mut w, config.cluster_tag, &Message::Ack { seq })
+                .unwrap();
+            let len = w.len();
+            node.handle_datagram(Instant::ZERO, from, &buf[..len]);
+        }
+    }
 }
 
 fn drain(node: &mut Node, buf: &mut [u8]) {

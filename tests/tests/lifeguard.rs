@@ -115,7 +115,7 @@ fn compare(
 /// Isolated pauses (the words read literally), 100 nodes, local
 /// preset, 10 virtual minutes, seeds 1-6: with swim-core 2e0eb14, 0 with
 /// Lifeguard, 25 without (seeds 1:2 2:8 3:1 4:5 5:3 6:6); since forged
-/// input is checked, 0 and 29 (1:9 2:4 3:6 4:4 5:4 6:2). Each of those is
+/// input is checked, 0 and 32 (1:9 2:4 3:6 4:4 5:7 6:2). Each of those is
 /// the paused node declared dead after it resumed and refuted, by a member
 /// that missed the refutation; Lifeguard's last-chance ping (the suspicion
 /// rides on one more ping a probe timeout before the deadline, and the
@@ -136,8 +136,8 @@ fn lifeguard_ten_times_fewer_false_positives() {
 /// 1-40: measured at workspace commit 306676d, 0 false positives with
 /// Lifeguard, 17 without (seeds 7:2, 15:10, 17:1, 30:3, 38:1; six
 /// incidents, each the paused node declared dead by one or more members);
-/// since accusations are checked with a ping, 0 and 5 (seeds 8:2, 19:1,
-/// 22:1, 37:1).
+/// since accusations are checked with a ping, 0 and 6 (seeds 8:2, 15:1,
+/// 22:1, 26:2).
 /// At n = 10 the suspicion floor (4 s) is shorter than the longest pause,
 /// so a suspicion raised early in a pause can expire while the node has
 /// just resumed. Plain SWIM's pings to a suspect carry nothing once the
@@ -153,7 +153,7 @@ fn lifeguard_ten_times_fewer_false_positives() {
 fn lifeguard_ten_times_fewer_false_positives_back_to_back_pauses() {
     let [(with, with_seeds), (without, without_seeds)] =
         compare(10, &Config::lan(), BACK_TO_BACK, 0.01, 1..=40);
-    // Plain SWIM must still show the problem (measured 17 at 306676d, 5
+    // Plain SWIM must still show the problem (measured 17 at 306676d, 6
     // since "dead" said by others is checked with a ping first: a resumed
     // node that answers it is no longer declared dead by those who only
     // heard the verdict), and Lifeguard must stay at least 10x below it

@@ -45,7 +45,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 return;
             }
         };
-        if !self.is_validated(&from) {
+        let source = self.members.find(&from);
+        let source_verified = source
+            .and_then(|slot| self.members.get(slot))
+            .map(|m| m.verified);
+        if source_verified != Some(true) {
             // Replies to this address may total three times what it sent.
             self.ledger.credit(&from, datagram.len());
         }
@@ -62,17 +66,15 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 return;
             }
         }
-        if let Some(slot) = self.members.find(&from) {
-            if self.members.get(slot).is_some_and(|m| !m.verified) {
-                // A candidate speaks for itself: check it first.
-                self.queue_admission(slot, true);
-            }
+        if let (Some(slot), Some(false)) = (source, source_verified) {
+            // A candidate speaks for itself: check it first.
+            self.queue_admission(slot, true);
         }
         // A joining node is answered by a seed (or by a member it verified);
         // anyone else's datagram must not end its join attempts.
         let answers_join = self.me.status == LocalStatus::Idle
             || self.seeds.contains(&from)
-            || self.is_validated(&from);
+            || source_verified == Some(true);
         if answers_join && matches!(self.me.status, LocalStatus::Idle | LocalStatus::Joining) {
             self.finish_join(now, &from);
         }
