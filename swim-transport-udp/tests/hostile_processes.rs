@@ -13,12 +13,12 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::wait_until;
+use common::{node_binary, wait_until};
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
 use serde_json::Value;
@@ -54,31 +54,6 @@ const HEALTHY_DETECTION: Duration = Duration::from_secs(SUSPICION_MIN.as_secs() 
 const WATCH: Duration = Duration::from_secs(15);
 
 type Id = Identity<SocketAddr>;
-
-/// Builds the `node` example (a no-op when it is up to date) and returns the
-/// path of its executable, as reported by cargo.
-fn node_binary() -> PathBuf {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            "swim-transport-udp",
-            "--example",
-            "node",
-            "--message-format=json",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "building the node example failed");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "node")
-        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reports the example's executable")
-}
 
 /// Polls `condition` every 10 ms, silently, until it holds; panics with
 /// `what` after 10 s.

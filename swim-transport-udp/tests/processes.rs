@@ -6,37 +6,12 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use common::wait_until;
+use common::{node_binary, wait_until};
 use serde_json::Value;
-
-/// Builds the `node` example (a no-op when `cargo test` already did) and
-/// returns the path of its executable, as reported by cargo.
-fn node_binary() -> PathBuf {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            "swim-transport-udp",
-            "--example",
-            "node",
-            "--message-format=json",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "building the node example failed");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "node")
-        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reports the example's executable")
-}
 
 /// One `node --json` process and every JSON line it printed.
 struct Process {

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use swim_transport_udp::{Config, Event, Node, NodeOptions};
@@ -48,4 +50,30 @@ pub fn options(label: &str) -> NodeOptions {
 /// True once `node` sees `addr` alive or suspect.
 pub fn sees_active(node: &Node, addr: SocketAddr) -> bool {
     node.member(addr).unwrap().is_some_and(|m| m.is_active())
+}
+
+/// Builds the `node` example (a no-op when it is up to date) and returns
+/// the path of its executable, as reported by cargo: for the tests that
+/// run real node processes.
+pub fn node_binary() -> PathBuf {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-p",
+            "swim-transport-udp",
+            "--example",
+            "node",
+            "--message-format=json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "building the node example failed");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "node")
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reports the example's executable")
 }
