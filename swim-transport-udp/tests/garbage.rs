@@ -3,36 +3,16 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 
-use common::{options, sees_active, wait_until};
+use common::{join_datagram, options, sees_active, wait_until};
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
-use swim_transport_udp::swim_core::{Identity, Instant, Swim};
 use swim_transport_udp::{
     Config, Keyring, Node, NodeOptions, ENVELOPE_HEADER_LEN, ENVELOPE_OVERHEAD, ENVELOPE_VERSION,
 };
 
 const LABEL: &str = "garbage-test";
-
-/// The first datagram a fresh core with `config` sends to join `seed`:
-/// real, well-formed bytes to truncate or replay.
-fn join_datagram(from: SocketAddr, config: Config, seed: SocketAddr) -> Vec<u8> {
-    let mut swim: Swim<SocketAddr, Pcg32> = Swim::new(
-        Identity::new(from, 1),
-        config,
-        Pcg32::seed_from_u64(1),
-        Instant::ZERO,
-    )
-    .unwrap();
-    swim.join(Instant::ZERO, &[seed]).unwrap();
-    let mut buf = vec![0u8; 1400];
-    let t = swim
-        .poll_transmit(Instant::ZERO, &mut buf)
-        .expect("a join datagram");
-    buf.truncate(t.len);
-    buf
-}
 
 #[test]
 fn garbage_is_dropped_and_counted_and_the_node_keeps_working() {

@@ -7,10 +7,9 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{options, sees_active, wait_until};
+use common::{join_datagram, options, sees_active, wait_until};
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
-use swim_transport_udp::swim_core::{Identity, Instant, Swim};
 use swim_transport_udp::{
     Config, DecryptDrops, Keyring, Node, NodeOptions, OpenError, Opened, ReplayConfig,
     ReplayFilter, ENVELOPE_HEADER_LEN, ENVELOPE_OVERHEAD, REPLAY_WINDOW,
@@ -231,25 +230,6 @@ fn the_sender_table_stays_bounded_under_many_sender_ids() {
     assert_eq!(filter.check(&header(1, 7), 1_000_000), Ok(()));
 }
 
-/// The first datagram a fresh core with `config` sends to join `seed`
-/// from `from`: a real join request.
-fn join_request(from: SocketAddr, config: Config, seed: SocketAddr) -> Vec<u8> {
-    let mut swim: Swim<SocketAddr, Pcg32> = Swim::new(
-        Identity::new(from, 1),
-        config,
-        Pcg32::seed_from_u64(1),
-        Instant::ZERO,
-    )
-    .unwrap();
-    swim.join(Instant::ZERO, &[seed]).unwrap();
-    let mut buf = vec![0u8; 1400];
-    let t = swim
-        .poll_transmit(Instant::ZERO, &mut buf)
-        .expect("a join datagram");
-    buf.truncate(t.len);
-    buf
-}
-
 fn drops(node: &Node) -> DecryptDrops {
     node.counters().unwrap().transport.decrypt_drops
 }
@@ -291,7 +271,7 @@ fn a_node_delivers_a_sealed_join_request_once_however_often_it_is_replayed() {
     // another ring: another sender), as the node would accept it.
     let mut plain_config = config.clone();
     plain_config.packet_budget -= ENVELOPE_OVERHEAD as u16;
-    let plaintext = join_request(first.local_addr().unwrap(), plain_config, node.local_addr());
+    let plaintext = join_datagram(first.local_addr().unwrap(), plain_config, node.local_addr());
     let sealed = seal_at(
         &Keyring::new(&KEY).unwrap(),
         config.cluster_tag,
@@ -379,7 +359,7 @@ fn a_node_refuses_stale_datagrams_and_forged_headers_move_no_window() {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut plain_config = config.clone();
     plain_config.packet_budget -= ENVELOPE_OVERHEAD as u16;
-    let plaintext = join_request(
+    let plaintext = join_datagram(
         socket.local_addr().unwrap(),
         plain_config,
         node.local_addr(),

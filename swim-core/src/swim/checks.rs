@@ -108,6 +108,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     /// Starts admission pings while fewer than the cap are in flight.
     pub(super) fn pump_admissions(&mut self, now: Instant) {
+        if self.admissions.is_empty() {
+            return;
+        }
         let wait = self
             .config
             .probe_interval

@@ -111,7 +111,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 slots,
             });
         }
-        self.handle_message(now, from, packet.message);
+        // Known before, or introduced by its own records just now.
+        let known = source.is_some() || self.members.find(&from).is_some();
+        self.handle_message(now, from, packet.message, known);
         self.pump_admissions(now);
         self.end_join_once_others_are_known();
     }
@@ -139,8 +141,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
-    fn handle_message(&mut self, now: Instant, from: A, message: Message<'_, A>) {
-        if matches!(message, Message::Ping { .. } | Message::PingReq { .. }) {
+    /// `known`: the source is in the table (as a member or a candidate).
+    fn handle_message(&mut self, now: Instant, from: A, message: Message<'_, A>, known: bool) {
+        let probe = matches!(message, Message::Ping { .. } | Message::PingReq { .. });
+        if probe && !known {
             self.sync_with_unknown_prober(&from);
         }
         match message {
@@ -176,8 +180,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// the next periodic push-pull; its table introduces it, and it becomes
     /// a member once it answers our admission ping.
     fn sync_with_unknown_prober(&mut self, from: &A) {
-        let known = self.members.find(from).is_some();
-        if known || *from == self.me.id.addr || self.me.status != LocalStatus::Joined {
+        if *from == self.me.id.addr || self.me.status != LocalStatus::Joined {
             return;
         }
         self.start_sync_job(SyncJob {

@@ -77,3 +77,24 @@ pub fn node_binary() -> PathBuf {
         .find_map(|v| v["executable"].as_str().map(PathBuf::from))
         .expect("cargo reports the example's executable")
 }
+
+/// The first datagram a fresh core with `config` sends to join `seed` from
+/// `from`: a real, well-formed join request to truncate, seal or replay.
+pub fn join_datagram(from: SocketAddr, config: Config, seed: SocketAddr) -> Vec<u8> {
+    use rand_core::SeedableRng;
+    use swim_transport_udp::swim_core::{Identity, Instant as CoreInstant, Swim};
+    let mut swim: Swim<SocketAddr, rand_pcg::Pcg32> = Swim::new(
+        Identity::new(from, 1),
+        config,
+        rand_pcg::Pcg32::seed_from_u64(1),
+        CoreInstant::ZERO,
+    )
+    .unwrap();
+    swim.join(CoreInstant::ZERO, &[seed]).unwrap();
+    let mut buf = vec![0u8; 1400];
+    let t = swim
+        .poll_transmit(CoreInstant::ZERO, &mut buf)
+        .expect("a join datagram");
+    buf.truncate(t.len);
+    buf
+}
