@@ -73,8 +73,24 @@ pub struct Metrics {
     /// Running nodes declared dead while paused or cut off from the
     /// observer by a partition (expected, not counted as false positives).
     pub unreachable_deaths: u64,
-    /// Suspicions of running, reachable, unpaused nodes.
+    /// Suspicions of running, reachable, unpaused nodes (heal suspicions
+    /// included).
     pub false_suspicions: u64,
+    /// Every `MemberSuspected` event, whoever it is about.
+    pub suspicions: u64,
+    /// The false suspicions made within [`HEAL_WINDOW`] after a heal (a
+    /// subset of `false_suspicions`).
+    pub heal_suspicions: u64,
+    /// The heal suspicions whose observer and target were on the same side
+    /// of the healed symmetric partition (a subset of `heal_suspicions`).
+    pub heal_suspicions_same_side: u64,
+    /// The first heal suspicions.
+    pub heal_suspicion_list: Vec<Accusation>,
+    /// Time (µs) of the last heal, and the index in `partitions` of the
+    /// partition it healed, if recorded.
+    pub last_heal: Option<(u64, Option<usize>)>,
+    /// Symmetric partitions, in the order they were made.
+    pub partitions: Vec<PartitionRecord>,
     /// Running nodes that were not leaving, reported as left
     /// (`MemberLeft` about their identity or a later generation).
     pub false_departures: Vec<Accusation>,
@@ -107,6 +123,45 @@ pub struct Metrics {
     pub first_converged_at: Option<u64>,
     /// The time series.
     pub samples: Vec<Sample>,
+}
+
+/// How long after a heal a false suspicion counts as a heal suspicion.
+pub const HEAL_WINDOW: u64 = 10_000_000;
+
+/// How many heal suspicions are kept in [`Metrics::heal_suspicion_list`].
+pub const HEAL_SUSPICIONS_KEPT: usize = 50;
+
+/// A symmetric partition and who noticed it, when: every (observer,
+/// target) pair on opposite sides, both running the generation they ran
+/// at the event, while the partition held.
+#[derive(Clone, Debug, Default)]
+pub struct PartitionRecord {
+    /// Identifier of the partition (`Action::Partition`).
+    pub id: u32,
+    /// Virtual time of the split (µs).
+    pub at: u64,
+    /// Virtual time of the heal (µs), once healed (or replaced).
+    pub healed_at: Option<u64>,
+    /// The two sides, sorted.
+    pub sides: [Vec<u32>; 2],
+    /// First `MemberSuspected` of each (observer, target) cross-side pair
+    /// after the split (µs).
+    pub suspected: BTreeMap<(u32, u32), u64>,
+    /// First `MemberFailed` of each (observer, target) cross-side pair
+    /// after the split (µs).
+    pub failed: BTreeMap<(u32, u32), u64>,
+}
+
+impl PartitionRecord {
+    /// Which side `node` is on (0 or 1), if any.
+    pub fn side_of(&self, node: u32) -> Option<usize> {
+        (0..2).find(|&s| self.sides[s].binary_search(&node).is_ok())
+    }
+
+    /// True if `a` and `b` are on opposite sides.
+    pub fn across(&self, a: u32, b: u32) -> bool {
+        matches!((self.side_of(a), self.side_of(b)), (Some(x), Some(y)) if x != y)
+    }
 }
 
 impl Metrics {
@@ -189,6 +244,109 @@ pub struct Detection {
     pub undetected: usize,
 }
 
+/// Distribution of a set of delays, with a histogram in 1 s bins.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Delays {
+    /// How many values.
+    pub count: usize,
+    /// Smallest, seconds.
+    pub min: f64,
+    /// Mean, seconds.
+    pub mean: f64,
+    /// Median (nearest rank), seconds.
+    pub p50: f64,
+    /// 90th percentile (nearest rank), seconds.
+    pub p90: f64,
+    /// Largest, seconds.
+    pub max: f64,
+    /// `histogram[k]`: values in `[k s, k+1 s)`; up to the largest value.
+    pub histogram: Vec<u64>,
+}
+
+impl Delays {
+    /// Distribution of `values` (µs), reported in seconds.
+    pub fn of(values: &[u64]) -> Self {
+        if values.is_empty() {
+            return Delays::default();
+        }
+        let mut v = values.to_vec();
+        v.sort_unstable();
+        let rank = |p: f64| {
+            let idx = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            v[idx] as f64 / 1e6
+        };
+        let last = v[v.len() - 1];
+        let mut histogram = vec![0; (last / 1_000_000) as usize + 1];
+        for &x in &v {
+            histogram[(x / 1_000_000) as usize] += 1;
+        }
+        Delays {
+            count: v.len(),
+            min: v[0] as f64 / 1e6,
+            mean: v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64 / 1e6,
+            p50: rank(0.50),
+            p90: rank(0.90),
+            max: last as f64 / 1e6,
+            histogram,
+        }
+    }
+
+    /// One line: `min / p50 / p90 / max (n)`, or `-` when empty.
+    pub fn line(&self) -> String {
+        if self.count == 0 {
+            return "-".to_string();
+        }
+        format!(
+            "min {:.2} s  p50 {:.2} s  p90 {:.2} s  max {:.2} s  (n={})",
+            self.min, self.p50, self.p90, self.max, self.count
+        )
+    }
+}
+
+/// How a symmetric partition was noticed, summarized over the cross-side
+/// (observer, target) pairs of nodes that ran from the split to the end of
+/// the run (or of the measurement). Delays are from the split.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PartitionDetection {
+    /// Identifier of the partition.
+    pub id: u32,
+    /// Virtual time of the split, seconds.
+    pub split_at_secs: f64,
+    /// Virtual time of the heal, seconds (`None`: still split).
+    pub healed_at_secs: Option<f64>,
+    /// Nodes on each side (all, running or not).
+    pub sides: [usize; 2],
+    /// Cross-side (observer, target) pairs measured, both directions.
+    pub pairs: usize,
+    /// Time from the split until every measured node had declared every
+    /// measured node of the other side failed ("partition declared at";
+    /// `None`: some pair never was, before the heal).
+    pub declared_at_secs: Option<f64>,
+    /// The same per side: side `s`'s nodes declared every node of the
+    /// other side failed.
+    pub side_declared_at_secs: [Option<f64>; 2],
+    /// Pairs whose observer never declared the target failed before the
+    /// heal.
+    pub undeclared: usize,
+    /// Pairs whose observer never suspected the target before the heal.
+    pub unsuspected: usize,
+    /// Split to `MemberFailed`, per declared pair.
+    pub declaration: Delays,
+    /// Split to the first `MemberSuspected`, per suspected pair.
+    pub first_suspicion: Delays,
+    /// First suspicion to `MemberFailed`, per pair with both (the
+    /// suspicion timeout actually used: its floor with enough
+    /// confirmations, more with fewer).
+    pub suspicion_to_declaration: Delays,
+    /// Split to `MemberFailed` per declared pair (µs), unsorted; kept out
+    /// of the JSON (the multi-seed summary pools them).
+    #[serde(skip)]
+    pub declaration_us: Vec<u64>,
+    /// Split to first suspicion per suspected pair (µs), likewise.
+    #[serde(skip)]
+    pub suspicion_us: Vec<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +356,29 @@ mod tests {
         let p = Percentiles::of(&[4_000_000, 1_000_000, 3_000_000, 2_000_000]);
         assert_eq!((p.p50, p.p99, p.max, p.count), (2.0, 4.0, 4.0, 4));
         assert_eq!(Percentiles::of(&[]).count, 0);
+    }
+
+    #[test]
+    fn delays_and_histogram() {
+        let d = Delays::of(&[4_500_000, 400_000, 1_000_000, 1_999_999, 4_000_000]);
+        assert_eq!((d.count, d.min, d.p50, d.max), (5, 0.4, 1.999999, 4.5));
+        assert_eq!(d.p90, 4.5);
+        assert_eq!(d.histogram, vec![1, 2, 0, 0, 2]);
+        assert!((d.mean - 2.379_999_8).abs() < 1e-9, "{}", d.mean);
+        assert_eq!(Delays::of(&[]).line(), "-");
+    }
+
+    #[test]
+    fn sides_of_a_partition() {
+        let p = PartitionRecord {
+            sides: [vec![0, 1, 2], vec![3, 4]],
+            ..PartitionRecord::default()
+        };
+        assert_eq!(
+            (p.side_of(1), p.side_of(4), p.side_of(9)),
+            (Some(0), Some(1), None)
+        );
+        assert!(p.across(0, 4) && p.across(3, 2));
+        assert!(!p.across(0, 1) && !p.across(3, 4) && !p.across(0, 9));
     }
 }

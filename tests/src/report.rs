@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::adversary::AdversaryReport;
 use crate::invariants::Violation;
-use crate::metrics::{Accusation, Detection, Sample};
+use crate::metrics::{Accusation, Detection, PartitionDetection, Sample};
 use crate::scenario::Scenario;
 use crate::sim::Simulator;
 
@@ -54,8 +54,21 @@ pub struct Report {
     pub false_positives: usize,
     /// The first of them.
     pub false_positive_list: Vec<Accusation>,
-    /// Suspicions of live, reachable, unpaused nodes.
+    /// Suspicions of live, reachable, unpaused nodes (heal suspicions
+    /// included).
     pub false_suspicions: u64,
+    /// Every `MemberSuspected` event, whoever it was about.
+    pub suspicions: u64,
+    /// False suspicions made within 10 s after a heal
+    /// ([`crate::metrics::HEAL_WINDOW`]; included in `false_suspicions`).
+    pub heal_suspicions: u64,
+    /// Heal suspicions whose observer and target were on the same side of
+    /// the healed partition (included in `heal_suspicions`).
+    pub heal_suspicions_same_side: u64,
+    /// The first heal suspicions.
+    pub heal_suspicion_list: Vec<Accusation>,
+    /// How each symmetric partition was noticed across it.
+    pub partitions: Vec<PartitionDetection>,
     /// Running nodes, not leaving, reported as left.
     pub false_departures: usize,
     /// The first of them.
@@ -119,6 +132,11 @@ impl Report {
             false_positives: m.false_positives.len(),
             false_positive_list: m.false_positives.iter().take(50).cloned().collect(),
             false_suspicions: m.false_suspicions,
+            suspicions: m.suspicions,
+            heal_suspicions: m.heal_suspicions,
+            heal_suspicions_same_side: m.heal_suspicions_same_side,
+            heal_suspicion_list: m.heal_suspicion_list.clone(),
+            partitions: sim.partition_detection(),
             false_departures: m.false_departures.len(),
             false_departure_list: m.false_departures.iter().take(50).cloned().collect(),
             max_health: m.max_health,
@@ -197,6 +215,14 @@ impl Report {
             ("undetected pairs", self.detection.undetected.to_string()),
             ("false positives", self.false_positives.to_string()),
             ("false suspicions", self.false_suspicions.to_string()),
+            (
+                "heal suspicions",
+                format!(
+                    "{} ({} same side) within 10 s of a heal",
+                    self.heal_suspicions, self.heal_suspicions_same_side
+                ),
+            ),
+            ("suspicions (all)", self.suspicions.to_string()),
             ("false departures", self.false_departures.to_string()),
             ("max Lifeguard health", self.max_health.to_string()),
             (
@@ -228,6 +254,10 @@ impl Report {
             ("trace hash", self.trace_hash.clone()),
         ];
         let mut rows = rows;
+        let at = rows.iter().position(|(k, _)| *k == "undetected pairs");
+        let at = at.map_or(rows.len(), |i| i + 1);
+        let partition_rows: Vec<_> = self.partitions.iter().flat_map(partition_rows).collect();
+        rows.splice(at..at, partition_rows);
         if let Some(a) = &self.adversary {
             rows.extend(adversary_rows(a));
         }
@@ -292,6 +322,41 @@ impl Report {
             .map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))
     }
+}
+
+/// Summary lines about one partition.
+fn partition_rows(p: &PartitionDetection) -> Vec<(&'static str, String)> {
+    let opt = |v: Option<f64>| v.map_or_else(|| "never".to_string(), |v| format!("{v:.2} s"));
+    vec![
+        (
+            "partition",
+            format!(
+                "{} | {} nodes at {:.3} s, healed {}",
+                p.sides[0],
+                p.sides[1],
+                p.split_at_secs,
+                p.healed_at_secs
+                    .map_or_else(|| "never".to_string(), |t| format!("at {t:.3} s"))
+            ),
+        ),
+        (
+            "  declared by all after",
+            format!(
+                "{} (sides: {} | {}); {} of {} pairs undeclared",
+                opt(p.declared_at_secs),
+                opt(p.side_declared_at_secs[0]),
+                opt(p.side_declared_at_secs[1]),
+                p.undeclared,
+                p.pairs
+            ),
+        ),
+        ("  declaration per pair", p.declaration.line()),
+        ("  first suspicion per pair", p.first_suspicion.line()),
+        (
+            "  suspicion to declaration",
+            p.suspicion_to_declaration.line(),
+        ),
+    ]
 }
 
 /// Summary lines about the adversary.

@@ -10,7 +10,10 @@ use crate::adversary::{Adversary, Attack, World, ADVERSARY_ADDR};
 use crate::fault::{Action, RestartMode};
 use crate::host::{fnv, Ctx, Effects, Host, HostEv, Item, Key, Worker, FNV_OFFSET};
 use crate::invariants::Invariants;
-use crate::metrics::{Accusation, Detection, Kill, Metrics, Percentiles, Sample};
+use crate::metrics::{
+    Accusation, Delays, Detection, Kill, Metrics, PartitionDetection, PartitionRecord, Percentiles,
+    Sample, HEAL_SUSPICIONS_KEPT, HEAL_WINDOW,
+};
 use crate::net::{Fate, LinkModel, Network};
 use crate::queue::EventQueue;
 
@@ -524,9 +527,65 @@ impl Simulator {
         !paused && h.slow == 0 && !self.net.is_cut(i, j) && !self.net.is_cut(j, i)
     }
 
+    /// Indexes of the partitions in force that put `i` and `j` on opposite
+    /// sides.
+    fn cut_by(&self, i: u32, j: u32) -> impl Iterator<Item = usize> + '_ {
+        let records = &self.metrics.partitions;
+        (0..records.len()).filter(move |&k| {
+            let p = &records[k];
+            p.healed_at.is_none() && p.across(i, j)
+        })
+    }
+
+    /// Notes when `i` first suspected (`failed` false) or declared failed
+    /// `j`, running the generation named, for every partition in force
+    /// that separates them.
+    fn note_cross_side(&mut self, now: u64, i: u32, j: u32, generation: u32, failed: bool) {
+        if !self.runs_at(j, generation, now) {
+            return;
+        }
+        let cut: Vec<usize> = self.cut_by(i, j).collect();
+        for k in cut {
+            let p = &mut self.metrics.partitions[k];
+            let map = if failed {
+                &mut p.failed
+            } else {
+                &mut p.suspected
+            };
+            map.entry((i, j)).or_insert(now);
+        }
+    }
+
+    /// Counts a false suspicion of `j` by `i` made at `now` as a heal
+    /// suspicion if it falls within [`HEAL_WINDOW`] after the last heal.
+    fn note_heal_suspicion(&mut self, now: u64, i: u32, j: u32, generation: u32) {
+        let Some((healed, record)) = self.metrics.last_heal else {
+            return;
+        };
+        if now < healed || now - healed >= HEAL_WINDOW {
+            return;
+        }
+        let m = &mut self.metrics;
+        m.heal_suspicions += 1;
+        if let Some(p) = record.map(|k| &m.partitions[k]) {
+            if p.side_of(i).is_some() && p.side_of(i) == p.side_of(j) {
+                m.heal_suspicions_same_side += 1;
+            }
+        }
+        if m.heal_suspicion_list.len() < HEAL_SUSPICIONS_KEPT {
+            m.heal_suspicion_list.push(Accusation {
+                at_secs: now as f64 / 1e6,
+                observer: i,
+                target: j,
+                generation,
+            });
+        }
+    }
+
     fn observe(&mut self, now: u64, i: u32, event: Event<u32, 64>) {
         match event {
             Event::MemberFailed(id) => {
+                self.note_cross_side(now, i, id.addr, id.generation, true);
                 if self.names_running(id.addr, id.generation, now) {
                     if self.healthy_for(i, id.addr, now) {
                         let at_secs = now as f64 / 1e6;
@@ -544,9 +603,12 @@ impl Simulator {
                 }
             }
             Event::MemberSuspected(id) => {
+                self.metrics.suspicions += 1;
+                self.note_cross_side(now, i, id.addr, id.generation, false);
                 if self.runs_at(id.addr, id.generation, now) {
                     if self.healthy_for(i, id.addr, now) {
                         self.metrics.false_suspicions += 1;
+                        self.note_heal_suspicion(now, i, id.addr, id.generation);
                     }
                 } else if let Some(&k) = self.metrics.kill_index.get(&(id.addr, id.generation)) {
                     let kill = &mut self.metrics.kills[k];
@@ -780,12 +842,112 @@ impl Simulator {
             Action::Slow { node, per_input } => self.hosts[node as usize].slow = micros(per_input),
             Action::SetDefaultLink(link) => self.net.set_default(link),
             Action::SetLink { from, to, link } => self.net.set_link(from, to, link),
-            Action::Partition { id, partition } => self.net.partition(id, partition),
-            Action::Heal { id } => self.net.heal(id),
+            Action::Partition { id, partition } => {
+                self.end_partition(id);
+                if partition.symmetric {
+                    let mut sides = [partition.from.clone(), partition.to.clone()];
+                    for side in &mut sides {
+                        side.sort_unstable();
+                    }
+                    self.metrics.partitions.push(PartitionRecord {
+                        id,
+                        at: self.now,
+                        sides,
+                        ..PartitionRecord::default()
+                    });
+                }
+                self.net.partition(id, partition);
+            }
+            Action::Heal { id } => {
+                let record = self.end_partition(id);
+                self.metrics.last_heal = Some((self.now, record));
+                self.net.heal(id);
+            }
             Action::Attack { attack, round } => self.attack(&attack, round),
             Action::Capture(capture) => self.adversary.start_capture(self.now, capture),
         }
         self.lookahead = self.net.min_latency();
+    }
+
+    /// Marks the recorded partition `id` in force, if any, as healed now,
+    /// and returns its index.
+    fn end_partition(&mut self, id: u32) -> Option<usize> {
+        let now = self.now;
+        let k = self
+            .metrics
+            .partitions
+            .iter()
+            .rposition(|p| p.id == id && p.healed_at.is_none())?;
+        self.metrics.partitions[k].healed_at = Some(now);
+        Some(k)
+    }
+
+    /// How each symmetric partition so far was noticed: the cross-side
+    /// pairs of nodes that ran from its split until now, and when each
+    /// observer suspected and declared each target failed while it held.
+    pub fn partition_detection(&self) -> Vec<PartitionDetection> {
+        self.metrics
+            .partitions
+            .iter()
+            .map(|p| {
+                let measured = |j: u32| {
+                    self.hosts
+                        .get(j as usize)
+                        .is_some_and(|h| h.swim.is_some() && h.started_at <= p.at)
+                };
+                let (mut decl, mut susp, mut between) = (Vec::new(), Vec::new(), Vec::new());
+                let (mut pairs, mut undeclared, mut unsuspected) = (0, 0, 0);
+                let mut side_last = [Some(0u64); 2];
+                for (s, last) in side_last.iter_mut().enumerate() {
+                    for &i in p.sides[s].iter().filter(|&&i| measured(i)) {
+                        for &j in p.sides[1 - s].iter().filter(|&&j| measured(j)) {
+                            pairs += 1;
+                            let failed = p.failed.get(&(i, j)).copied();
+                            let suspected = p.suspected.get(&(i, j)).copied();
+                            match failed {
+                                Some(t) => {
+                                    decl.push(t - p.at);
+                                    *last = last.map(|l| l.max(t - p.at));
+                                }
+                                None => {
+                                    undeclared += 1;
+                                    *last = None;
+                                }
+                            }
+                            match suspected {
+                                Some(t) => susp.push(t - p.at),
+                                None => unsuspected += 1,
+                            }
+                            if let (Some(f), Some(s)) = (failed, suspected) {
+                                between.push(f.saturating_sub(s));
+                            }
+                        }
+                    }
+                }
+                let secs = |t: u64| t as f64 / 1e6;
+                let all = match side_last {
+                    [Some(a), Some(b)] if pairs > 0 => Some(a.max(b)),
+                    _ => None,
+                };
+                let side = |s: usize| (pairs > 0).then_some(side_last[s]).flatten().map(secs);
+                PartitionDetection {
+                    id: p.id,
+                    split_at_secs: secs(p.at),
+                    healed_at_secs: p.healed_at.map(secs),
+                    sides: [p.sides[0].len(), p.sides[1].len()],
+                    pairs,
+                    declared_at_secs: all.map(secs),
+                    side_declared_at_secs: [side(0), side(1)],
+                    undeclared,
+                    unsuspected,
+                    declaration: Delays::of(&decl),
+                    first_suspicion: Delays::of(&susp),
+                    suspicion_to_declaration: Delays::of(&between),
+                    declaration_us: decl,
+                    suspicion_us: susp,
+                }
+            })
+            .collect()
     }
 
     /// Carries out round `round` of `attack`: forges its datagrams and
