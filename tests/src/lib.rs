@@ -23,6 +23,8 @@
 //! * [`metrics`] and [`report`]: detection times, false positives,
 //!   convergence, traffic, a JSON report and an SVG plot.
 //! * [`scenario`]: a builder that expands a scenario into a schedule.
+//! * [`seeds`]: one scenario over a range of seeds, its key figures per
+//!   seed and their mean, median and maximum.
 //! * [`adversary`]: a hostile model that injects forged, spoofed and
 //!   replayed datagrams, and measures what they cause (amplification,
 //!   Lifeguard health, false positives).
@@ -57,4 +59,5 @@ pub mod net;
 pub mod queue;
 pub mod report;
 pub mod scenario;
+pub mod seeds;
 pub mod sim;

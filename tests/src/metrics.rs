@@ -345,6 +345,9 @@ pub struct PartitionDetection {
     /// Split to first suspicion per suspected pair (µs), likewise.
     #[serde(skip)]
     pub suspicion_us: Vec<u64>,
+    /// First suspicion to `MemberFailed` per pair with both (µs), likewise.
+    #[serde(skip)]
+    pub suspicion_to_declaration_us: Vec<u64>,
 }
 
 #[cfg(test)]

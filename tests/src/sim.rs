@@ -945,6 +945,7 @@ impl Simulator {
                     suspicion_to_declaration: Delays::of(&between),
                     declaration_us: decl,
                     suspicion_us: susp,
+                    suspicion_to_declaration_us: between,
                 }
             })
             .collect()

@@ -13,6 +13,7 @@ use swim_tests::alloc_counter::{self, CountingAlloc};
 use swim_tests::fault::{Action, RestartMode};
 use swim_tests::net::LinkModel;
 use swim_tests::scenario::{JoinPlan, Scenario};
+use swim_tests::seeds::{parse_range, SeedsSummary};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -38,7 +39,7 @@ enum Spoof {
     Replay,
 }
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "simulate",
     about = "Simulate a swim-core cluster in virtual time"
@@ -56,6 +57,11 @@ struct Args {
     /// Seed of every random choice.
     #[arg(short, long, default_value_t = 1)]
     seed: u64,
+    /// Run the same scenario once per seed of this range (`A-B`, both
+    /// included): one line of key figures per seed, then their mean,
+    /// median and maximum; --json writes them all.
+    #[arg(long, value_name = "A-B", conflicts_with_all = ["seed", "svg"])]
+    seeds: Option<String>,
     /// Seconds over which the nodes start (node i joins at i*spread/n).
     #[arg(long, default_value_t = 1.0)]
     join_spread: f64,
@@ -400,7 +406,49 @@ fn adversary(a: &Args, mut s: Scenario, duration: Duration) -> Result<Scenario, 
     Ok(s)
 }
 
+/// Runs the scenario once per seed of `range`, printing a line per seed.
+fn run_seeds(a: &Args, range: &str) -> Result<(), String> {
+    let range = parse_range(range)?;
+    let mut summary = SeedsSummary::default();
+    let wall = Instant::now();
+    for seed in range {
+        let s = scenario(&Args { seed, ..a.clone() })?;
+        if summary.seeds.is_empty() {
+            println!(
+                "{}: {} nodes, {:.0} virtual s, loss {:.1}%, lifeguard {}",
+                s.name,
+                s.nodes,
+                s.duration.as_secs_f64(),
+                s.link.loss * 100.0,
+                s.config.lifeguard
+            );
+            println!("{}", SeedsSummary::header());
+        }
+        let report = s.run();
+        summary.add(&report);
+        if let Some(row) = summary.seeds.last() {
+            println!("{}", SeedsSummary::row_line(row));
+        }
+    }
+    print!("{}", summary.aggregate_lines());
+    if !a.quiet {
+        eprintln!(
+            "{} runs in {:.1} s wall",
+            summary.seeds.len(),
+            wall.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(path) = &a.json {
+        summary.write_json(path)?;
+        println!("JSON summary: {}", path.display());
+    }
+    Ok(())
+}
+
 fn run(a: &Args) -> Result<(), String> {
+    if let Some(range) = &a.seeds {
+        return run_seeds(a, range);
+    }
     let s = scenario(a)?;
     let heap_before = alloc_counter::live_bytes();
     let wall = Instant::now();
