@@ -15,8 +15,16 @@ use crate::wire::MIN_PACKET_BUDGET;
 pub struct Config {
     /// Time between two probes (scaled by the local health multiplier).
     pub probe_interval: Duration,
-    /// Time to wait for a direct ack before asking others (ping-req).
+    /// Longest time to wait for an ack before asking others (ping-req).
+    /// The wait actually used adapts to the round-trip times this node
+    /// measures (`srtt + 4 * rttvar`), between `probe_timeout_min` and this
+    /// value; before any measurement it is this value.
     pub probe_timeout: Duration,
+    /// Shortest time to wait for an ack, however fast the network (a
+    /// margin for scheduling delays of busy hosts). Set it equal to
+    /// `probe_timeout` for a fixed timeout as in memberlist; values above
+    /// `probe_timeout` act as `probe_timeout`.
+    pub probe_timeout_min: Duration,
     /// Members asked to probe indirectly (`k`). Zero disables ping-req.
     pub indirect_checks: u8,
     /// Retransmissions per update: `retransmit_mult * ceil(log10(n + 1))`.
@@ -88,11 +96,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// memberlist's `DefaultLANConfig`: 1 s probes, 500 ms timeout.
+    /// memberlist's `DefaultLANConfig`: 1 s probes, at most 500 ms to wait
+    /// for an ack (at least 100 ms, see `probe_timeout_min`).
     pub fn lan() -> Self {
         Config {
             probe_interval: Duration::from_secs(1),
             probe_timeout: Duration::from_millis(500),
+            probe_timeout_min: Duration::from_millis(100),
             indirect_checks: 3,
             retransmit_mult: 4,
             suspicion_mult: 4,
@@ -122,11 +132,13 @@ impl Config {
         }
     }
 
-    /// memberlist's `DefaultWANConfig`: 5 s probes, 3 s timeout.
+    /// memberlist's `DefaultWANConfig`: 5 s probes, at most 3 s to wait for
+    /// an ack (at least 500 ms).
     pub fn wan() -> Self {
         Config {
             probe_interval: Duration::from_secs(5),
             probe_timeout: Duration::from_secs(3),
+            probe_timeout_min: Duration::from_millis(500),
             suspicion_mult: 6,
             push_pull_interval: Duration::from_secs(60),
             gossip_interval: Duration::from_millis(500),
@@ -137,11 +149,13 @@ impl Config {
         }
     }
 
-    /// memberlist's `DefaultLocalConfig`: loopback or one rack.
+    /// memberlist's `DefaultLocalConfig`: loopback or one rack (at most
+    /// 200 ms to wait for an ack, at least 50 ms).
     pub fn local() -> Self {
         Config {
             probe_interval: Duration::from_secs(1),
             probe_timeout: Duration::from_millis(200),
+            probe_timeout_min: Duration::from_millis(50),
             indirect_checks: 1,
             retransmit_mult: 2,
             suspicion_mult: 3,
@@ -165,7 +179,10 @@ impl Config {
         if self.probe_interval.is_zero() {
             return Err(ConfigError::ZeroProbeInterval);
         }
-        if self.probe_timeout.is_zero() || self.probe_timeout > self.probe_interval {
+        if self.probe_timeout.is_zero()
+            || self.probe_timeout > self.probe_interval
+            || self.probe_timeout_min.is_zero()
+        {
             return Err(ConfigError::ProbeTimeoutOutOfRange);
         }
         if usize::from(self.packet_budget) < MIN_PACKET_BUDGET || self.packet_budget > 65_507 {

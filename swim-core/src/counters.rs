@@ -127,6 +127,9 @@ pub struct Counters {
     pub nacks_received: u64,
     /// Suspicions this node raised after a failed probe.
     pub suspicions_raised: u64,
+    /// Suspicions sent to the suspect itself by this node, which accused
+    /// it, so that a live suspect refutes in time (Lifeguard).
+    pub suspicion_notices: u64,
     /// Accusations against this node that it refuted.
     pub suspicions_refuted: u64,
     /// Lifeguard's last-chance pings to suspects shortly before their

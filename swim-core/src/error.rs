@@ -8,7 +8,8 @@ use core::fmt;
 pub enum ConfigError {
     /// `probe_interval` is zero.
     ZeroProbeInterval,
-    /// `probe_timeout` is zero or longer than `probe_interval`.
+    /// `probe_timeout` is zero or longer than `probe_interval`, or
+    /// `probe_timeout_min` is zero.
     ProbeTimeoutOutOfRange,
     /// `packet_budget` is below 512 or above 65 507 bytes.
     PacketBudgetOutOfRange,
@@ -40,7 +41,7 @@ impl fmt::Display for ConfigError {
         let text = match self {
             ConfigError::ZeroProbeInterval => "probe_interval must be positive",
             ConfigError::ProbeTimeoutOutOfRange => {
-                "probe_timeout must be positive and at most probe_interval"
+                "probe_timeout must be positive and at most probe_interval, probe_timeout_min positive"
             }
             ConfigError::PacketBudgetOutOfRange => "packet_budget must be within 512..=65507",
             ConfigError::TooManyIndirectChecks => "indirect_checks must be at most 16",

@@ -121,6 +121,7 @@ pub mod kv;
 mod math;
 mod member;
 mod members;
+mod rtt;
 #[cfg(feature = "alloc")]
 mod snapshot;
 mod storage;

@@ -55,6 +55,8 @@ pub(crate) struct Member<A, const N: usize> {
     pub state: MemberState,
     /// When `state` last changed.
     pub since: Instant,
+    /// When a datagram last came from its address.
+    pub last_heard: Instant,
     pub meta_version: u32,
     pub meta: Payload<N>,
     /// Dissemination progress of the state record and of the metadata record.
@@ -78,6 +80,7 @@ impl<A, const N: usize> Member<A, N> {
             incarnation,
             state,
             since: now,
+            last_heard: now,
             meta_version: 0,
             meta: Payload::new(),
             state_gossip: Tracked::default(),

@@ -365,6 +365,30 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
             .find(|&slot| self.get(slot).is_some_and(|m| eligible(slot, m)))
     }
 
+    /// A random member accepted by `eligible`, preferably one `preferred`
+    /// also accepts: a few random draws for both, then [`Self::random`].
+    pub fn random_preferring(
+        &self,
+        rng: &mut impl Rng,
+        mut preferred: impl FnMut(&Member<A, B>) -> bool,
+        mut eligible: impl FnMut(Slot, &Member<A, B>) -> bool,
+    ) -> Option<Slot> {
+        let n = self.order.len();
+        if n == 0 {
+            return None;
+        }
+        for _ in 0..8 {
+            let slot = self.order[bounded_random(rng, n as u32) as usize];
+            if self
+                .get(slot)
+                .is_some_and(|m| preferred(m) && eligible(slot, m))
+            {
+                return Some(slot);
+            }
+        }
+        self.random(rng, eligible)
+    }
+
     /// One past the highest slot index ever used.
     pub fn slot_count(&self) -> usize {
         self.slots.len()

@@ -166,6 +166,17 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             .any(|c| c.slot == slot && matches!(c.kind, CheckKind::Generation { .. }))
     }
 
+    /// How long a check waits for its ack. An accusation is checked with the
+    /// wait of a probe (the accused is a member whose round trips are those
+    /// this node measures); a new member or generation, which may sit on
+    /// another network, gets the longest wait.
+    fn check_timeout(&self, kind: &CheckKind<A>) -> core::time::Duration {
+        match kind {
+            CheckKind::Accusation { .. } => self.ack_timeout(),
+            CheckKind::Admission | CheckKind::Generation { .. } => self.config.probe_timeout,
+        }
+    }
+
     /// Sends the check's ping; false if every check slot is busy.
     pub(super) fn start_check(
         &mut self,
@@ -192,7 +203,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             seq,
             slot,
             target: target.clone(),
-            deadline: now + self.config.probe_timeout,
+            deadline: now + self.check_timeout(&kind),
             retries_left,
             kind,
         };

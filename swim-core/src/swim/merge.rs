@@ -1,5 +1,6 @@
 //! Merging received records into the local view, by SWIM's precedence.
 
+use heapless::Vec as FixedVec;
 use rand_core::Rng;
 
 use super::{LocalStatus, Suspicion, Swim};
@@ -7,12 +8,16 @@ use crate::address::{Address, Identity};
 use crate::broadcasts::{Queued, QueuedBroadcast};
 use crate::dedup::Sighting;
 use crate::event::{Event, LocalEvent};
-use crate::gossip_queue::RecordOf;
+use crate::gossip_queue::{RecordOf, SELF_SLOT};
 use crate::math;
 use crate::member::{Member, MemberState, Precedence};
 use crate::members::Slot;
 use crate::storage::Payload;
 use crate::time::Instant;
+
+/// How many members, besides the accusers, tell a suspect of its suspicion
+/// (see `send_suspicion_notice`).
+const NOTIFYING_OBSERVERS: u32 = 8;
 
 impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Merges one membership record received from `source`. `from_sync`
@@ -41,7 +46,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return;
         }
         let first_hand = *source == id.addr;
-        let state = if from_sync && state == MemberState::Dead {
+        let dead_in_sync = from_sync && state == MemberState::Dead;
+        let state = if dead_in_sync {
             MemberState::Suspect
         } else {
             state
@@ -82,7 +88,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if incoming <= current {
             let same_suspicion = incoming == current && state == MemberState::Suspect;
             if same_suspicion && self.config.lifeguard {
-                self.confirm_suspicion(slot, accuser);
+                self.confirm_suspicion(now, slot, accuser);
             } else {
                 self.counters.stale_updates += 1;
                 // The sender still accuses a member that has refuted: it
@@ -104,6 +110,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if first_hand && state == MemberState::Left {
             self.declared_left = Some(slot);
         }
+        if dead_in_sync && current.state == MemberState::Alive {
+            // A push-pull peer holds a member dead that this node holds
+            // alive: typical of a healed partition, where the peer's side
+            // lost sight of it. Ask the member rather than report a
+            // suspicion that its answer would end within a round trip.
+            self.check_accusation(now, slot, state, incarnation, accuser);
+            return;
+        }
         let departed = matches!(state, MemberState::Dead | MemberState::Left);
         let about_to_agree =
             state == MemberState::Dead && self.about_to_declare(now, slot, incarnation);
@@ -115,13 +129,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     /// Whether this node would declare the member dead itself within one
-    /// probe timeout: it times a suspicion at that very incarnation whose
+    /// ack timeout: it times a suspicion at that very incarnation whose
     /// last-chance ping (Lifeguard) already went out unanswered. A verdict
     /// from elsewhere then only comes a little early, and a check would
     /// only delay it; a forged one would need the member to miss the
     /// last-chance ping as well.
     fn about_to_declare(&self, now: Instant, slot: Slot, incarnation: u32) -> bool {
-        let timeout = self.config.probe_timeout;
+        let timeout = self.ack_timeout();
         self.suspicions
             .iter()
             .any(|s| s.slot == slot && s.incarnation == incarnation && now + timeout >= s.deadline)
@@ -380,6 +394,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 }
                 self.me.incarnation = incarnation + 1;
                 self.requeue_self_state();
+                self.answer_accuser();
                 let was_declared_dead = state != MemberState::Suspect;
                 let incarnation = self.me.incarnation;
                 self.emit(Event::Local(LocalEvent::Refuted {
@@ -391,7 +406,18 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 // A stale accusation (memberlist#311): the sender missed our
                 // refutation; send the current state again.
                 self.requeue_self_state();
+                self.answer_accuser();
             }
+        }
+    }
+
+    /// Sends the local node's current record straight back to the sender
+    /// of the datagram that accused it, besides gossiping it: the sender
+    /// holds the accusation (often a suspicion notice from an accuser), so
+    /// it is the one that must hear the refutation first.
+    fn answer_accuser(&mut self) {
+        if !self.corrections.contains(&SELF_SLOT) {
+            let _ = self.corrections.push(SELF_SLOT);
         }
     }
 
@@ -567,6 +593,15 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     ) {
         self.remove_suspicion(slot);
         let (_, max) = self.suspicion_bounds();
+        // An accuser tells the suspect at once; a few other nodes (all, in
+        // small clusters) if no refutation reached them shortly after.
+        let next_notice = if accuser == self.me.id.addr {
+            Some(now)
+        } else if self.is_notifying_observer() {
+            Some(now + self.notice_interval())
+        } else {
+            None
+        };
         let mut accusers = heapless::Vec::new();
         let _ = accusers.push(accuser);
         let suspicion = Suspicion {
@@ -576,6 +611,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             deadline: Instant::from_micros(now.as_micros().saturating_add(max)),
             accusers,
             last_chance_sent: false,
+            next_notice,
         };
         if let Err(s) = self.suspicions.push(suspicion, usize::MAX) {
             // No room: time it with the shortest timeout by replacing the
@@ -588,7 +624,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.update_suspicion_deadline(slot);
     }
 
-    fn confirm_suspicion(&mut self, slot: Slot, accuser: &A) {
+    fn confirm_suspicion(&mut self, now: Instant, slot: Slot, accuser: &A) {
         let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else {
             return;
         };
@@ -597,6 +633,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return;
         }
         let _ = s.accusers.push(accuser.clone());
+        if *accuser == self.me.id.addr {
+            s.next_notice = Some(s.next_notice.map_or(now, |at| at.min(now)));
+        }
         self.update_suspicion_deadline(slot);
         // Re-gossip so that the confirmation spreads too.
         self.requeue_member_state(slot);
@@ -624,7 +663,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let mut i = 0;
         while i < self.suspicions.len() {
             if self.suspicions[i].deadline > now {
-                let (timeout, lifeguard) = (self.config.probe_timeout, self.config.lifeguard);
+                if self.suspicions[i].next_notice.is_some_and(|at| at <= now) {
+                    self.suspicions[i].next_notice = Some(now + self.notice_interval());
+                    let slot = self.suspicions[i].slot;
+                    self.send_suspicion_notice(slot);
+                }
+                let (timeout, lifeguard) = (self.ack_timeout(), self.config.lifeguard);
                 if self.suspicions[i].next_step(timeout, lifeguard) <= now {
                     self.suspicions[i].last_chance_sent = true;
                     let slot = self.suspicions[i].slot;
@@ -650,6 +694,45 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.counters.members_declared_dead += 1;
             self.emit(Event::MemberFailed(id));
         }
+    }
+
+    /// Time between two suspicion notices from one node.
+    fn notice_interval(&self) -> core::time::Duration {
+        self.config.probe_interval / 2
+    }
+
+    /// Whether this node, which learned of a suspicion from others, tells
+    /// the suspect too: every node in clusters of up to `NOTIFYING_OBSERVERS`
+    /// other members, about that many at random in larger ones.
+    fn is_notifying_observer(&mut self) -> bool {
+        let others = self.members.active().saturating_sub(1) as u32;
+        others <= NOTIFYING_OBSERVERS
+            || crate::members::bounded_random(&mut self.rng, others) < NOTIFYING_OBSERVERS
+    }
+
+    /// Tells a suspect that this node suspects it, every half probe
+    /// interval while the suspicion runs: from the start if this node's
+    /// own failed probe is part of it; for a few other nodes, from half a
+    /// probe interval after they learned of it (the suspect's refutation
+    /// usually reached them by then, which ends the suspicion). A live
+    /// suspect must not depend on being probed or gossiped to by chance to
+    /// learn of it, nor an observer on gossip to learn of the refutation:
+    /// under heavy loss either can take longer than the suspicion timeout.
+    /// The suspect refutes, or repeats its refutation, straight back to the
+    /// sender (`merge_about_self`). However large the cluster, a suspect
+    /// gets notices from its accusers and about `NOTIFYING_OBSERVERS`
+    /// others.
+    fn send_suspicion_notice(&mut self, slot: Slot) {
+        if !self.config.lifeguard {
+            return;
+        }
+        let Some(to) = self.members.get(slot).map(|m| m.id.addr.clone()) else {
+            return;
+        };
+        let mut slots = FixedVec::new();
+        let _ = slots.push(slot);
+        self.counters.suspicion_notices += 1;
+        self.send(super::Outgoing::Correction { to, slots });
     }
 
     /// Lifeguard: one probe timeout before declaring a suspect dead, ping it

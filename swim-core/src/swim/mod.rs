@@ -22,6 +22,7 @@ use crate::event::Event;
 use crate::gossip_queue::{Entry, GossipQueue, RecordOf, Tracked, SELF_SLOT};
 use crate::member::MemberState;
 use crate::members::{MemberTable, Slot};
+use crate::rtt::RttEstimate;
 use crate::storage::{BoundedDeque, BoundedVec, Payload};
 use crate::time::Instant;
 
@@ -195,6 +196,8 @@ struct Probe<A> {
     slot: Slot,
     target: Identity<A>,
     seq: u32,
+    /// When the ping went out (round-trip samples).
+    sent_at: Instant,
     direct_deadline: Instant,
     period_end: Instant,
     acked: bool,
@@ -225,16 +228,24 @@ struct Suspicion<A> {
     accusers: FixedVec<A, MAX_ACCUSERS>,
     /// Lifeguard: the last-chance ping (carrying the suspicion) went out.
     last_chance_sent: bool,
+    /// When to tell the suspect of the suspicion next (see
+    /// `send_suspicion_notice`); `None` without Lifeguard.
+    next_notice: Option<Instant>,
 }
 
 impl<A> Suspicion<A> {
-    /// When this suspicion next needs attention: the last-chance ping one
-    /// probe timeout before the deadline, then the deadline.
+    /// When this suspicion next needs attention: a notice to the suspect,
+    /// the last-chance ping one probe timeout before the deadline, the
+    /// deadline.
     fn next_step(&self, probe_timeout: Duration, lifeguard: bool) -> Instant {
-        if lifeguard && !self.last_chance_sent {
+        let step = if lifeguard && !self.last_chance_sent {
             self.deadline - probe_timeout
         } else {
             self.deadline
+        };
+        match self.next_notice {
+            Some(at) if lifeguard => step.min(at),
+            _ => step,
         }
     }
 }
@@ -372,6 +383,8 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     last_chance_seqs: FixedVec<u32, MAX_LAST_CHANCE>,
     leave_done_at: Option<Instant>,
     health: u8,
+    /// Round trips measured by this node's probes: how long to wait for acks.
+    rtt: RttEstimate,
     /// When a refutation last raised `health` (see `merge_about_self`).
     last_refutation_penalty: Option<Instant>,
     last_now: Instant,
@@ -434,6 +447,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             last_chance_seqs: FixedVec::new(),
             leave_done_at: None,
             health: 0,
+            rtt: RttEstimate::default(),
             last_refutation_penalty: None,
             last_now: now,
             next_probe_at: first_probe,
@@ -730,7 +744,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return None;
         }
         let mut next = Instant::MAX;
-        if self.me.status != LocalStatus::Leaving {
+        // A probe in flight runs to its end before the next one starts.
+        if self.me.status != LocalStatus::Leaving && self.probe.is_none() {
             next = self.next_probe_at;
         }
         if let Some(p) = &self.probe {
@@ -751,7 +766,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             next = next.min(self.next_sync_at);
         }
         for s in self.suspicions.iter() {
-            next = next.min(s.next_step(self.config.probe_timeout, self.config.lifeguard));
+            next = next.min(s.next_step(self.ack_timeout(), self.config.lifeguard));
         }
         if let Some(&(_, at)) = self.reap_queue.front() {
             next = next.min(at + self.config.dead_member_retention);
@@ -825,8 +840,21 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
+    /// How long to wait for an ack: adapted to the measured round trips,
+    /// within `probe_timeout_min..=probe_timeout` (before Lifeguard's health
+    /// multiplier, which probes apply on top).
+    fn ack_timeout(&self) -> Duration {
+        self.rtt
+            .timeout(self.config.probe_timeout_min, self.config.probe_timeout)
+    }
+
+    /// Transmissions of each membership update. Counted over every member
+    /// remembered, dead and left ones too (as memberlist does): when part
+    /// of the cluster becomes unreachable, news must still reach every
+    /// member of the rest, though some of the sends go to members that
+    /// cannot receive them.
     fn retransmit_limit(&self) -> u8 {
-        crate::math::retransmit_limit(self.config.retransmit_mult, self.cluster_size())
+        crate::math::retransmit_limit(self.config.retransmit_mult, self.members.verified_len() + 1)
     }
 
     fn has_pending_gossip(&self) -> bool {

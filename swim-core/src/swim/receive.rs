@@ -52,6 +52,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if source_verified != Some(true) {
             // Replies to this address may total three times what it sent.
             self.ledger.credit(&from, datagram.len());
+        } else if let Some(m) = source.and_then(|slot| self.members.get_mut(slot)) {
+            m.last_heard = now;
         }
         // A target check comes first: a ping meant for a previous process on
         // this address must not be answered, nor its records trusted. The
@@ -154,6 +156,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 Some(p) if p.seq == seq && p.indirect_sent => {
                     p.nacks_received = p.nacks_received.saturating_add(1);
                     self.counters.nacks_received += 1;
+                    self.settle_probe(now);
                 }
                 _ => self.counters.drops.count(DropReason::UnexpectedAck),
             },
@@ -238,6 +241,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if let Some(p) = &mut self.probe {
             if p.seq == seq {
                 p.acked = true;
+                let rtt = now.saturating_duration_since(p.sent_at);
+                self.rtt.sample(rtt);
+                self.settle_probe(now);
                 return;
             }
         }
@@ -278,7 +284,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return;
         }
         let local_seq = self.next_seq();
-        // Lifeguard: nack at 80% of the probe timeout if the target is silent.
+        // Lifeguard: nack at 80% of the probe timeout if the target is
+        // silent. Not the adaptive wait of direct probes: a target that
+        // stalls for a moment (a pause, a busy host) then still answers
+        // through a relay before the requester's probe ends.
         let timeout = self.config.probe_timeout;
         let relay = Relay {
             seq: local_seq,

@@ -9,6 +9,7 @@ use crate::event::{Event, LocalEvent};
 use crate::math::{push_pull_interval, scale};
 use crate::member::MemberState;
 use crate::members::Slot;
+use crate::time::duration_micros;
 use crate::time::Instant;
 use crate::wire::{SYNC_JOIN, SYNC_WANT_REPLY};
 
@@ -95,7 +96,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     fn run_probe(&mut self, now: Instant) {
         if let Some(p) = self.probe.clone() {
             if !p.acked && !p.indirect_sent && now >= p.direct_deadline {
-                self.send_ping_reqs(&p);
+                self.send_ping_reqs(now, &p);
             }
             if now < p.period_end {
                 return;
@@ -104,6 +105,21 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         if now >= self.next_probe_at {
             self.start_probe(now);
+        }
+    }
+
+    /// Ends the probe in flight as soon as its outcome is known, rather than
+    /// at the end of its period: when it is acked, or when every member
+    /// asked to probe indirectly said that the target did not answer them
+    /// either (Lifeguard's nacks), which makes the suspicion start at once.
+    /// The next probe still waits for the (health-scaled) probe interval.
+    pub(super) fn settle_probe(&mut self, now: Instant) {
+        let Some(p) = &self.probe else { return };
+        let all_nacked =
+            p.indirect_sent && p.nacks_expected > 0 && p.nacks_received >= p.nacks_expected;
+        if p.acked || all_nacked {
+            let p = p.clone();
+            self.finish_probe(now, &p);
         }
     }
 
@@ -125,7 +141,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             slot,
             target: target.clone(),
             seq,
-            direct_deadline: now + scale(self.config.probe_timeout, factor),
+            sent_at: now,
+            direct_deadline: now + scale(self.ack_timeout(), factor),
             period_end: now + period,
             acked: false,
             indirect_sent: false,
@@ -142,15 +159,25 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         });
     }
 
-    fn send_ping_reqs(&mut self, p: &Probe<A>) {
+    fn send_ping_reqs(&mut self, now: Instant, p: &Probe<A>) {
         let mut chosen: heapless::Vec<Slot, 16> = heapless::Vec::new();
+        // Helpers heard from lately first: one cut off from this node (a
+        // partition) can neither help nor nack, and its missing nack would
+        // count against this node's health.
+        let recent = now
+            .as_micros()
+            .saturating_sub(2 * duration_micros(self.config.probe_interval));
         for _ in 0..self.config.indirect_checks {
-            let helper = self.members.random(&mut self.rng, |slot, m| {
-                slot != p.slot
-                    && m.verified
-                    && m.state == MemberState::Alive
-                    && !chosen.contains(&slot)
-            });
+            let helper = self.members.random_preferring(
+                &mut self.rng,
+                |m| m.last_heard.as_micros() >= recent,
+                |slot, m| {
+                    slot != p.slot
+                        && m.verified
+                        && m.state == MemberState::Alive
+                        && !chosen.contains(&slot)
+                },
+            );
             let Some(helper) = helper else { break };
             let _ = chosen.push(helper);
         }
@@ -213,20 +240,38 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
-    /// Sends pending records to `gossip_nodes` random members: alive and
-    /// suspect ones, and those dead for less than `gossip_to_the_dead_time`
-    /// (so they learn of it and refute).
+    /// Sends pending records to `gossip_nodes` random members. One of them
+    /// may be a suspect or a member dead for less than
+    /// `gossip_to_the_dead_time` (so that such members learn what is said
+    /// of them and refute); the others are members believed alive, so that
+    /// news keeps reaching the members that can pass it on when part of the
+    /// cluster is unreachable (a partition makes every member on the other
+    /// side a suspect, then dead).
     pub(super) fn gossip_to_random_members(&mut self, now: Instant) {
         let mut chosen: heapless::Vec<Slot, 16> = heapless::Vec::new();
         let dead_window = self.config.gossip_to_the_dead_time;
-        for _ in 0..self.config.gossip_nodes.min(16) {
-            let pick = self.members.random(&mut self.rng, |slot, m| {
-                let eligible = m.state.is_active()
-                    || (m.state == MemberState::Dead
-                        && now.saturating_duration_since(m.since) < dead_window);
-                m.verified && eligible && !chosen.contains(&slot)
-            });
-            let Some(slot) = pick else { break };
+        for i in 0..self.config.gossip_nodes.min(16) {
+            // Without Lifeguard, gossip is the only way suspects learn of
+            // their suspicion (no notices, no buddy system): any target.
+            let alive_only = i > 0 && self.config.lifeguard;
+            let mut pick = |alive_only: bool| {
+                self.members.random(&mut self.rng, |slot, m| {
+                    let eligible = if alive_only {
+                        m.state == MemberState::Alive
+                    } else {
+                        m.state.is_active()
+                            || (m.state == MemberState::Dead
+                                && now.saturating_duration_since(m.since) < dead_window)
+                    };
+                    m.verified && eligible && !chosen.contains(&slot)
+                })
+            };
+            let slot = match pick(alive_only) {
+                Some(slot) => Some(slot),
+                None if alive_only => pick(false),
+                None => None,
+            };
+            let Some(slot) = slot else { break };
             let _ = chosen.push(slot);
         }
         for &slot in chosen.iter() {

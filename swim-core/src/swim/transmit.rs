@@ -163,7 +163,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 let start = w.len();
                 for &slot in slots {
                     let mark = w.len();
-                    if !self.write_member_state(w, slot) {
+                    if !self.write_state(w, slot) {
                         w.truncate(mark);
                     }
                 }

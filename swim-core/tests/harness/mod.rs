@@ -47,6 +47,10 @@ pub struct Cluster {
     pub inbound_delay: Vec<Duration>,
     pub datagrams: u64,
     pub max_datagram: usize,
+    /// Record every datagram sent in `sends` (off by default).
+    pub log_sends: bool,
+    /// (time, from, to) of each datagram sent while `log_sends` is on.
+    pub sends: Vec<(Instant, u32, u32)>,
     /// Bytes and datagrams sent to each address where no node lives.
     pub to_outsiders: std::collections::BTreeMap<u32, (usize, usize)>,
     queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
@@ -76,6 +80,8 @@ impl Cluster {
             inbound_delay: vec![Duration::ZERO; n as usize],
             datagrams: 0,
             max_datagram: 0,
+            log_sends: false,
+            sends: Vec::new(),
             to_outsiders: Default::default(),
             queue: BinaryHeap::new(),
             in_flight: Vec::new(),
@@ -181,6 +187,9 @@ impl Cluster {
             });
         }
         for (to, bytes) in out {
+            if self.log_sends {
+                self.sends.push((now, i, to));
+            }
             self.datagrams += 1;
             self.max_datagram = self.max_datagram.max(bytes.len());
             if to >= self.len() {

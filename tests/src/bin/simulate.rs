@@ -75,6 +75,10 @@ struct Args {
     /// Probe timeout override, ms.
     #[arg(long)]
     probe_timeout_ms: Option<u64>,
+    /// Shortest adaptive probe timeout override, ms (equal to the probe
+    /// timeout: a fixed timeout).
+    #[arg(long)]
+    probe_timeout_min_ms: Option<u64>,
     /// Suspicion multiplier override.
     #[arg(long)]
     suspicion_mult: Option<u8>,
@@ -231,6 +235,9 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
     }
     if let Some(v) = a.probe_timeout_ms {
         config.probe_timeout = Duration::from_millis(v);
+    }
+    if let Some(v) = a.probe_timeout_min_ms {
+        config.probe_timeout_min = Duration::from_millis(v);
     }
     if let Some(v) = a.suspicion_mult {
         config.suspicion_mult = v;
