@@ -162,6 +162,7 @@ mod driver;
 mod error;
 mod node;
 mod options;
+mod peers;
 mod tls;
 mod view;
 
@@ -188,7 +189,4 @@ pub use swim_core::{
 /// (`max_datagram_size()` is about 1 162 bytes before path MTU discovery).
 pub const MAX_PACKET_BUDGET: u16 = 1150;
 
-/// A membership or application event, as reported by the node (`swim-core`'s
-/// default blob capacity; with `std`, blobs live on the heap, bounded by the
-/// [`Config`] limits).
-pub type Event = swim_core::Event<std::net::SocketAddr, 64>;
+pub use swim_driver::{CoreCounters, CoreOptions, Event, IDENTITY_FILE};

@@ -704,3 +704,121 @@ async fn listener_certified_for_another_address_is_refused() {
         node.shutdown(false).await.expect("clean shutdown");
     }
 }
+
+/// The `generation=` and `incarnation=` values of an identity file.
+fn stored_identity(dir: &std::path::Path) -> (u32, u32) {
+    let text = std::fs::read_to_string(dir.join(swim_transport_quic::IDENTITY_FILE))
+        .expect("identity file");
+    let value = |key: &str| -> u32 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {text:?}"))
+    };
+    (value("generation="), value("incarnation="))
+}
+
+/// A QUIC node with a data directory persists every incarnation it moves
+/// to while it runs, and a restart on the same directory comes back with
+/// a higher generation and a higher incarnation than any it used before:
+/// it never reuses an incarnation, even when the user pins the
+/// generation.
+///
+/// Node `a` runs on a runtime of its own that the test drives only when
+/// it wants `a` to run: not driving it freezes `a` (its endpoint and task
+/// stop), so that `b` suspects it and `a` has to refute, raising its
+/// incarnation.
+#[test]
+fn a_restarted_node_never_reuses_an_incarnation() {
+    let runtime_b = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let runtime_a = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+    let dir = tempfile::tempdir().expect("data directory");
+    let b = runtime_b.block_on(start(&ca, &[]));
+    let b_addr = b.local_addr();
+    let (socket, addr) = bound("127.0.0.1:0");
+    let credentials = ca.issue(addr).expect("cert");
+    // Above any clock-derived generation (seconds since 2025): the user
+    // pins it, as a node without a data directory would have to.
+    let pinned = 1_000_000_000;
+    let a_options = |socket| {
+        options_on(socket, credentials.clone(), &[b_addr])
+            .data_dir(dir.path())
+            .generation(pinned)
+    };
+    let a = runtime_a.block_on(async {
+        let a = Node::start(a_options(socket)).await.expect("a starts");
+        wait_until("a and b see each other alive", || async {
+            all_alive(&[&a, &b]).await
+        })
+        .await;
+        a
+    });
+    let first = a.identity().generation;
+    assert_eq!(first, pinned);
+    assert_eq!(stored_identity(dir.path()), (first, 0));
+
+    // Freeze a until b no longer holds it alive.
+    runtime_b.block_on(wait_until("b suspects a", || async {
+        state_of(&b, addr).await != Some(MemberState::Alive)
+    }));
+    // Let a run: it hears the accusation and refutes it.
+    let refuted = runtime_a.block_on(async {
+        wait_until("a refuted and b sees it alive again", || async {
+            a.local().await.expect("running").incarnation > 0
+                && state_of(&b, addr).await == Some(MemberState::Alive)
+        })
+        .await;
+        let incarnation = a.local().await.expect("running").incarnation;
+        // Written while the node runs, not only at shutdown.
+        wait_until("the new incarnation is on disk", || async {
+            stored_identity(dir.path()) >= (first, incarnation)
+        })
+        .await;
+        let counters = a.counters().await.expect("running").driver;
+        assert!(counters.identity_writes >= 1, "{counters:?}");
+        assert_eq!(counters.identity_write_errors, 0);
+        let counters = a.shutdown(false).await.expect("clean shutdown");
+        assert!(counters.protocol.suspicions_refuted >= 1, "{counters:?}");
+        incarnation
+    });
+    assert!(stored_identity(dir.path()) >= (first, refuted));
+
+    // Restart on the same address and directory, same pinned generation.
+    let restarted = runtime_a.block_on(async {
+        let start_time = tokio::time::Instant::now();
+        loop {
+            match UdpSocket::bind(addr) {
+                Ok(socket) => break Node::start(a_options(socket)).await.expect("restarts"),
+                Err(e) => {
+                    assert!(start_time.elapsed() < DEADLINE, "cannot bind {addr}: {e}");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    });
+    let second = restarted.identity().generation;
+    runtime_a.block_on(async {
+        let local = restarted.local().await.expect("running");
+        assert!(second > first, "generation {first} then {second}");
+        assert!(
+            local.incarnation > refuted,
+            "incarnation {refuted} in the first life, {} after the restart",
+            local.incarnation
+        );
+        wait_until("b sees the new life alive", || async {
+            let member = b.member(addr).await.expect("running");
+            member.is_some_and(|m| m.identity.generation == second && m.is_active())
+        })
+        .await;
+        restarted.shutdown(false).await.expect("clean shutdown");
+    });
+    runtime_b.block_on(async { b.shutdown(false).await.expect("clean shutdown") });
+}
