@@ -76,6 +76,23 @@
 //! [`TransportCounters`] and survived: the protocol itself treats lost
 //! datagrams as it would on UDP.
 //!
+//! Connections are kept warm ([`TransportOptions::keep_warm`]): QUIC
+//! keep-alives hold them open, and the node closes a peer's connections
+//! only once it has not talked to the peer for two probe rounds (every
+//! member is probed once a round), so that probes do not wait for
+//! handshakes in clusters larger than the idle timeout over the probe
+//! interval. Of two connections between the same two nodes, the one
+//! dialed by the higher address is closed once both are established.
+//!
+//! ## Identity
+//!
+//! As with the UDP transport, [`NodeOptions::data_dir`] keeps the node's
+//! generation and last incarnation in a file: each start takes a higher
+//! generation and a higher incarnation than the previous life, and every
+//! incarnation the node moves to is written while it runs, off the node
+//! task (see [`swim_driver::IdentityStore`]). Without it, the generation
+//! is [`NodeOptions::generation`] if set, else seconds since 2025-01-01.
+//!
 //! ## Trust
 //!
 //! A node's identity in the protocol is its address (plus a generation).
@@ -183,6 +200,7 @@ pub use swim_core::{
     CommandError, Config, ConfigError, Counters, DropCounters, Identity, LocalEvent, LocalStatus,
     MemberState,
 };
+pub use swim_driver;
 
 /// Largest protocol datagram, in bytes: `packet_budget` is lowered to it so
 /// that every datagram fits a QUIC datagram frame right after the handshake

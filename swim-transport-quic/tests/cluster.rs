@@ -822,3 +822,64 @@ fn a_restarted_node_never_reuses_an_incarnation() {
     });
     runtime_b.block_on(async { b.shutdown(false).await.expect("clean shutdown") });
 }
+
+/// Four nodes whose probe round (4 members x 500 ms) is longer than the
+/// QUIC idle timeout (1 s), with connections kept warm or not.
+async fn sparse_cluster(ca: &ClusterCa, keep_warm: bool) -> Vec<Node> {
+    let transport = TransportOptions {
+        idle_timeout: Duration::from_secs(1),
+        keep_warm,
+        ..TransportOptions::default()
+    };
+    let mut nodes: Vec<Node> = Vec::new();
+    for _ in 0..4 {
+        let (socket, addr) = bound("127.0.0.1:0");
+        let seeds: Vec<SocketAddr> = nodes.first().map(Node::local_addr).into_iter().collect();
+        let options =
+            options_on(socket, ca.issue(addr).expect("cert"), &seeds).transport(transport.clone());
+        nodes.push(Node::start(options).await.expect("node starts"));
+    }
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_until("everyone sees everyone alive", || all_alive(&refs)).await;
+    nodes
+}
+
+/// Outgoing handshakes started by all of `nodes`.
+async fn handshakes(nodes: &[Node]) -> u64 {
+    let mut total = 0;
+    for node in nodes {
+        total += node
+            .counters()
+            .await
+            .expect("running")
+            .transport
+            .connects_started;
+    }
+    total
+}
+
+/// With connections kept warm, a cluster whose probe round is longer than
+/// the idle timeout stops handshaking once every pair is connected;
+/// without, connections idle out between probes and are dialed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_connections_outlive_the_idle_timeout_between_probes() {
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+    let (warm, cold) = tokio::join!(sparse_cluster(&ca, true), sparse_cluster(&ca, false));
+    // Let every pair connect (each node probes each other one within a
+    // round of 2 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (warm_before, cold_before) = (handshakes(&warm).await, handshakes(&cold).await);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (warm_after, cold_after) = (handshakes(&warm).await, handshakes(&cold).await);
+    assert_eq!(
+        warm_after, warm_before,
+        "warm connections were dialed again ({warm_before} then {warm_after})"
+    );
+    assert!(
+        cold_after > cold_before,
+        "without keep-warm, connections should idle out between probes ({cold_before} then {cold_after})"
+    );
+    for node in warm.into_iter().chain(cold) {
+        node.shutdown(false).await.expect("clean shutdown");
+    }
+}

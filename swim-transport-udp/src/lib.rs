@@ -203,6 +203,7 @@ pub use swim_core::{
     CommandError, Config, ConfigError, Counters, DropCounters, Identity, LocalEvent, LocalStatus,
     MemberState,
 };
+pub use swim_driver;
 
 /// The README's code blocks are compiled as doctests.
 #[cfg(doctest)]
