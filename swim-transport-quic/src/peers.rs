@@ -408,8 +408,7 @@ impl Peers {
                 }
             }
             if peer.conns.len() > 1 {
-                // The connection both ends keep: dialed by the lower address.
-                let keep_outgoing = local < *addr;
+                let keep_outgoing = keeps_outgoing(local, *addr);
                 let settled_pair = |c: &Conn| now.duration_since(c.since) >= settled;
                 let has_kept = peer
                     .conns
@@ -492,6 +491,13 @@ impl Peers {
         }
         peer.queue.push_back(data);
     }
+}
+
+/// Of several connections between `local` and `peer`, both ends keep the
+/// one dialed by the lower address: true if that is a connection `local`
+/// dialed (an outgoing one, seen from `local`).
+fn keeps_outgoing(local: SocketAddr, peer: SocketAddr) -> bool {
+    local < peer
 }
 
 /// True if the certificate the peer of `conn` presented names `addr`.
@@ -651,6 +657,20 @@ mod tests {
         ));
         assert_eq!(counters.send_connection_lost, 1);
         assert_eq!((counters.datagrams_sent, counters.bytes_sent), (1, 4));
+    }
+
+    #[test]
+    fn both_ends_keep_the_same_one_of_two_connections() {
+        let a: SocketAddr = "127.0.0.1:7000".parse().expect("addr");
+        let b: SocketAddr = "127.0.0.1:7001".parse().expect("addr");
+        let c: SocketAddr = "[::1]:6000".parse().expect("addr");
+        for (x, y) in [(a, b), (b, a), (a, c), (c, b)] {
+            // The connection x dialed is outgoing at x and incoming at y:
+            // x keeps it exactly when y keeps it.
+            let x_keeps_the_one_x_dialed = keeps_outgoing(x, y);
+            let y_keeps_the_one_x_dialed = !keeps_outgoing(y, x);
+            assert_eq!(x_keeps_the_one_x_dialed, y_keeps_the_one_x_dialed, "{x} {y}");
+        }
     }
 
     #[test]
