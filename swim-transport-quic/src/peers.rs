@@ -669,7 +669,10 @@ mod tests {
             // x keeps it exactly when y keeps it.
             let x_keeps_the_one_x_dialed = keeps_outgoing(x, y);
             let y_keeps_the_one_x_dialed = !keeps_outgoing(y, x);
-            assert_eq!(x_keeps_the_one_x_dialed, y_keeps_the_one_x_dialed, "{x} {y}");
+            assert_eq!(
+                x_keeps_the_one_x_dialed, y_keeps_the_one_x_dialed,
+                "{x} {y}"
+            );
         }
     }
 
