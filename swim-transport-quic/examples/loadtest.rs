@@ -9,7 +9,8 @@
 //! `/proc/PID/stat`) and resident memory. Modes: `quic` (connections kept
 //! warm, the default transport options), `quic-cold` (`keep_warm: false`:
 //! connections close after the 15 s idle timeout, as before), `udp` (the
-//! thread-driven UDP node, no keyring). Every node runs the `lan` preset
+//! thread-driven UDP node, no keyring), `udp-tokio` (the UDP node as a
+//! task on a current-thread tokio runtime). Every node runs the `lan` preset
 //! (a probe per second).
 //!
 //! ```text
@@ -240,11 +241,6 @@ fn child(args: &[String]) -> Result<(), Error> {
         node.shutdown(false)?;
         return Ok(());
     }
-    let keep_warm = match mode.as_str() {
-        "quic" => true,
-        "quic-cold" => false,
-        other => return Err(format!("unknown mode {other}").into()),
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -257,6 +253,34 @@ fn child(args: &[String]) -> Result<(), Error> {
             }
         }
     });
+    if mode == "udp-tokio" {
+        return runtime.block_on(async move {
+            let options = swim_transport_udp::NodeOptions::new(addr)
+                .config(Config::lan())
+                .seed(seed);
+            let node = swim_transport_udp::tokio::Node::start(options).await?;
+            while let Some(line) = rx.recv().await {
+                if line.trim() != "dump" {
+                    break;
+                }
+                let alive = node
+                    .members()
+                    .await?
+                    .iter()
+                    .filter(|m| m.state == MemberState::Alive)
+                    .count();
+                println!("0 {alive}");
+                std::io::stdout().flush()?;
+            }
+            node.shutdown(false).await?;
+            Ok::<(), Error>(())
+        });
+    }
+    let keep_warm = match mode.as_str() {
+        "quic" => true,
+        "quic-cold" => false,
+        other => return Err(format!("unknown mode {other}").into()),
+    };
     runtime.block_on(async move {
         let options = swim_transport_quic::NodeOptions::new(addr, credentials(&dir)?)
             .config(Config::lan())
