@@ -92,11 +92,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (i, node) in nodes.into_iter().enumerate() {
         let counters = node.shutdown(false).await?;
         println!(
-            "node {i} stopped: {} datagrams sent, {} send drops, {} probes, {} timer wake-ups",
+            "node {i} stopped: {} datagrams sent, {} send drops, {} probes, {} timer runs",
             counters.transport.datagrams_sent,
             counters.transport.send_drops(),
             counters.protocol.probes_sent,
-            counters.transport.timer_wakeups,
+            counters.driver.timer_runs,
         );
     }
     Ok(())

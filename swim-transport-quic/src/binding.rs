@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use rustls::pki_types::CertificateDer;
 use rustls::{CertificateError, Error as TlsError};
 
-use crate::driver::canonical;
+use crate::peers::canonical;
 
 /// Scheme of the URI subject alternative name that binds a certificate to a
 /// node address: `swim://203.0.113.7:7946`, `swim://[2001:db8::7]:7946`.

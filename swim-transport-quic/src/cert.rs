@@ -13,7 +13,7 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::binding::address_uri;
-use crate::driver::canonical;
+use crate::peers::canonical;
 use crate::tls::Credentials;
 
 pub use rcgen;

@@ -1,722 +1,144 @@
-//! The node task: owns the state machine and the QUIC endpoint, and runs
-//! the sans-IO loop (commands, received datagrams, connection events,
-//! timers; then transmits and events).
+//! The node task's loop: waits for commands, received datagrams,
+//! connection events and the protocol's deadline, and hands each to the
+//! [`NodeCore`] or the [`Peers`] table; after each, sends every pending
+//! datagram through the table and hands every pending event over.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use quinn::{Connection, ConnectionError, Endpoint, SendDatagramError};
-use swim_core::{CommandError, Instant, LocalEvent};
-use swim_node::{Clock, NodeSwim, Replies, Request};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::{JoinError, JoinSet};
-use tokio::time::Instant as TokioInstant;
+use swim_driver::{NodeCore, Request, TokioChannels};
+use tokio::sync::mpsc;
 
-use crate::binding::names_address;
-use crate::options::TransportOptions;
-use crate::tls::{peer_certificate, AddressRefusals, ClientConfigs};
-use crate::view::{NodeCounters, TransportCounters};
-use crate::Event;
+use crate::peers::{Inbound, Peers};
+use crate::view::NodeCounters;
 
-/// Verified connections kept per peer address (both sides may connect at
-/// the same time; a restarted peer may briefly have an old one too).
-const MAX_CONNECTIONS_PER_PEER: usize = 4;
-/// Received datagrams waiting for the node task, over all connections.
-const INBOUND_QUEUE: usize = 1024;
 /// Received datagrams handled in a row before looking at other inputs.
 const INBOUND_BATCH: usize = 64;
-/// Longest sleep when the protocol has no deadline (after leaving).
-const MAX_SLEEP: Duration = Duration::from_secs(3600);
-/// How often forgotten peers are pruned from the connection table.
+/// How often the peer table is tidied (unused and duplicate connections
+/// closed, forgotten peers pruned).
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
-/// How long a shutdown waits for connection closes to go out.
-const CLOSE_GRACE: Duration = Duration::from_millis(500);
-/// QUIC application error codes in CONNECTION_CLOSE frames.
-const CLOSE_SHUTDOWN: u32 = 0;
-const CLOSE_TOO_MANY: u32 = 1;
-/// The peer's certificate does not name the address of the connection.
-const CLOSE_WRONG_ADDRESS: u32 = 2;
+/// A connection to a member is kept while the member was talked to within
+/// this many probe rounds (a round probes every member once).
+const WARM_ROUNDS: u32 = 2;
 
 /// A reply channel for one command.
-pub(crate) type Reply<T> = oneshot::Sender<T>;
-
-/// The node task's reply channels: tokio's one-shot channels.
-pub(crate) struct OneshotReplies;
-
-impl Replies for OneshotReplies {
-    type Reply<T: Send + 'static> = Reply<T>;
-
-    fn send<T: Send + 'static>(reply: Reply<T>, answer: T) {
-        let _ = reply.send(answer);
-    }
-}
+pub(crate) type Reply<T> = tokio::sync::oneshot::Sender<T>;
 
 /// What the handle asks of the node task.
 pub(crate) enum Command {
-    /// A command for the state machine, answered by the shared logic.
-    Swim(Request<OneshotReplies>),
+    /// A command for the state machine, carried out by the [`NodeCore`].
+    Swim(Request<TokioChannels>),
     Counters(Reply<NodeCounters>),
     Stop,
 }
 
-/// A datagram read from a verified connection.
-struct Inbound {
-    from: SocketAddr,
-    data: Bytes,
-}
-
-/// What a background task reports when it ends.
-enum TaskDone {
-    /// An outgoing handshake finished (or failed, or timed out).
-    Connect {
-        addr: SocketAddr,
-        result: Option<Connection>,
-    },
-    /// An incoming handshake finished (or failed, or timed out).
-    Handshake { result: Option<Connection> },
-    /// A connection's reader stopped: the connection is closed. `refused`
-    /// when the peer aborted it with a TLS alert or because our certificate
-    /// does not name our address (it rejected our certificate after our
-    /// side of the handshake had completed).
-    Reader {
-        addr: SocketAddr,
-        id: usize,
-        refused: bool,
-    },
-}
-
-/// Counters updated by reader tasks.
-#[derive(Default)]
-struct Shared {
-    inbound_queue_full: AtomicU64,
-}
-
-/// Connection state of one peer address.
-#[derive(Default)]
-struct Peer {
-    /// Verified connections with a running reader, newest first; sends
-    /// use the first open one.
-    conns: Vec<Connection>,
-    /// An outgoing handshake is in flight.
-    connecting: bool,
-    /// Datagrams waiting for a connection.
-    queue: VecDeque<Bytes>,
-    /// Until then, datagrams are dropped (a connection attempt failed).
-    retry_at: Option<TokioInstant>,
-}
-
-impl Peer {
-    fn is_idle(&self, now: TokioInstant) -> bool {
-        self.conns.is_empty()
-            && !self.connecting
-            && self.queue.is_empty()
-            && self.retry_at.is_none_or(|t| t <= now)
-    }
-}
-
-enum SendOutcome {
-    Sent,
-    Dropped,
-    Lost,
-}
-
-/// Everything the node task starts with.
-pub(crate) struct DriverParts {
-    pub swim: NodeSwim,
-    pub endpoint: Endpoint,
-    pub client_configs: ClientConfigs,
-    pub refusals: Arc<AddressRefusals>,
-    pub options: TransportOptions,
-    pub clock: Clock,
-    pub commands: mpsc::Receiver<Command>,
-    pub events: mpsc::Sender<Event>,
-}
-
 /// Everything the node task owns.
 pub(crate) struct Driver {
-    swim: NodeSwim,
-    endpoint: Endpoint,
-    /// Outgoing connections are made with these: the server certificate
-    /// must name the dialed address.
-    client_configs: ClientConfigs,
-    /// Certificates refused for not naming the peer's address.
-    refusals: Arc<AddressRefusals>,
-    options: TransportOptions,
-    clock: Clock,
-    commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<Event>,
-    inbound_tx: mpsc::Sender<Inbound>,
-    inbound_rx: mpsc::Receiver<Inbound>,
-    peers: HashMap<SocketAddr, Peer>,
-    tasks: JoinSet<TaskDone>,
-    pending_connects: usize,
-    pending_handshakes: usize,
-    open_connections: usize,
-    counters: TransportCounters,
-    shared: Arc<Shared>,
-    pending_leaves: Vec<Reply<Result<(), CommandError>>>,
-    send_buf: Vec<u8>,
+    pub core: NodeCore<TokioChannels>,
+    pub peers: Peers,
+    pub inbound: mpsc::Receiver<Inbound>,
+    pub commands: mpsc::Receiver<Command>,
 }
 
 impl Driver {
-    pub(crate) fn new(parts: DriverParts) -> Self {
-        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-        let send_buf = vec![0u8; usize::from(parts.swim.config().packet_budget)];
-        Driver {
-            swim: parts.swim,
-            endpoint: parts.endpoint,
-            client_configs: parts.client_configs,
-            refusals: parts.refusals,
-            options: parts.options,
-            clock: parts.clock,
-            commands: parts.commands,
-            events: parts.events,
-            inbound_tx,
-            inbound_rx,
-            peers: HashMap::new(),
-            tasks: JoinSet::new(),
-            pending_connects: 0,
-            pending_handshakes: 0,
-            open_connections: 0,
-            counters: TransportCounters::default(),
-            shared: Arc::new(Shared::default()),
-            pending_leaves: Vec::new(),
-            send_buf,
-        }
-    }
-
     /// Runs until [`Command::Stop`] or until the handle is dropped; closes
-    /// the endpoint and returns the final counters.
+    /// the endpoint, writes the final identity and returns the final
+    /// counters.
     pub(crate) async fn run(mut self) -> NodeCounters {
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut accepting = true;
-        let mut last_timeout: Option<Instant> = None;
+        let mut send_buf = vec![0u8; self.core.packet_budget()];
         loop {
             // Outputs of the last input (and of the commands issued before
             // the task started).
-            self.flush();
-            sleep.as_mut().reset(self.deadline(last_timeout));
+            self.flush(&mut send_buf);
+            sleep
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(self.core.next_wake()));
+            let endpoint = self.peers.endpoint().clone();
             tokio::select! {
                 command = self.commands.recv() => match command {
                     None | Some(Command::Stop) => break,
-                    Some(command) => self.handle_command(command),
+                    Some(Command::Swim(request)) => self.core.apply(request),
+                    Some(Command::Counters(reply)) => {
+                        let _ = reply.send(self.counters());
+                    }
                 },
-                Some(inbound) = self.inbound_rx.recv() => {
-                    self.handle_inbound(inbound);
+                Some(inbound) = self.inbound.recv() => {
+                    self.handle_inbound(inbound, &mut send_buf);
                     for _ in 1..INBOUND_BATCH {
-                        match self.inbound_rx.try_recv() {
-                            Ok(inbound) => self.handle_inbound(inbound),
+                        match self.inbound.try_recv() {
+                            Ok(inbound) => self.handle_inbound(inbound, &mut send_buf),
                             Err(_) => break,
                         }
                     }
                 }
-                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    self.task_done(done);
+                Some(done) = self.peers.next_done(), if self.peers.has_tasks() => {
+                    self.peers.task_done(done);
                 }
-                incoming = self.endpoint.accept(), if accepting => match incoming {
-                    Some(incoming) => self.accept(incoming),
+                incoming = endpoint.accept(), if accepting => match incoming {
+                    Some(incoming) => self.peers.accept(incoming),
                     None => accepting = false,
                 },
                 () = &mut sleep => {
-                    let now = self.now();
-                    if self.swim.poll_timeout().is_some_and(|at| at <= now) {
-                        self.swim.handle_timeout(now);
-                        self.counters.timer_wakeups += 1;
-                        last_timeout = Some(now);
-                    }
+                    self.core.handle_timeout();
                 }
-                _ = housekeeping.tick() => self.prune(),
+                _ = housekeeping.tick() => {
+                    let unused_for = self.unused_for();
+                    self.peers.housekeeping(unused_for);
+                }
             }
         }
-        self.endpoint.close(CLOSE_SHUTDOWN.into(), b"shutdown");
-        let _ = tokio::time::timeout(CLOSE_GRACE, self.endpoint.wait_idle()).await;
-        self.tasks.shutdown().await;
-        self.snapshot()
-    }
-
-    fn now(&self) -> Instant {
-        self.clock.now()
-    }
-
-    /// When to wake up for the protocol's timers. A deadline that is not
-    /// later than the last `handle_timeout` waits at least a millisecond,
-    /// so that a timer the protocol keeps due can never spin the task.
-    fn deadline(&self, last_timeout: Option<Instant>) -> TokioInstant {
-        let now = std::time::Instant::now();
-        let latest = now + MAX_SLEEP;
-        let at = match self.swim.poll_timeout() {
-            Some(at) if last_timeout.is_some_and(|last| at <= last) => {
-                now + Duration::from_millis(1)
-            }
-            Some(at) => self.clock.to_std(at).min(latest),
-            None => latest,
-        };
-        TokioInstant::from_std(at)
-    }
-
-    fn snapshot(&self) -> NodeCounters {
-        let mut transport = self.counters;
-        transport.inbound_queue_full = self.shared.inbound_queue_full.load(Ordering::Relaxed);
-        transport.incoming_address_mismatch = self.refusals.incoming.load(Ordering::Relaxed);
-        transport.connects_address_mismatch = self.refusals.outgoing.load(Ordering::Relaxed);
-        transport.open_connections = self.open_connections as u64;
-        transport.pending_connects = self.pending_connects as u64;
+        let counters = self.counters();
+        self.peers.close().await;
+        self.core.finish();
         NodeCounters {
-            protocol: self.swim.counters(),
-            transport,
+            driver: self.core.counters(),
+            ..counters
         }
     }
 
-    // ----- inputs -----
-
-    /// Replies are best effort: a handle that stopped waiting is no error.
-    fn handle_command(&mut self, command: Command) {
-        match command {
-            Command::Swim(request) => {
-                let now = self.now();
-                request.apply(&mut self.swim, &self.clock, now, &mut self.pending_leaves);
-            }
-            Command::Counters(reply) => {
-                let _ = reply.send(self.snapshot());
-            }
-            Command::Stop => {}
+    fn counters(&self) -> NodeCounters {
+        NodeCounters {
+            protocol: self.core.swim().counters(),
+            transport: self.peers.counters(),
+            driver: self.core.counters(),
         }
+    }
+
+    /// How long a peer may go without a datagram either way before its
+    /// connections are closed: [`WARM_ROUNDS`] probe rounds of the current
+    /// membership (every member is probed once a round), and never less
+    /// than the idle timeout.
+    fn unused_for(&self) -> Duration {
+        let swim = self.core.swim();
+        let members = u32::try_from(swim.queue_lengths().members).unwrap_or(u32::MAX);
+        let round = swim
+            .config()
+            .probe_interval
+            .saturating_mul(members.saturating_add(1));
+        round
+            .saturating_mul(WARM_ROUNDS)
+            .max(self.peers.idle_timeout())
     }
 
     /// Only reader tasks of verified connections produce these.
-    fn handle_inbound(&mut self, inbound: Inbound) {
-        self.counters.datagrams_received += 1;
-        self.counters.bytes_received += inbound.data.len() as u64;
-        let now = self.now();
-        self.swim.handle_datagram(now, inbound.from, &inbound.data);
+    fn handle_inbound(&mut self, inbound: Inbound, send_buf: &mut [u8]) {
+        self.peers.received(inbound.from, inbound.data.len());
+        self.core.handle_datagram(inbound.from, &inbound.data);
         // Drain right away: replies leave before the next datagram is read.
-        self.flush();
+        self.flush(send_buf);
     }
-
-    /// A new incoming connection: start its handshake, within the limits.
-    fn accept(&mut self, incoming: quinn::Incoming) {
-        let opts = &self.options;
-        if self.pending_handshakes >= opts.max_pending_handshakes
-            || self.open_connections + self.pending_handshakes >= opts.max_connections
-        {
-            self.counters.incoming_refused += 1;
-            incoming.refuse();
-            return;
-        }
-        let connecting = match incoming.accept() {
-            Ok(connecting) => connecting,
-            Err(_) => {
-                self.counters.incoming_failed += 1;
-                return;
-            }
-        };
-        self.pending_handshakes += 1;
-        let timeout = opts.connect_timeout;
-        self.tasks.spawn(async move {
-            // Resolves only once the client proved a certificate that chains
-            // to the cluster CA and names a node address; the node task then
-            // checks that it names this connection's remote address before
-            // any of its datagrams is read.
-            let result = match tokio::time::timeout(timeout, connecting).await {
-                Ok(Ok(conn)) => Some(conn),
-                _ => None,
-            };
-            TaskDone::Handshake { result }
-        });
-    }
-
-    fn task_done(&mut self, done: Result<TaskDone, JoinError>) {
-        let done = match done {
-            Ok(done) => done,
-            Err(e) => {
-                // A panicked or aborted task. Its bookkeeping is lost: the
-                // gauges may be off by one, nothing else.
-                if e.is_panic() {
-                    self.counters.task_panics += 1;
-                }
-                return;
-            }
-        };
-        match done {
-            TaskDone::Connect { addr, result } => {
-                self.pending_connects = self.pending_connects.saturating_sub(1);
-                self.peers.entry(addr).or_default().connecting = false;
-                match result {
-                    // The verifier of this connection already required the
-                    // server certificate to name `addr`; checked again here,
-                    // where nothing can bypass it.
-                    Some(conn) if self.certificate_names(&conn, addr) => {
-                        self.counters.connects_succeeded += 1;
-                        self.adopt(addr, conn);
-                    }
-                    Some(conn) => {
-                        self.refuse(&conn, false);
-                        self.connect_failed(addr);
-                    }
-                    None => self.connect_failed(addr),
-                }
-            }
-            TaskDone::Handshake { result } => {
-                self.pending_handshakes = self.pending_handshakes.saturating_sub(1);
-                match result {
-                    Some(conn) => {
-                        // The peer's endpoint address is its member address:
-                        // every node talks from the one socket it listens on.
-                        let addr = canonical(conn.remote_address());
-                        if self.certificate_names(&conn, addr) {
-                            self.counters.incoming_accepted += 1;
-                            self.adopt(addr, conn);
-                        } else {
-                            self.refuse(&conn, true);
-                            self.counters.incoming_failed += 1;
-                        }
-                    }
-                    None => self.counters.incoming_failed += 1,
-                }
-            }
-            TaskDone::Reader { addr, id, refused } => {
-                self.open_connections = self.open_connections.saturating_sub(1);
-                self.counters.connections_closed += 1;
-                if refused {
-                    self.counters.refused_by_peer += 1;
-                }
-                if let Some(peer) = self.peers.get_mut(&addr) {
-                    peer.conns.retain(|c| c.stable_id() != id);
-                    // Reconnecting at once would only be refused again.
-                    if refused && peer.conns.is_empty() {
-                        let until = TokioInstant::now() + self.options.reconnect_backoff;
-                        peer.retry_at = Some(until);
-                    }
-                }
-            }
-        }
-    }
-
-    /// True if the certificate the peer of `conn` presented names `addr`.
-    fn certificate_names(&self, conn: &Connection, addr: SocketAddr) -> bool {
-        peer_certificate(conn).is_some_and(|cert| names_address(&cert, addr))
-    }
-
-    /// Closes a verified connection whose peer certificate does not name
-    /// the peer's address, before anything is read from it, and counts it.
-    fn refuse(&mut self, conn: &Connection, incoming: bool) {
-        conn.close(
-            CLOSE_WRONG_ADDRESS.into(),
-            b"certificate does not name this address",
-        );
-        let counter = match incoming {
-            true => &self.refusals.incoming,
-            false => &self.refusals.outgoing,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// An outgoing connection attempt to `addr` failed: drops what waited
-    /// for it and backs off.
-    fn connect_failed(&mut self, addr: SocketAddr) {
-        self.counters.connects_failed += 1;
-        let peer = self.peers.entry(addr).or_default();
-        self.counters.connect_failed_drops += peer.queue.len() as u64;
-        peer.queue.clear();
-        // A connection that came in meanwhile still serves.
-        if peer.conns.is_empty() {
-            peer.retry_at = Some(TokioInstant::now() + self.options.reconnect_backoff);
-        }
-    }
-
-    /// Keeps a verified connection for `addr` (its peer's certificate names
-    /// `addr`), reads its datagrams, and sends what was waiting for it.
-    fn adopt(&mut self, addr: SocketAddr, conn: Connection) {
-        let peer = self.peers.entry(addr).or_default();
-        peer.conns.retain(|c| c.close_reason().is_none());
-        if peer.conns.len() >= MAX_CONNECTIONS_PER_PEER {
-            self.counters.connections_rejected += 1;
-            conn.close(CLOSE_TOO_MANY.into(), b"too many connections");
-            return;
-        }
-        // The newest connection carries the sends: it was verified just
-        // now, while an older one may lead to a previous life of the peer
-        // that crashed without closing it (it idles out on its own).
-        peer.conns.insert(0, conn.clone());
-        peer.retry_at = None;
-        let waiting = std::mem::take(&mut peer.queue);
-        self.open_connections += 1;
-        let tx = self.inbound_tx.clone();
-        let shared = self.shared.clone();
-        self.tasks.spawn(read_datagrams(addr, conn, tx, shared));
-        for data in waiting {
-            self.send_to(addr, data);
-        }
-    }
-
-    /// Forgets peers with nothing open, pending or waiting.
-    fn prune(&mut self) {
-        let now = TokioInstant::now();
-        self.peers.retain(|_, peer| {
-            peer.conns.retain(|c| c.close_reason().is_none());
-            !peer.is_idle(now)
-        });
-    }
-
-    // ----- outputs -----
 
     /// Sends every pending datagram and hands every pending event over.
-    fn flush(&mut self) {
-        let now = self.now();
-        let mut buf = std::mem::take(&mut self.send_buf);
-        while let Some(t) = self.swim.poll_transmit(now, &mut buf) {
-            let data = Bytes::copy_from_slice(&buf[..t.len]);
-            self.send_to(t.destination, data);
-        }
-        self.send_buf = buf;
-        while let Some(event) = self.swim.poll_event() {
-            self.dispatch(event);
-        }
-    }
-
-    /// Hands `event` to the application; a finished leave is answered after
-    /// its `Local(Left)` event is in the channel.
-    fn dispatch(&mut self, event: Event) {
-        let left = matches!(event, Event::Local(LocalEvent::Left));
-        match self.events.try_send(event) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.counters.events_dropped += 1,
-        }
-        if left {
-            Request::<OneshotReplies>::finish_leaves(&mut self.pending_leaves);
-        }
-    }
-
-    /// Sends one datagram to `addr` over a verified connection, or queues it
-    /// while one is established; drops and counts it when it cannot go.
-    fn send_to(&mut self, addr: SocketAddr, data: Bytes) {
-        let addr = canonical(addr);
-        let peer = self.peers.entry(addr).or_default();
-        while let Some(conn) = peer.conns.first() {
-            match try_send(conn, &data, &mut self.counters) {
-                SendOutcome::Sent | SendOutcome::Dropped => return,
-                // Its reader reports the closure and updates the gauges.
-                SendOutcome::Lost => {
-                    peer.conns.remove(0);
-                }
-            }
-        }
-        let now = TokioInstant::now();
-        if peer.retry_at.is_some_and(|t| t > now) {
-            self.counters.backoff_drops += 1;
-            return;
-        }
-        if !peer.connecting {
-            if self.pending_connects >= self.options.max_pending_connects {
-                self.counters.connect_limit_drops += 1;
-                return;
-            }
-            self.counters.connects_started += 1;
-            let connecting = match self.client_configs.for_peer(addr).map(|config| {
-                self.endpoint
-                    .connect_with(config, addr, &self.options.server_name)
-            }) {
-                Some(Ok(connecting)) => connecting,
-                _ => {
-                    // Unroutable address, endpoint closed...
-                    self.counters.connects_failed += 1;
-                    self.counters.connect_failed_drops += 1;
-                    peer.retry_at = Some(now + self.options.reconnect_backoff);
-                    return;
-                }
-            };
-            peer.connecting = true;
-            self.pending_connects += 1;
-            let timeout = self.options.connect_timeout;
-            self.tasks.spawn(async move {
-                // Ok means the server proved a CA-signed certificate that
-                // names `addr`; it may still reject ours, which closes the
-                // connection: nothing is trusted on the strength of this
-                // alone, and only what the server sends over it is ever read.
-                let result = match tokio::time::timeout(timeout, connecting).await {
-                    Ok(Ok(conn)) => Some(conn),
-                    _ => None,
-                };
-                TaskDone::Connect { addr, result }
-            });
-        }
-        if peer.queue.len() >= self.options.peer_queue_len {
-            self.counters.queue_full_drops += 1;
-            return;
-        }
-        peer.queue.push_back(data);
-    }
-}
-
-/// Hands one datagram to `conn`, never letting QUIC drop older datagrams
-/// silently or a size problem panic.
-fn try_send(conn: &Connection, data: &Bytes, counters: &mut TransportCounters) -> SendOutcome {
-    if conn.close_reason().is_some() {
-        counters.send_connection_lost += 1;
-        return SendOutcome::Lost;
-    }
-    match conn.max_datagram_size() {
-        None => {
-            counters.send_unsupported += 1;
-            return SendOutcome::Dropped;
-        }
-        Some(max) if data.len() > max => {
-            counters.send_too_large += 1;
-            return SendOutcome::Dropped;
-        }
-        Some(_) => {}
-    }
-    if conn.datagram_send_buffer_space() < data.len() {
-        counters.send_buffer_full += 1;
-        return SendOutcome::Dropped;
-    }
-    match conn.send_datagram(data.clone()) {
-        Ok(()) => {
-            counters.datagrams_sent += 1;
-            counters.bytes_sent += data.len() as u64;
-            SendOutcome::Sent
-        }
-        Err(SendDatagramError::ConnectionLost(_)) => {
-            counters.send_connection_lost += 1;
-            SendOutcome::Lost
-        }
-        Err(SendDatagramError::TooLarge) => {
-            counters.send_too_large += 1;
-            SendOutcome::Dropped
-        }
-        Err(SendDatagramError::UnsupportedByPeer | SendDatagramError::Disabled) => {
-            counters.send_unsupported += 1;
-            SendOutcome::Dropped
-        }
-    }
-}
-
-/// Reads the datagrams of one verified connection until it closes.
-async fn read_datagrams(
-    addr: SocketAddr,
-    conn: Connection,
-    tx: mpsc::Sender<Inbound>,
-    shared: Arc<Shared>,
-) -> TaskDone {
-    let id = conn.stable_id();
-    loop {
-        match conn.read_datagram().await {
-            Ok(data) => {
-                if tx.try_send(Inbound { from: addr, data }).is_err() {
-                    shared.inbound_queue_full.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            // Closed by either side, idle, or broken: the driver forgets it.
-            Err(error) => {
-                let refused = match &error {
-                    ConnectionError::ConnectionClosed(close) => is_tls_alert(close.error_code),
-                    ConnectionError::ApplicationClosed(close) => {
-                        close.error_code == CLOSE_WRONG_ADDRESS.into()
-                    }
-                    _ => false,
-                };
-                return TaskDone::Reader { addr, id, refused };
-            }
-        }
-    }
-}
-
-/// QUIC carries TLS alerts as transport error codes 0x100..=0x1ff.
-fn is_tls_alert(code: quinn::TransportErrorCode) -> bool {
-    (0x100..=0x1ff).contains(&u64::from(code))
-}
-
-pub(crate) use swim_node::canonical;
-
-#[cfg(all(test, feature = "cert-gen"))]
-mod tests {
-    use super::*;
-    use crate::cert::ClusterCa;
-
-    /// A client connection to a server endpoint, both on loopback.
-    async fn pair() -> (Endpoint, Connection, Connection) {
-        let ca = ClusterCa::generate("unit").expect("CA");
-        let options = TransportOptions::default();
-        let endpoint = || {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-            let addr = socket.local_addr().expect("bound");
-            let creds = ca.issue(addr).expect("cert");
-            let tls = crate::tls::configure(&creds, &options).expect("configs");
-            let runtime = Arc::new(quinn::TokioRuntime);
-            let endpoint = Endpoint::new(Default::default(), Some(tls.server), socket, runtime)
-                .expect("endpoint");
-            (endpoint, addr, tls.client)
-        };
-        let (server, addr, _) = endpoint();
-        let (client, _, configs) = endpoint();
-        let config = configs.for_peer(addr).expect("config");
-        let connecting = client.connect_with(config, addr, "swim").expect("connect");
-        let accept = async {
-            let incoming = server.accept().await.expect("incoming");
-            incoming.await.expect("handshake")
-        };
-        let (client_conn, server_conn) = tokio::join!(connecting, accept);
-        let client_conn = client_conn.expect("handshake");
-        // Each side's certificate names the address the other sees.
-        assert!(peer_certificate(&client_conn).is_some_and(|c| names_address(&c, addr)));
-        let client_addr = canonical(server_conn.remote_address());
-        assert!(peer_certificate(&server_conn).is_some_and(|c| names_address(&c, client_addr)));
-        (server, client_conn, server_conn)
-    }
-
-    #[tokio::test]
-    async fn sends_are_checked_against_the_connection() {
-        let (_server, conn, server_conn) = pair().await;
-        let mut counters = TransportCounters::default();
-        let max = conn.max_datagram_size().expect("datagrams enabled");
-        assert!(
-            max >= usize::from(crate::MAX_PACKET_BUDGET),
-            "max_datagram_size {max}"
-        );
-
-        // Fits: sent and received intact.
-        let small = Bytes::from_static(b"ping");
-        assert!(matches!(
-            try_send(&conn, &small, &mut counters),
-            SendOutcome::Sent
-        ));
-        assert_eq!(server_conn.read_datagram().await.expect("datagram"), small);
-
-        // Larger than the connection allows (MTU discovery may raise the
-        // limit at any time, but never beyond a UDP payload): counted and
-        // dropped.
-        let big = Bytes::from(vec![7u8; 65_536]);
-        assert!(matches!(
-            try_send(&conn, &big, &mut counters),
-            SendOutcome::Dropped
-        ));
-        assert_eq!(counters.send_too_large, 1);
-
-        // Closed: reported lost, so the caller reconnects.
-        conn.close(0u32.into(), b"bye");
-        assert!(matches!(
-            try_send(&conn, &small, &mut counters),
-            SendOutcome::Lost
-        ));
-        assert_eq!(counters.send_connection_lost, 1);
-        assert_eq!((counters.datagrams_sent, counters.bytes_sent), (1, 4));
-    }
-
-    #[test]
-    fn mapped_addresses_are_canonical() {
-        let mapped: SocketAddr = "[::ffff:10.0.0.1]:7946".parse().expect("addr");
-        assert_eq!(
-            canonical(mapped),
-            "10.0.0.1:7946".parse::<SocketAddr>().expect("addr")
-        );
-        let v6: SocketAddr = "[2001:db8::1]:7946".parse().expect("addr");
-        assert_eq!(canonical(v6), v6);
+    fn flush(&mut self, buf: &mut [u8]) {
+        let peers = &mut self.peers;
+        let len = buf.len();
+        self.core.flush(buf, 0..len, |buf, end, to| {
+            peers.send_to(to, Bytes::copy_from_slice(&buf[..end]));
+        });
     }
 }

@@ -76,6 +76,23 @@
 //! [`TransportCounters`] and survived: the protocol itself treats lost
 //! datagrams as it would on UDP.
 //!
+//! Connections are kept warm ([`TransportOptions::keep_warm`]): QUIC
+//! keep-alives hold them open, and the node closes a peer's connections
+//! only once it has not talked to the peer for two probe rounds (every
+//! member is probed once a round), so that probes do not wait for
+//! handshakes in clusters larger than the idle timeout over the probe
+//! interval. Of two connections between the same two nodes, the one
+//! dialed by the higher address is closed once both are established.
+//!
+//! ## Identity
+//!
+//! As with the UDP transport, [`NodeOptions::data_dir`] keeps the node's
+//! generation and last incarnation in a file: each start takes a higher
+//! generation and a higher incarnation than the previous life, and every
+//! incarnation the node moves to is written while it runs, off the node
+//! task (see [`swim_driver::IdentityStore`]). Without it, the generation
+//! is [`NodeOptions::generation`] if set, else seconds since 2025-01-01.
+//!
 //! ## Trust
 //!
 //! A node's identity in the protocol is its address (plus a generation).
@@ -162,6 +179,7 @@ mod driver;
 mod error;
 mod node;
 mod options;
+mod peers;
 mod tls;
 mod view;
 
@@ -182,13 +200,11 @@ pub use swim_core::{
     CommandError, Config, ConfigError, Counters, DropCounters, Identity, LocalEvent, LocalStatus,
     MemberState,
 };
+pub use swim_driver;
 
 /// Largest protocol datagram, in bytes: `packet_budget` is lowered to it so
 /// that every datagram fits a QUIC datagram frame right after the handshake
 /// (`max_datagram_size()` is about 1 162 bytes before path MTU discovery).
 pub const MAX_PACKET_BUDGET: u16 = 1150;
 
-/// A membership or application event, as reported by the node (`swim-core`'s
-/// default blob capacity; with `std`, blobs live on the heap, bounded by the
-/// [`Config`] limits).
-pub type Event = swim_core::Event<std::net::SocketAddr, 64>;
+pub use swim_driver::{CoreCounters, CoreOptions, Event, IDENTITY_FILE};

@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swim_core::{CommandError, Identity};
-use swim_node::{clock_generation, start_protocol, Protocol, Request};
+use swim_driver::{canonical, NodeCore, Request, TokioChannels};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 
 use crate::binding::{named_addresses, same_address};
-use crate::driver::{Command, Driver, DriverParts, OneshotReplies};
+use crate::driver::{Command, Driver};
 use crate::error::Error;
 use crate::options::NodeOptions;
+use crate::peers::{Peers, PeersParts};
 use crate::tls::Credentials;
 use crate::view::{LocalInfo, Member, NodeCounters};
 use crate::{Event, MAX_PACKET_BUDGET};
@@ -51,64 +52,65 @@ impl Node {
     pub async fn start(options: NodeOptions) -> Result<Node, Error> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        let bind = match &options.socket {
+        let NodeOptions {
+            bind,
+            socket,
+            credentials,
+            mut core,
+            transport,
+        } = options;
+        let bound = match &socket {
             Some(socket) => socket.local_addr()?,
-            None => options.bind,
+            None => bind,
         };
-        if options.advertise.is_none() && bind.ip().is_unspecified() {
+        if core.advertise.is_none() && bound.ip().is_unspecified() {
             return Err(Error::NoAdvertiseAddress);
         }
-        let mut config = options.config;
-        config.packet_budget = config.packet_budget.min(MAX_PACKET_BUDGET);
-        config.validate()?;
-        let tls = crate::tls::configure(&options.credentials, &options.transport)?;
-        let socket = match options.socket {
+        core.config.packet_budget = core.config.packet_budget.min(MAX_PACKET_BUDGET);
+        core.config.validate()?;
+        let tls = crate::tls::configure(&credentials, &transport)?;
+        let socket = match socket {
             // A clone of the options may still hold the socket.
             Some(shared) => Arc::try_unwrap(shared).or_else(|shared| shared.try_clone())?,
-            None => std::net::UdpSocket::bind(options.bind)?,
+            None => std::net::UdpSocket::bind(bind)?,
         };
-        let local_addr = crate::driver::canonical(socket.local_addr()?);
-        let advertise = match options.advertise {
+        let local_addr = canonical(socket.local_addr()?);
+        let advertise = match core.advertise {
             Some(a) if a.port() == 0 => SocketAddr::new(a.ip(), local_addr.port()),
             Some(a) => a,
             None => local_addr,
         };
-        let advertise = crate::driver::canonical(advertise);
-        check_own_certificate(&options.credentials, advertise)?;
+        let advertise = canonical(advertise);
+        check_own_certificate(&credentials, advertise)?;
         // Server and client at once, on one socket: the remote address of
         // a connection from this node is the address it is known by.
-        let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
-            Some(tls.server),
-            socket,
-            Arc::new(quinn::TokioRuntime),
-        )?;
-        let generation = options.generation.unwrap_or_else(clock_generation);
-        let identity = Identity::new(advertise, generation);
-        let Protocol {
-            swim,
-            clock,
-            leave_timeout,
-        } = start_protocol(
-            identity.clone(),
-            config,
-            options.incarnation,
-            &options.metadata,
-            options.seeds.iter().map(|s| crate::driver::canonical(*s)),
-            local_addr,
-        )?;
-        let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
-        let (event_tx, event_rx) = mpsc::channel(options.event_capacity.max(1));
-        let driver = Driver::new(DriverParts {
-            swim,
+        let endpoint = {
+            let _entered = runtime.enter();
+            quinn::Endpoint::new(
+                quinn::EndpointConfig::default(),
+                Some(tls.server),
+                socket,
+                Arc::new(quinn::TokioRuntime),
+            )?
+        };
+        let (event_tx, event_rx) = mpsc::channel(core.event_capacity.max(1));
+        let core = NodeCore::start(core, advertise, local_addr, event_tx)?;
+        let identity = core.identity().clone();
+        let leave_timeout = core.leave_timeout();
+        let (peers, inbound) = Peers::new(PeersParts {
             endpoint,
             client_configs: tls.client,
             refusals: tls.refusals,
-            options: options.transport,
-            clock,
-            commands: command_rx,
-            events: event_tx,
+            options: transport,
+            local: advertise,
         });
+        let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let driver = Driver {
+            core,
+            peers,
+            inbound,
+            commands: command_rx,
+        };
         let task = runtime.spawn(driver.run());
         Ok(Node {
             commands: command_tx,
@@ -242,7 +244,7 @@ impl Node {
     /// Joins (again) through `seeds`, retrying with backoff until one
     /// answers.
     pub async fn join(&self, seeds: &[SocketAddr]) -> Result<(), Error> {
-        let seeds = seeds.iter().map(|s| crate::driver::canonical(*s)).collect();
+        let seeds = seeds.iter().map(|s| canonical(*s)).collect();
         self.command(|reply| Request::Join(seeds, reply)).await
     }
 
@@ -266,7 +268,8 @@ impl Node {
 
     /// Stops the node: leaves gracefully first if `leave` is true (a node
     /// that already left is fine), then closes every connection, stops the
-    /// task and returns the final counters.
+    /// task (which writes the final identity when the node has a data
+    /// directory) and returns the final counters.
     pub async fn shutdown(mut self, leave: bool) -> Result<NodeCounters, Error> {
         let left = if leave { self.leave().await } else { Ok(()) };
         let task = self.task.take().ok_or(Error::Stopped)?;
@@ -293,14 +296,14 @@ impl Node {
 
     async fn ask<T>(
         &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> Request<OneshotReplies>,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request<TokioChannels>,
     ) -> Result<T, Error> {
         self.request(|reply| Command::Swim(make(reply))).await
     }
 
     async fn command(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<(), CommandError>>) -> Request<OneshotReplies>,
+        make: impl FnOnce(oneshot::Sender<Result<(), CommandError>>) -> Request<TokioChannels>,
     ) -> Result<(), Error> {
         self.ask(make).await?.map_err(Error::from)
     }
@@ -333,11 +336,5 @@ mod tests {
     fn handle_is_shareable_between_tasks() {
         fn shareable<T: Send + Sync + 'static>() {}
         shareable::<super::Node>();
-    }
-
-    #[test]
-    fn generations_grow_with_the_clock() {
-        // 2025-01-01 is the epoch: any current clock is past it.
-        assert!(super::clock_generation() > 0);
     }
 }

@@ -1,10 +1,12 @@
 //! What a node is started with.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use swim_core::Config;
+use swim_driver::CoreOptions;
 
 use crate::tls::Credentials;
 
@@ -22,35 +24,21 @@ pub struct NodeOptions {
     /// binding `bind` (set by [`NodeOptions::with_socket`]). Clones of the
     /// options share it: start at most one node from them.
     pub socket: Option<Arc<UdpSocket>>,
-    /// Address other members know this node by, when it differs from the
-    /// bound one. Required for a wildcard bind (`0.0.0.0`, `::`). Port 0
-    /// here stands for the bound port. Peers identify a node by the source
-    /// address of its QUIC connections, so this must be the address they
-    /// see (see the [crate documentation](crate#addresses)), and the node
-    /// certificate must name it.
-    pub advertise: Option<SocketAddr>,
     /// The node's certificate and key, and the cluster CA. The certificate
     /// must name the node's address (the advertised one if set, else the
     /// bound one); see [`Credentials`].
     pub credentials: Credentials,
-    /// Protocol settings (start from [`Config::lan`], [`Config::local`]...).
-    /// `packet_budget` is lowered to [`MAX_PACKET_BUDGET`](crate::MAX_PACKET_BUDGET)
-    /// so that every datagram fits a QUIC datagram frame.
-    pub config: Config,
-    /// Members to join through; empty to start a new cluster and wait for
-    /// others to join.
-    pub seeds: Vec<SocketAddr>,
-    /// Initial metadata of the local node.
-    pub metadata: Vec<u8>,
-    /// Generation of the local identity; default: seconds since
-    /// 2025-01-01 UTC, which grows across restarts a second or more apart.
-    pub generation: Option<u32>,
-    /// Incarnation to start with (for a node that persisted its last one).
-    pub incarnation: u32,
-    /// Events buffered for the application; when it does not keep up, newer
-    /// events are dropped and counted in
-    /// [`TransportCounters::events_dropped`](crate::TransportCounters).
-    pub event_capacity: usize,
+    /// What every transport's node has: protocol settings, advertised
+    /// address, seeds, metadata, event capacity, data directory, starting
+    /// generation and incarnation (see [`CoreOptions`]). The advertised
+    /// address is required for a wildcard bind (`0.0.0.0`, `::`); peers
+    /// identify a node by the source address of its QUIC connections, so
+    /// it must be the address they see (see the
+    /// [crate documentation](crate#addresses)), and the node certificate
+    /// must name it. `config.packet_budget` is lowered to
+    /// [`MAX_PACKET_BUDGET`](crate::MAX_PACKET_BUDGET) so that every
+    /// datagram fits a QUIC datagram frame.
+    pub core: CoreOptions,
     /// QUIC connection management.
     pub transport: TransportOptions,
 }
@@ -64,14 +52,8 @@ impl NodeOptions {
         NodeOptions {
             bind,
             socket: None,
-            advertise: None,
             credentials,
-            config: Config::lan(),
-            seeds: Vec::new(),
-            metadata: Vec::new(),
-            generation: None,
-            incarnation: 0,
-            event_capacity: swim_node::DEFAULT_EVENT_CAPACITY,
+            core: CoreOptions::new(),
             transport: TransportOptions::default(),
         }
     }
@@ -99,17 +81,66 @@ impl NodeOptions {
         Ok(options)
     }
 
-    swim_node::options_setters!();
-
-    /// Sets the generation of the local identity.
-    pub fn generation(mut self, generation: u32) -> Self {
-        self.generation = Some(generation);
+    /// Sets the protocol configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.core.config = config;
         self
     }
 
-    /// Sets the incarnation to start with.
+    /// Sets the address other members know this node by (the node
+    /// certificate must name it); port 0 stands for the bound port.
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.core.advertise = Some(addr);
+        self
+    }
+
+    /// Adds a seed to join through.
+    pub fn seed(mut self, addr: SocketAddr) -> Self {
+        self.core.seeds.push(addr);
+        self
+    }
+
+    /// Adds several seeds.
+    pub fn seeds(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.core.seeds.extend(addrs);
+        self
+    }
+
+    /// Sets the initial metadata.
+    pub fn metadata(mut self, metadata: impl Into<Vec<u8>>) -> Self {
+        self.core.metadata = metadata.into();
+        self
+    }
+
+    /// Sets how many events are buffered for the application (at least 1);
+    /// beyond it, the newest events are dropped and counted in
+    /// [`CoreCounters::events_dropped`](swim_driver::CoreCounters).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.core.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Persists the identity in `dir` (created if missing): each start
+    /// takes a higher generation and a higher incarnation than the
+    /// previous life, and every new incarnation is written as it happens
+    /// (off the node task). See [`swim_driver::IdentityStore`].
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.core.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the lowest generation of the local identity (see
+    /// [`CoreOptions::generation`]); default: seconds since 2025-01-01
+    /// UTC, which grows across restarts a second or more apart.
+    pub fn generation(mut self, generation: u32) -> Self {
+        self.core.generation = Some(generation);
+        self
+    }
+
+    /// Sets the lowest incarnation to start with (see
+    /// [`CoreOptions::incarnation`]).
     pub fn incarnation(mut self, incarnation: u32) -> Self {
-        self.incarnation = incarnation;
+        self.core.incarnation = incarnation;
         self
     }
 
@@ -133,9 +164,19 @@ pub struct TransportOptions {
     pub server_name: String,
     /// Longest time a handshake (outgoing or incoming) may take. Default 5 s.
     pub connect_timeout: Duration,
-    /// A connection that carried nothing for this long is closed (QUIC idle
-    /// timeout; the smaller of both sides' values applies). Default 15 s.
+    /// A connection that received nothing for this long is closed (QUIC
+    /// idle timeout; the smaller of both sides' values applies): a crashed
+    /// peer's connection goes after this long. Default 15 s.
     pub idle_timeout: Duration,
+    /// Keeps the connections to the members the node talks to open between
+    /// probes: QUIC keep-alives every third of `idle_timeout`, and a
+    /// connection is closed only once nothing was sent to or received from
+    /// its peer for two probe rounds (the number of members times the
+    /// probe interval, twice; at least `idle_timeout`). Without it, a
+    /// connection closes after `idle_timeout` without traffic, and in a
+    /// cluster of more than about `idle_timeout / probe_interval` members
+    /// most probes wait for a new handshake. Default true.
+    pub keep_warm: bool,
     /// After a failed connection attempt, datagrams for that peer are
     /// dropped (and counted) for this long before the next attempt.
     /// Default 1 s.
@@ -160,6 +201,7 @@ impl Default for TransportOptions {
             server_name: "swim".to_owned(),
             connect_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(15),
+            keep_warm: true,
             reconnect_backoff: Duration::from_secs(1),
             max_pending_connects: 32,
             max_pending_handshakes: 64,

@@ -392,19 +392,20 @@ pub(crate) fn peer_certificate(conn: &quinn::Connection) -> Option<CertificateDe
     chain.into_iter().next()
 }
 
-/// Datagrams only: no streams, bounded datagram buffers, no keep-alives
-/// (SWIM's own traffic keeps connections to live members busy).
+/// Datagrams only: no streams, bounded datagram buffers; keep-alives every
+/// third of the idle timeout when connections are kept warm (the node task
+/// closes those it no longer uses), none otherwise.
 fn transport_config(options: &TransportOptions) -> Result<quinn::TransportConfig, Error> {
     let mut transport = quinn::TransportConfig::default();
-    let idle = quinn::IdleTimeout::try_from(options.idle_timeout.max(Duration::from_millis(100)))
-        .map_err(|_| Error::InvalidTimeout)?;
+    let idle_duration = options.idle_timeout.max(Duration::from_millis(100));
+    let idle = quinn::IdleTimeout::try_from(idle_duration).map_err(|_| Error::InvalidTimeout)?;
     transport
         .max_idle_timeout(Some(idle))
         .max_concurrent_bidi_streams(0u32.into())
         .max_concurrent_uni_streams(0u32.into())
         .datagram_receive_buffer_size(Some(DATAGRAM_BUFFER))
         .datagram_send_buffer_size(DATAGRAM_BUFFER)
-        .keep_alive_interval(None);
+        .keep_alive_interval(options.keep_warm.then(|| idle_duration / 3));
     Ok(transport)
 }
 
@@ -434,7 +435,7 @@ mod tests {
         for a in ["127.0.0.1:7946", "[2001:db8::7]:1", "[::ffff:10.0.0.1]:9"] {
             let creds = ca.issue(addr(a)).expect("cert");
             let named = crate::certificate_addresses(&creds.cert_chain[0]).expect("parses");
-            assert_eq!(named, vec![crate::driver::canonical(addr(a))]);
+            assert_eq!(named, vec![crate::peers::canonical(addr(a))]);
         }
     }
 

@@ -2,8 +2,9 @@
 //! handle.
 
 use swim_core::Counters;
+use swim_driver::CoreCounters;
 
-pub use swim_node::{LocalInfo, Member};
+pub use swim_driver::{LocalInfo, Member};
 
 /// What the QUIC layer counted. All fields count events since the start,
 /// except `open_connections` and `pending_connects`, which are current
@@ -79,12 +80,16 @@ pub struct TransportCounters {
     /// Received datagrams dropped because the node task's inbound queue was
     /// full.
     pub inbound_queue_full: u64,
-    /// Events dropped because the application did not read them in time.
-    pub events_dropped: u64,
     /// Background tasks that panicked.
     pub task_panics: u64,
-    /// Times the protocol's timers were run (`handle_timeout`).
-    pub timer_wakeups: u64,
+    /// Connections closed because nothing was sent to or received from
+    /// their peer for two probe rounds (and at least the idle timeout):
+    /// the protocol no longer talks to it.
+    pub connections_unused_closed: u64,
+    /// Second connections between the same two nodes, closed once both
+    /// had been up for longer than the idle timeout (the one dialed by the
+    /// higher address goes).
+    pub connections_duplicate_closed: u64,
     /// Verified connections open now.
     pub open_connections: u64,
     /// Outgoing handshakes in flight now.
@@ -104,11 +109,14 @@ impl TransportCounters {
     }
 }
 
-/// Protocol and transport counters together.
+/// Protocol, transport and driver counters together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeCounters {
     /// What the protocol counted (datagrams, drops by reason, probes...).
     pub protocol: Counters,
     /// What the QUIC layer counted (connections, send drops...).
     pub transport: TransportCounters,
+    /// What the driver kit counted (events dropped, timer runs, identity
+    /// writes).
+    pub driver: CoreCounters,
 }

@@ -704,3 +704,182 @@ async fn listener_certified_for_another_address_is_refused() {
         node.shutdown(false).await.expect("clean shutdown");
     }
 }
+
+/// The `generation=` and `incarnation=` values of an identity file.
+fn stored_identity(dir: &std::path::Path) -> (u32, u32) {
+    let text = std::fs::read_to_string(dir.join(swim_transport_quic::IDENTITY_FILE))
+        .expect("identity file");
+    let value = |key: &str| -> u32 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {text:?}"))
+    };
+    (value("generation="), value("incarnation="))
+}
+
+/// A QUIC node with a data directory persists every incarnation it moves
+/// to while it runs, and a restart on the same directory comes back with
+/// a higher generation and a higher incarnation than any it used before:
+/// it never reuses an incarnation, even when the user pins the
+/// generation.
+///
+/// Node `a` runs on a runtime of its own that the test drives only when
+/// it wants `a` to run: not driving it freezes `a` (its endpoint and task
+/// stop), so that `b` suspects it and `a` has to refute, raising its
+/// incarnation.
+#[test]
+fn a_restarted_node_never_reuses_an_incarnation() {
+    let runtime_b = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let runtime_a = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+    let dir = tempfile::tempdir().expect("data directory");
+    let b = runtime_b.block_on(start(&ca, &[]));
+    let b_addr = b.local_addr();
+    let (socket, addr) = bound("127.0.0.1:0");
+    let credentials = ca.issue(addr).expect("cert");
+    // Above any clock-derived generation (seconds since 2025): the user
+    // pins it, as a node without a data directory would have to.
+    let pinned = 1_000_000_000;
+    let a_options = |socket| {
+        options_on(socket, credentials.clone(), &[b_addr])
+            .data_dir(dir.path())
+            .generation(pinned)
+    };
+    let a = runtime_a.block_on(async {
+        let a = Node::start(a_options(socket)).await.expect("a starts");
+        wait_until("a and b see each other alive", || async {
+            all_alive(&[&a, &b]).await
+        })
+        .await;
+        a
+    });
+    let first = a.identity().generation;
+    assert_eq!(first, pinned);
+    assert_eq!(stored_identity(dir.path()), (first, 0));
+
+    // Freeze a until b no longer holds it alive.
+    runtime_b.block_on(wait_until("b suspects a", || async {
+        state_of(&b, addr).await != Some(MemberState::Alive)
+    }));
+    // Let a run: it hears the accusation and refutes it.
+    let refuted = runtime_a.block_on(async {
+        wait_until("a refuted and b sees it alive again", || async {
+            a.local().await.expect("running").incarnation > 0
+                && state_of(&b, addr).await == Some(MemberState::Alive)
+        })
+        .await;
+        let incarnation = a.local().await.expect("running").incarnation;
+        // Written while the node runs, not only at shutdown.
+        wait_until("the new incarnation is on disk", || async {
+            stored_identity(dir.path()) >= (first, incarnation)
+        })
+        .await;
+        let counters = a.counters().await.expect("running").driver;
+        assert!(counters.identity_writes >= 1, "{counters:?}");
+        assert_eq!(counters.identity_write_errors, 0);
+        let counters = a.shutdown(false).await.expect("clean shutdown");
+        assert!(counters.protocol.suspicions_refuted >= 1, "{counters:?}");
+        incarnation
+    });
+    assert!(stored_identity(dir.path()) >= (first, refuted));
+
+    // Restart on the same address and directory, same pinned generation.
+    let restarted = runtime_a.block_on(async {
+        let start_time = tokio::time::Instant::now();
+        loop {
+            match UdpSocket::bind(addr) {
+                Ok(socket) => break Node::start(a_options(socket)).await.expect("restarts"),
+                Err(e) => {
+                    assert!(start_time.elapsed() < DEADLINE, "cannot bind {addr}: {e}");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    });
+    let second = restarted.identity().generation;
+    runtime_a.block_on(async {
+        let local = restarted.local().await.expect("running");
+        assert!(second > first, "generation {first} then {second}");
+        assert!(
+            local.incarnation > refuted,
+            "incarnation {refuted} in the first life, {} after the restart",
+            local.incarnation
+        );
+        wait_until("b sees the new life alive", || async {
+            let member = b.member(addr).await.expect("running");
+            member.is_some_and(|m| m.identity.generation == second && m.is_active())
+        })
+        .await;
+        restarted.shutdown(false).await.expect("clean shutdown");
+    });
+    runtime_b.block_on(async { b.shutdown(false).await.expect("clean shutdown") });
+}
+
+/// Four nodes whose probe round (4 members x 500 ms) is longer than the
+/// QUIC idle timeout (1 s), with connections kept warm or not.
+async fn sparse_cluster(ca: &ClusterCa, keep_warm: bool) -> Vec<Node> {
+    let transport = TransportOptions {
+        idle_timeout: Duration::from_secs(1),
+        keep_warm,
+        ..TransportOptions::default()
+    };
+    let mut nodes: Vec<Node> = Vec::new();
+    for _ in 0..4 {
+        let (socket, addr) = bound("127.0.0.1:0");
+        let seeds: Vec<SocketAddr> = nodes.first().map(Node::local_addr).into_iter().collect();
+        let options =
+            options_on(socket, ca.issue(addr).expect("cert"), &seeds).transport(transport.clone());
+        nodes.push(Node::start(options).await.expect("node starts"));
+    }
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_until("everyone sees everyone alive", || all_alive(&refs)).await;
+    nodes
+}
+
+/// Outgoing handshakes started by all of `nodes`.
+async fn handshakes(nodes: &[Node]) -> u64 {
+    let mut total = 0;
+    for node in nodes {
+        total += node
+            .counters()
+            .await
+            .expect("running")
+            .transport
+            .connects_started;
+    }
+    total
+}
+
+/// With connections kept warm, a cluster whose probe round is longer than
+/// the idle timeout stops handshaking once every pair is connected;
+/// without, connections idle out between probes and are dialed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_connections_outlive_the_idle_timeout_between_probes() {
+    let ca = ClusterCa::generate("test cluster").expect("CA");
+    let (warm, cold) = tokio::join!(sparse_cluster(&ca, true), sparse_cluster(&ca, false));
+    // Let every pair connect (each node probes each other one within a
+    // round of 2 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (warm_before, cold_before) = (handshakes(&warm).await, handshakes(&cold).await);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (warm_after, cold_after) = (handshakes(&warm).await, handshakes(&cold).await);
+    assert_eq!(
+        warm_after, warm_before,
+        "warm connections were dialed again ({warm_before} then {warm_after})"
+    );
+    assert!(
+        cold_after > cold_before,
+        "without keep-warm, connections should idle out between probes ({cold_before} then {cold_after})"
+    );
+    for node in warm.into_iter().chain(cold) {
+        node.shutdown(false).await.expect("clean shutdown");
+    }
+}

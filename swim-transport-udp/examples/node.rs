@@ -6,6 +6,10 @@
 // line), and reads commands on standard input: Enter lists the members.
 // Ctrl-C or SIGTERM leaves the cluster gracefully and exits.
 //
+// It runs the tokio node on a single-threaded runtime: one thread for the
+// node, the events and the commands, plus the thread tokio reads standard
+// input on.
+//
 // Encryption: `--gen-key > cluster.key` writes a fresh key (hex); every
 // member then starts with `--key-file cluster.key` (or with the hex key in
 // an environment variable named by `--key-env`). Keys are never taken from
@@ -14,18 +18,18 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::io::BufRead;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Value};
+use swim_transport_udp::tokio::Node;
 use swim_transport_udp::{
-    Config, Event, Keyring, LocalEvent, LocalInfo, Member, Node, NodeOptions, KEY_LEN,
+    Config, Event, Keyring, LocalEvent, LocalInfo, Member, NodeOptions, KEY_LEN,
 };
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -79,12 +83,6 @@ enum Preset {
     Wan,
 }
 
-/// What the main thread waits for.
-enum Input {
-    Line(String),
-    Signal,
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.gen_key {
@@ -99,7 +97,21 @@ fn main() -> ExitCode {
             }
         };
     }
-    match run(args) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args));
+    // The thread reading standard input may be blocked in a read: do not
+    // wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -115,7 +127,7 @@ fn resolve(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{text}: no address"))
 }
 
-fn run(args: Args) -> Result<ExitCode, String> {
+async fn run(args: Args) -> Result<ExitCode, String> {
     let mut config = match args.preset {
         Preset::Local => Config::local(),
         Preset::Lan => Config::lan(),
@@ -147,47 +159,43 @@ fn run(args: Args) -> Result<ExitCode, String> {
     if let Some(text) = keys_text {
         options = options.keyring(parse_keyring(&text)?);
     }
-    let node = Node::start(options).map_err(|e| e.to_string())?;
+    let mut node = Node::start(options).await.map_err(|e| e.to_string())?;
     let json = args.json;
-    let local = node.local().map_err(|e| e.to_string())?;
-    print_started(json, &node, &local, &args.join);
+    let local = node.local().await.map_err(|e| e.to_string())?;
+    print_started(json, &node, &local, &args.join).await;
 
-    let (tx, inputs) = mpsc::channel();
-    let signal_tx = tx.clone();
-    ctrlc::set_handler(move || {
-        let _ = signal_tx.send(Input::Signal);
-    })
-    .map_err(|e| e.to_string())?;
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-            if tx.send(Input::Line(line)).is_err() {
-                break;
-            }
-        }
-    });
-    let events = node.take_events();
-    let printer = std::thread::spawn(move || {
-        for event in events {
-            print_event(json, &event);
-        }
-    });
-
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let mut events = node.take_events();
+    let mut events_open = true;
+    let mut terminate = Terminate::new().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    while let Ok(input) = inputs.recv() {
-        match input {
-            Input::Signal => break,
-            Input::Line(line) => {
-                if !command(&node, json, line.trim(), started) {
-                    break;
+    loop {
+        tokio::select! {
+            line = lines.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => {
+                    if !command(&node, json, line.trim(), started).await {
+                        break;
+                    }
                 }
-            }
+                // No more commands; a signal still ends the node.
+                Ok(None) | Err(_) => stdin_open = false,
+            },
+            event = events.recv(), if events_open => match event {
+                Some(event) => print_event(json, &event),
+                None => events_open = false,
+            },
+            () = terminate.recv() => break,
         }
     }
     if !json {
         println!("[{}] leaving the cluster...", common::time_of_day());
     }
-    let result = node.shutdown(true);
-    let _ = printer.join();
+    let result = node.shutdown(true).await;
+    // The events of the leave (and any not printed yet).
+    while let Ok(event) = events.try_recv() {
+        print_event(json, &event);
+    }
     match result {
         Ok(counters) => {
             if json {
@@ -260,37 +268,44 @@ fn meta_text(metadata: &[u8]) -> String {
 }
 
 /// Handles one line of standard input; false to leave and exit.
-fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool {
+async fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool {
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     let result = match word {
         "" | "members" | "m" => {
-            print_members(node, json, started);
+            print_members(node, json, started).await;
             Ok(())
         }
         "quit" | "leave" | "exit" => return false,
         "meta" => node
             .set_metadata(rest.replace(' ', "\n").as_bytes())
+            .await
             .map_err(|e| e.to_string()),
         "broadcast" | "b" => node
             .broadcast(None, rest.as_bytes())
+            .await
             .map_err(|e| e.to_string()),
         "send" => match rest.split_once(' ') {
-            Some((to, text)) => resolve(to).and_then(|to| {
-                node.send_message(to, text.as_bytes())
-                    .map_err(|e| e.to_string())
-            }),
+            Some((to, text)) => match resolve(to) {
+                Ok(to) => node
+                    .send_message(to, text.as_bytes())
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
             None => Err("usage: send ADDR TEXT".into()),
         },
         "keys" => node
             .key_ids()
+            .await
             .map(|ids| {
                 let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
                 println!("key ids (primary first): {}", ids.join(" "));
             })
             .map_err(|e| e.to_string()),
-        "key" => key_command(node, rest),
+        "key" => key_command(node, rest).await,
         "counters" => node
             .counters()
+            .await
             .map(|c| println!("{c:#?}"))
             .map_err(|e| e.to_string()),
         "help" | "?" => {
@@ -306,7 +321,7 @@ fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool {
 }
 
 /// `key install|use|remove FILE`: the key is read from a file, never typed.
-fn key_command(node: &Node, rest: &str) -> Result<(), String> {
+async fn key_command(node: &Node, rest: &str) -> Result<(), String> {
     let Some((action, path)) = rest.split_once(' ') else {
         return Err("usage: key install|use|remove FILE".into());
     };
@@ -314,9 +329,9 @@ fn key_command(node: &Node, rest: &str) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let key = parse_key(text.trim())?;
     let result = match action {
-        "install" => node.install_key(&key),
-        "use" => node.use_key(&key),
-        "remove" => node.remove_key(&key),
+        "install" => node.install_key(&key).await,
+        "use" => node.use_key(&key).await,
+        "remove" => node.remove_key(&key).await,
         other => return Err(format!("unknown key action {other:?}")),
     };
     result.map_err(|e| e.to_string())?;
@@ -324,9 +339,10 @@ fn key_command(node: &Node, rest: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn print_started(json: bool, node: &Node, local: &LocalInfo, seeds: &[String]) {
+async fn print_started(json: bool, node: &Node, local: &LocalInfo, seeds: &[String]) {
     let primary_key = node
         .key_ids()
+        .await
         .ok()
         .and_then(|ids| ids.first().map(ToString::to_string));
     if json {
@@ -414,8 +430,8 @@ fn member_json(m: &Member) -> Value {
     })
 }
 
-fn print_members(node: &Node, json: bool, started: Instant) {
-    let (Ok(local), Ok(mut members)) = (node.local(), node.members()) else {
+async fn print_members(node: &Node, json: bool, started: Instant) {
+    let (Ok(local), Ok(mut members)) = (node.local().await, node.members().await) else {
         eprintln!("error: the node has stopped");
         return;
     };
@@ -460,5 +476,42 @@ fn print_members(node: &Node, json: bool, started: Instant) {
             format!("{:.0}s", m.since.elapsed().as_secs_f64()),
             meta_text(&m.metadata)
         );
+    }
+}
+
+/// Ctrl-C, and on Unix SIGTERM: the signals that make the node leave.
+/// Listening from the start, so that none is missed between two waits.
+struct Terminate {
+    #[cfg(unix)]
+    signals: [tokio::signal::unix::Signal; 2],
+}
+
+impl Terminate {
+    fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Terminate {
+                signals: [
+                    signal(SignalKind::interrupt())?,
+                    signal(SignalKind::terminate())?,
+                ],
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Terminate {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            let [interrupt, terminate] = &mut self.signals;
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

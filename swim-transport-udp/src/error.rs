@@ -3,6 +3,7 @@
 use std::io;
 
 use swim_core::{CommandError, ConfigError};
+use swim_driver::StartError;
 
 use crate::keyring::KeyError;
 
@@ -39,29 +40,91 @@ pub enum Error {
     Timeout,
 }
 
-swim_node::error_impls! {
-    Error, f;
-    display {
-        Error::NoAdvertiseAddress => f.write_str(
-            "bound to an unspecified address and no advertise address given or derivable from the seeds",
-        ),
-        Error::CorruptIdentity(why) => write!(f, "unreadable identity file: {why}"),
-        Error::Key(e) => write!(f, "key refused: {e}"),
-        Error::PacketBudgetTooSmall {
-            configured,
-            minimum,
-        } => write!(
-            f,
-            "packet_budget {configured} is too small for encrypted datagrams (at least {minimum})"
-        ),
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "i/o error: {e}"),
+            Error::Config(e) => write!(f, "invalid configuration: {e}"),
+            Error::Command(e) => write!(f, "command refused: {e}"),
+            Error::NoAdvertiseAddress => f.write_str(
+                "bound to an unspecified address and no advertise address given or derivable from the seeds",
+            ),
+            Error::CorruptIdentity(why) => write!(f, "unreadable identity file: {why}"),
+            Error::Key(e) => write!(f, "key refused: {e}"),
+            Error::PacketBudgetTooSmall {
+                configured,
+                minimum,
+            } => write!(
+                f,
+                "packet_budget {configured} is too small for encrypted datagrams (at least {minimum})"
+            ),
+            Error::Stopped => f.write_str("the node has stopped"),
+            Error::Timeout => f.write_str("the graceful leave did not finish in time"),
+        }
     }
-    source {
-        Error::Key(e) => Some(e),
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Config(e) => Some(e),
+            Error::Command(e) => Some(e),
+            Error::Key(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+impl From<CommandError> for Error {
+    fn from(e: CommandError) -> Self {
+        Error::Command(e)
+    }
+}
+
+impl From<StartError> for Error {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Config(e) => Error::Config(e),
+            StartError::Command(e) => Error::Command(e),
+            StartError::Io(e) => Error::Io(e),
+            StartError::CorruptIdentity(why) => Error::CorruptIdentity(why),
+            // A future start error: reported as I/O, with its message.
+            other => Error::Io(io::Error::other(other.to_string())),
+        }
     }
 }
 
 impl From<KeyError> for Error {
     fn from(e: KeyError) -> Self {
         Error::Key(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_sources() {
+        let e = Error::from(CommandError::HasLeft);
+        assert!(matches!(e, Error::Command(CommandError::HasLeft)));
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(Error::Stopped.to_string(), "the node has stopped");
+        let e = Error::from(StartError::CorruptIdentity("eof".into()));
+        assert_eq!(e.to_string(), "unreadable identity file: eof");
+        assert!(std::error::Error::source(&Error::Timeout).is_none());
     }
 }

@@ -37,19 +37,31 @@
 //!
 //! ## The node thread
 //!
-//! The thread follows `swim-core`'s run loop: it handles queued commands,
-//! runs the timers that are due, sends every pending datagram, hands every
-//! pending event to the channel, then blocks on the socket until a datagram
-//! arrives or the next protocol deadline ([`swim_core::Swim::poll_timeout`]).
-//! A command wakes it at once with an empty datagram from a private socket
-//! of the handle (and it checks its commands at least every 250 ms anyway).
+//! The thread follows `swim-core`'s run loop through a
+//! [`swim_driver::NodeCore`]: it handles queued commands, runs the timers
+//! that are due, sends every pending datagram, hands every pending event
+//! to the channel, then waits (`epoll`/`kqueue` through mio) until the
+//! socket is readable, a command arrives (the handle wakes it through
+//! mio's waker), or the next protocol deadline
+//! ([`swim_core::Swim::poll_timeout`]). It then receives every datagram
+//! that is ready, answering each at once.
 //!
-//! Socket errors never stop it: ICMP "port unreachable", `EMSGSIZE`, a full
-//! send buffer (a send blocks at most 20 ms) or an address family the
-//! socket cannot reach lose that datagram and are counted in
-//! [`TransportCounters`]. Malformed, oversized or foreign datagrams are
-//! dropped by the protocol and counted in
-//! [`Counters::drops`](swim_core::Counters).
+//! The socket is non-blocking: per datagram the thread makes one receive
+//! and one send per reply, and per wait one `epoll_wait` and the receive
+//! that finds the socket empty; no `setsockopt` per datagram. A send that
+//! finds the socket's buffer full loses that datagram (counted in
+//! [`TransportCounters::send_buffer_full`]): the thread never blocks on a
+//! send. Writing the identity file happens on a separate short-lived
+//! thread (see [Identity](#identity)).
+//!
+//! For applications on tokio, the `tokio` module (feature
+//! `tokio`) runs the same node as a task, with `async` methods.
+//!
+//! Socket errors never stop the node: ICMP "port unreachable",
+//! `EMSGSIZE`, a full send buffer or an address family the socket cannot
+//! reach lose that datagram and are counted in [`TransportCounters`].
+//! Malformed, oversized or foreign datagrams are dropped by the protocol
+//! and counted in [`Counters::drops`](swim_core::Counters).
 //!
 //! ## Addresses
 //!
@@ -70,7 +82,10 @@
 //!   `identity`, with the generation and the last incarnation. Each start
 //!   raises the generation by one (and never below the clock-derived value
 //!   below, so a wiped directory does no harm) and starts one incarnation
-//!   above the last one stored; refutations are written as they happen.
+//!   above the last one stored; every new incarnation (a refutation) is
+//!   written as it happens, by a background thread that exists only while
+//!   there is something to write, so the node's loop never waits for the
+//!   disk ([`swim_driver::IdentityWriter`]).
 //! * Without it, the generation is [`clock_generation`]: seconds since
 //!   2025-01-01 UTC, which grows across restarts that are a second or more
 //!   apart.
@@ -154,12 +169,15 @@
 mod driver;
 mod envelope;
 mod error;
-mod identity;
 mod keyring;
 mod node;
 mod options;
 mod replay;
 mod socket;
+mod start;
+mod station;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod view;
 
 pub use envelope::{
@@ -167,9 +185,6 @@ pub use envelope::{
     ENVELOPE_TAG_LEN, ENVELOPE_VERSION,
 };
 pub use error::Error;
-#[doc(inline)]
-pub use identity::clock_generation;
-pub use identity::IDENTITY_FILE;
 pub use keyring::{KeyError, KeyId, Keyring, KEY_LEN, MAX_KEYS};
 pub use node::Node;
 pub use options::NodeOptions;
@@ -177,6 +192,8 @@ pub use replay::{
     ReplayConfig, ReplayFilter, DEFAULT_FRESHNESS, DEFAULT_MAX_SENDERS, REPLAY_WINDOW,
 };
 pub use socket::TransportCounters;
+#[doc(inline)]
+pub use swim_driver::{clock_generation, CoreCounters, CoreOptions, IDENTITY_FILE};
 pub use view::NodeCounters;
 #[doc(inline)]
 pub use view::{LocalInfo, Member};
@@ -186,15 +203,11 @@ pub use swim_core::{
     CommandError, Config, ConfigError, Counters, DropCounters, Identity, LocalEvent, LocalStatus,
     MemberState,
 };
+pub use swim_driver;
 
 /// The README's code blocks are compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-/// A membership or application event, as reported by the node (`swim-core`'s
-/// default blob capacity; with `std`, blobs live on the heap, bounded by the
-/// [`Config`] limits).
-pub type Event = swim_core::Event<SocketAddr, 64>;
-
-use std::net::SocketAddr;
+pub use swim_driver::Event;

@@ -1,40 +1,36 @@
 //! The node handle: starts the node thread and talks to it.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::Mutex;
+use std::net::SocketAddr;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use swim_core::{CommandError, Identity};
-use swim_node::{start_protocol, Protocol, Request};
+use swim_driver::{Request, StdChannels};
 
-use crate::driver::{Command, Crypto, Driver, KeyBytes, SyncReplies};
-use crate::envelope::ENVELOPE_OVERHEAD;
+use crate::driver::{Driver, WAKER};
 use crate::error::Error;
-use crate::identity::{clock_generation, IdentityStore};
-use crate::keyring::{KeyError, KeyId, KEY_LEN};
+use crate::keyring::{KeyError, KeyId};
 use crate::options::NodeOptions;
-use crate::replay::ReplayFilter;
-use crate::socket::{advertise_addr, TransportCounters, Waker};
+use crate::start::{checked_key, prepare, Prepared};
+use crate::station::{Command, COMMAND_QUEUE};
 use crate::view::{LocalInfo, Member, NodeCounters};
 use crate::Event;
 
-/// Longest time a send to the socket may block when its buffer is full;
-/// the datagram is then dropped and counted.
-const SEND_TIMEOUT: Duration = Duration::from_millis(20);
-
 /// A running cluster member: a UDP socket and a background thread that runs
-/// the protocol.
+/// the protocol, without any async runtime (see the `tokio` module, feature
+/// `tokio`, for a node that runs as a task).
 ///
 /// Every method talks to that thread and returns [`Error::Stopped`] once it
-/// has stopped. `Node` is `Send` and `Sync`: share it between threads with
-/// an `Arc`. Dropping the handle stops the thread without leaving (as a
-/// crash would); call [`Node::shutdown`] to leave first.
+/// has stopped. Commands wait in a queue of 64; a caller finding it full
+/// waits for room. `Node` is `Send` and `Sync`: share it between threads
+/// with an `Arc`. Dropping the handle stops the thread without leaving (as
+/// a crash would); call [`Node::shutdown`] to leave first.
 #[derive(Debug)]
 pub struct Node {
-    commands: Sender<Command>,
-    waker: Waker,
+    commands: SyncSender<Command<StdChannels>>,
+    waker: Arc<mio::Waker>,
     events: Mutex<Receiver<Event>>,
     thread: Option<JoinHandle<NodeCounters>>,
     local_addr: SocketAddr,
@@ -49,74 +45,26 @@ impl Node {
     ///
     /// With a [keyring](NodeOptions::keyring), the protocol runs with a
     /// `packet_budget` of the configured one minus
-    /// [`ENVELOPE_OVERHEAD`], so that sealed datagrams never exceed the
-    /// configured size: [`Error::PacketBudgetTooSmall`] if that leaves
-    /// less than `swim_core::wire::MIN_PACKET_BUDGET`.
-    pub fn start(mut options: NodeOptions) -> Result<Node, Error> {
-        options.config.validate()?;
-        let crypto = match options.keyring.take() {
-            Some(keyring) => {
-                let configured = options.config.packet_budget;
-                let minimum = swim_core::wire::MIN_PACKET_BUDGET + ENVELOPE_OVERHEAD;
-                if usize::from(configured) < minimum {
-                    return Err(Error::PacketBudgetTooSmall {
-                        configured,
-                        minimum,
-                    });
-                }
-                // Cannot truncate: `configured` is a u16 above the overhead.
-                options.config.packet_budget = configured - ENVELOPE_OVERHEAD as u16;
-                options.config.validate()?;
-                Some(Crypto {
-                    keyring,
-                    datagram_budget: usize::from(configured),
-                    replay: ReplayFilter::new(options.replay),
-                })
-            }
-            None => None,
-        };
-        let socket = UdpSocket::bind(options.bind)?;
-        socket.set_write_timeout(Some(SEND_TIMEOUT))?;
-        let local_addr = socket.local_addr()?;
-        let advertise = advertise_addr(local_addr, options.advertise, &options.seeds)?;
-        let (store, generation, incarnation) = match &options.data_dir {
-            Some(dir) => {
-                let store = IdentityStore::start(dir, advertise)?;
-                let (g, i) = (store.generation(), store.incarnation());
-                (Some(store), g, i)
-            }
-            None => (None, clock_generation(), 0),
-        };
-        let identity = Identity::new(advertise, generation);
-        let Protocol {
-            swim,
-            clock,
-            leave_timeout,
-        } = start_protocol(
-            identity.clone(),
-            options.config,
-            incarnation,
-            &options.metadata,
-            options.seeds,
-            local_addr,
-        )?;
-        let waker = Waker::new(local_addr)?;
-        let (command_tx, command_rx) = mpsc::channel();
-        let (event_tx, event_rx) = mpsc::sync_channel(options.event_capacity.max(1));
-        let driver = Driver {
-            swim,
+    /// [`ENVELOPE_OVERHEAD`](crate::ENVELOPE_OVERHEAD), so that sealed
+    /// datagrams never exceed the configured size:
+    /// [`Error::PacketBudgetTooSmall`] if that leaves less than
+    /// `swim_core::wire::MIN_PACKET_BUDGET`.
+    pub fn start(options: NodeOptions) -> Result<Node, Error> {
+        let (event_tx, event_rx) = mpsc::sync_channel(options.core.event_capacity.max(1));
+        let Prepared {
+            station,
             socket,
-            wake_source: waker.source()?,
-            clock,
-            commands: command_rx,
-            events: event_tx,
-            store,
-            transport: TransportCounters::default(),
-            pending_leaves: Vec::new(),
-            crypto,
-        };
+            local_addr,
+            identity,
+            leave_timeout,
+        } = prepare::<StdChannels>(options, event_tx)?;
+        let poll = mio::Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+        let (command_tx, command_rx) = mpsc::sync_channel(COMMAND_QUEUE);
+        let socket = mio::net::UdpSocket::from_std(socket);
+        let driver = Driver::new(station, socket, poll, command_rx)?;
         let thread = std::thread::Builder::new()
-            .name(format!("swim {advertise}"))
+            .name(format!("swim {}", identity.addr))
             .spawn(move || driver.run())?;
         Ok(Node {
             commands: command_tx,
@@ -208,6 +156,20 @@ impl Node {
         self.command(|reply| Request::SetMetadata(data, reply))
     }
 
+    /// Sets `key` to `value` in the local key-value state, carried in the
+    /// metadata (see [`swim_core::kv`]); read it on other nodes with
+    /// [`Member::state_value`](swim_core::MemberSnapshot::state_value).
+    pub fn set_state(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        let (key, value) = (key.to_vec(), value.to_vec());
+        self.command(|reply| Request::SetState(key, Some(value), reply))
+    }
+
+    /// Removes `key` from the local key-value state.
+    pub fn remove_state(&self, key: &[u8]) -> Result<(), Error> {
+        let key = key.to_vec();
+        self.command(|reply| Request::SetState(key, None, reply))
+    }
+
     /// Disseminates `payload` to every member (each reports one
     /// [`Event::Broadcast`]); a later broadcast with the same `key`
     /// replaces this one where it is still queued.
@@ -295,36 +257,41 @@ impl Node {
     fn stop(&mut self) -> Result<NodeCounters, Error> {
         let thread = self.thread.take().ok_or(Error::Stopped)?;
         let _ = self.commands.send(Command::Stop);
-        self.waker.wake();
+        let _ = self.waker.wake();
         thread.join().map_err(|_| Error::Stopped)
     }
 
-    fn send(&self, command: Command) -> Result<(), Error> {
+    fn send(&self, command: Command<StdChannels>) -> Result<(), Error> {
         self.commands.send(command).map_err(|_| Error::Stopped)?;
-        self.waker.wake();
+        // Best effort: the thread also drains its commands after every
+        // datagram and timer.
+        let _ = self.waker.wake();
         Ok(())
     }
 
-    fn request<T>(&self, make: impl FnOnce(SyncSender<T>) -> Command) -> Result<T, Error> {
+    fn request<T>(
+        &self,
+        make: impl FnOnce(SyncSender<T>) -> Command<StdChannels>,
+    ) -> Result<T, Error> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.send(make(reply))?;
         answer.recv().map_err(|_| Error::Stopped)
     }
 
-    fn ask<T>(&self, make: impl FnOnce(SyncSender<T>) -> Request<SyncReplies>) -> Result<T, Error> {
+    fn ask<T>(&self, make: impl FnOnce(SyncSender<T>) -> Request<StdChannels>) -> Result<T, Error> {
         self.request(|reply| Command::Swim(make(reply)))
     }
 
     fn key_command(
         &self,
-        make: impl FnOnce(SyncSender<Result<(), KeyError>>) -> Command,
+        make: impl FnOnce(SyncSender<Result<(), KeyError>>) -> Command<StdChannels>,
     ) -> Result<(), Error> {
         self.request(make)?.map_err(Error::from)
     }
 
     fn command(
         &self,
-        make: impl FnOnce(SyncSender<Result<(), CommandError>>) -> Request<SyncReplies>,
+        make: impl FnOnce(SyncSender<Result<(), CommandError>>) -> Request<StdChannels>,
     ) -> Result<(), Error> {
         self.ask(make)?.map_err(Error::from)
     }
@@ -336,12 +303,4 @@ impl Drop for Node {
             let _ = self.stop();
         }
     }
-}
-
-/// A copy of `key` for the node thread, once its length is known good.
-fn checked_key(key: &[u8]) -> Result<KeyBytes, KeyError> {
-    if key.len() != KEY_LEN {
-        return Err(KeyError::InvalidLength { len: key.len() });
-    }
-    Ok(KeyBytes::new(key.to_vec()))
 }

@@ -4,36 +4,26 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use swim_core::Config;
+use swim_driver::CoreOptions;
 
 use crate::keyring::Keyring;
 use crate::replay::ReplayConfig;
 
-/// Everything [`Node::start`](crate::Node::start) needs. Build it with
-/// [`NodeOptions::new`] and the chained setters.
+/// Everything [`Node::start`](crate::Node::start) (or the tokio node's
+/// `start`) needs. Build it with [`NodeOptions::new`] and the chained
+/// setters.
 #[derive(Clone, Debug)]
 pub struct NodeOptions {
     /// Address the UDP socket binds to; port 0 picks a free port
     /// (read it back with [`Node::local_addr`](crate::Node::local_addr)).
     pub bind: SocketAddr,
-    /// Address other members send datagrams to, when it differs from the
-    /// bound one (NAT, containers, a wildcard bind). Default: the bound
-    /// address; for a wildcard bind, the local address the system routes
-    /// towards the first seed. Port 0 here stands for the bound port.
-    pub advertise: Option<SocketAddr>,
-    /// Protocol settings (start from [`Config::lan`], [`Config::local`]...).
-    pub config: Config,
-    /// Members to join through; empty to start a new cluster and wait for
-    /// others to join.
-    pub seeds: Vec<SocketAddr>,
-    /// Initial metadata of the local node.
-    pub metadata: Vec<u8>,
-    /// Directory holding the node's persistent identity (generation and
-    /// last incarnation); see the [crate documentation](crate#identity).
-    pub data_dir: Option<PathBuf>,
-    /// Events buffered for the application; when it does not keep up, newer
-    /// events are dropped and counted in
-    /// [`TransportCounters::events_dropped`](crate::TransportCounters).
-    pub event_capacity: usize,
+    /// What every transport's node has: protocol settings, advertised
+    /// address, seeds, metadata, event capacity, data directory, starting
+    /// generation and incarnation (see [`CoreOptions`]). Without an
+    /// advertised address the node advertises its bound one; for a
+    /// wildcard bind, the local address the system routes towards the
+    /// first seed.
+    pub core: CoreOptions,
     /// Keys to seal and open every datagram with; `None` (the default)
     /// sends plaintext. With a keyring, `config.packet_budget` still bounds
     /// the datagrams on the wire: the swim packet inside each envelope gets
@@ -51,22 +41,69 @@ impl NodeOptions {
     pub fn new(bind: SocketAddr) -> Self {
         NodeOptions {
             bind,
-            advertise: None,
-            config: Config::lan(),
-            seeds: Vec::new(),
-            metadata: Vec::new(),
-            data_dir: None,
-            event_capacity: swim_node::DEFAULT_EVENT_CAPACITY,
+            core: CoreOptions::new(),
             keyring: None,
             replay: ReplayConfig::default(),
         }
     }
 
-    swim_node::options_setters!();
+    /// Sets the protocol configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.core.config = config;
+        self
+    }
 
-    /// Persists the identity in `dir` (created if missing).
+    /// Sets the address announced to other members (NAT, containers, a
+    /// wildcard bind); port 0 stands for the bound port.
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.core.advertise = Some(addr);
+        self
+    }
+
+    /// Adds a seed to join through.
+    pub fn seed(mut self, addr: SocketAddr) -> Self {
+        self.core.seeds.push(addr);
+        self
+    }
+
+    /// Adds several seeds.
+    pub fn seeds(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.core.seeds.extend(addrs);
+        self
+    }
+
+    /// Sets the initial metadata.
+    pub fn metadata(mut self, metadata: impl Into<Vec<u8>>) -> Self {
+        self.core.metadata = metadata.into();
+        self
+    }
+
+    /// Sets how many events are buffered for the application (at least 1);
+    /// beyond it, the newest events are dropped and counted in
+    /// [`CoreCounters::events_dropped`](swim_driver::CoreCounters).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.core.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Persists the identity in `dir` (created if missing); see the
+    /// [crate documentation](crate#identity).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.data_dir = Some(dir.into());
+        self.core.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the lowest generation to start with (see
+    /// [`CoreOptions::generation`]).
+    pub fn generation(mut self, generation: u32) -> Self {
+        self.core.generation = Some(generation);
+        self
+    }
+
+    /// Sets the lowest incarnation to start with (see
+    /// [`CoreOptions::incarnation`]).
+    pub fn incarnation(mut self, incarnation: u32) -> Self {
+        self.core.incarnation = incarnation;
         self
     }
 

@@ -1,5 +1,4 @@
-//! The UDP socket: address mapping, error classification and the waker
-//! that interrupts the node thread's blocking receive.
+//! The UDP socket: address mapping, error classification and counters.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
@@ -19,8 +18,8 @@ pub struct TransportCounters {
     pub send_refused: u64,
     /// Sends refused as too large for the path (`EMSGSIZE`).
     pub send_too_large: u64,
-    /// Sends dropped because the socket's send buffer stayed full
-    /// (`EAGAIN`, `ENOBUFS`, or the write timeout elapsed).
+    /// Sends dropped because the socket's send buffer was full (`EAGAIN`,
+    /// `ENOBUFS`): sends never wait for room.
     pub send_buffer_full: u64,
     /// Sends to an unreachable network or host, or to an address family the
     /// socket cannot reach (an IPv6 member seen from an IPv4 socket).
@@ -32,12 +31,9 @@ pub struct TransportCounters {
     pub recv_refused: u64,
     /// Other receive errors.
     pub recv_errors: u64,
-    /// Wake-ups of the node thread for a command.
+    /// Wake-ups of the node thread by its handle, for a command (the
+    /// tokio driver does not count them).
     pub wakeups: u64,
-    /// Events dropped because the application's event channel was full.
-    pub events_dropped: u64,
-    /// Failed writes of the identity file.
-    pub identity_write_errors: u64,
     /// Incoming datagrams dropped by the envelope layer, by reason: they
     /// could not be opened with the keyring, or they opened but were
     /// replayed or stale (see [`ReplayFilter`](crate::ReplayFilter)); they
@@ -134,7 +130,7 @@ fn classify_os_error(_code: i32) -> Option<SendFailure> {
     None
 }
 
-pub(crate) use swim_node::canonical;
+pub(crate) use swim_driver::canonical;
 
 /// Where to send a datagram for `to` from a socket of the given family:
 /// IPv4 destinations are mapped for IPv6 sockets; IPv6 destinations cannot
@@ -197,55 +193,12 @@ pub(crate) fn advertise_addr(
     Err(Error::NoAdvertiseAddress)
 }
 
-/// Interrupts the node thread's blocking receive with an empty datagram
-/// from a socket of its own, which the thread recognizes by its source.
-#[derive(Debug)]
-pub(crate) struct Waker {
-    socket: UdpSocket,
-    target: SocketAddr,
-}
-
-impl Waker {
-    /// A waker for a node socket bound to `node`.
-    pub fn new(node: SocketAddr) -> io::Result<Self> {
-        let ip = match node.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        let socket = UdpSocket::bind((ip, 0))?;
-        socket.set_nonblocking(true)?;
-        Ok(Waker {
-            socket,
-            target: SocketAddr::new(ip, node.port()),
-        })
-    }
-
-    /// The source address of wake-up datagrams.
-    pub fn source(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr().map(canonical)
-    }
-
-    /// Wakes the node thread (best effort: the thread also wakes on its own
-    /// at least every few hundred milliseconds).
-    pub fn wake(&self) {
-        let _ = self.socket.send_to(&[], self.target);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn a(s: &str) -> SocketAddr {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn v4_mapped_sources_become_v4() {
-        assert_eq!(canonical(a("[::ffff:10.1.2.3]:7")), a("10.1.2.3:7"));
-        assert_eq!(canonical(a("[::1]:7")), a("[::1]:7"));
-        assert_eq!(canonical(a("10.1.2.3:7")), a("10.1.2.3:7"));
     }
 
     #[test]

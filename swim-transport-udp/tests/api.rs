@@ -241,7 +241,7 @@ fn a_full_event_channel_drops_and_counts_instead_of_blocking() {
     wait_until("a sees the three others", || {
         a.members().unwrap().len() == 3
     });
-    assert!(a.counters().unwrap().transport.events_dropped > 0);
+    assert!(a.counters().unwrap().driver.events_dropped > 0);
     assert!(a.try_recv_event().is_some());
     assert!(
         a.try_recv_event().is_none(),
