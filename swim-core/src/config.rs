@@ -33,8 +33,11 @@ pub struct Config {
     pub suspicion_mult: u8,
     /// Suspicion timeout ceiling, as a multiple of the floor (Lifeguard).
     pub suspicion_max_timeout_mult: u8,
-    /// Base interval of push-pull anti-entropy; scaled up above 32 members.
-    /// Zero disables push-pull.
+    /// Interval of anti-entropy rounds: a digest exchange with one random
+    /// member and one dead member (partition healing). Equal views cost one
+    /// small datagram each way; when they differ, only the members of the
+    /// digest buckets that differ travel (the whole tables when more than
+    /// half differ). Not scaled with cluster size. Zero disables it.
     pub push_pull_interval: Duration,
     /// Interval of the gossip fan-out timer. Zero disables it.
     pub gossip_interval: Duration,
@@ -107,7 +110,7 @@ impl Config {
             retransmit_mult: 4,
             suspicion_mult: 4,
             suspicion_max_timeout_mult: 6,
-            push_pull_interval: Duration::from_secs(30),
+            push_pull_interval: Duration::from_secs(5),
             gossip_interval: Duration::from_millis(200),
             gossip_nodes: 3,
             gossip_to_the_dead_time: Duration::from_secs(30),
@@ -140,7 +143,7 @@ impl Config {
             probe_timeout: Duration::from_secs(3),
             probe_timeout_min: Duration::from_millis(500),
             suspicion_mult: 6,
-            push_pull_interval: Duration::from_secs(60),
+            push_pull_interval: Duration::from_secs(15),
             gossip_interval: Duration::from_millis(500),
             gossip_nodes: 4,
             gossip_to_the_dead_time: Duration::from_secs(60),
@@ -159,7 +162,7 @@ impl Config {
             indirect_checks: 1,
             retransmit_mult: 2,
             suspicion_mult: 3,
-            push_pull_interval: Duration::from_secs(15),
+            push_pull_interval: Duration::from_secs(3),
             gossip_interval: Duration::from_millis(100),
             gossip_to_the_dead_time: Duration::from_secs(15),
             leave_propagate_time: Duration::from_millis(500),

@@ -171,6 +171,16 @@ pub struct Counters {
     pub corrections_sent: u64,
     /// Push-pull exchanges started by this node.
     pub syncs_started: u64,
+    /// Digest exchanges this node started (anti-entropy rounds and
+    /// members that spoke again after being declared dead).
+    pub digests_started: u64,
+    /// Digest exchanges that found both views equal (nothing sent).
+    pub digests_equal: u64,
+    /// Digest exchanges that found a few buckets different and exchanged
+    /// only the members in them.
+    pub digest_repairs: u64,
+    /// Digests ignored because this probe interval's allowance was spent.
+    pub digests_refused: u64,
     /// Inputs whose `now` was earlier than a previous one (clamped).
     pub clock_regressions: u64,
     /// Members learned of (from others' records, or heard from once) that

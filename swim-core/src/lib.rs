@@ -112,6 +112,7 @@ mod broadcasts;
 mod config;
 mod counters;
 mod dedup;
+mod digest;
 mod error;
 mod event;
 mod gossip_queue;

@@ -64,17 +64,6 @@ pub(crate) fn suspicion_timeout(min: u64, max: u64, confirmations: u32, expected
     max.saturating_sub(shrink as u64).max(min)
 }
 
-/// Push-pull interval scaled as memberlist does above 32 members:
-/// `interval * (ceil(log2 n - log2 32) + 1)`.
-pub(crate) fn push_pull_interval(interval: Duration, members: usize) -> Duration {
-    if members <= 32 {
-        return interval;
-    }
-    let excess = log2_q16(members as u64) - (5 << 16);
-    let mult = excess.div_ceil(1 << 16) + 1;
-    interval.saturating_mul(mult as u32)
-}
-
 /// Multiplies a duration by an integer factor.
 pub(crate) fn scale(d: Duration, factor: u32) -> Duration {
     d.saturating_mul(factor)
@@ -124,13 +113,5 @@ mod tests {
         assert_eq!(suspicion_timeout(min, max, 2, 2), min);
         assert_eq!(suspicion_timeout(min, max, 9, 2), min);
         assert_eq!(suspicion_timeout(min, max, 5, 0), min);
-    }
-
-    #[test]
-    fn push_pull_scales_above_32_members() {
-        let base = Duration::from_secs(30);
-        assert_eq!(push_pull_interval(base, 32), base);
-        assert_eq!(push_pull_interval(base, 64), base * 2);
-        assert_eq!(push_pull_interval(base, 1000), base * 6);
     }
 }

@@ -1,5 +1,5 @@
 //! The failure detector's targets, each as a CI-sized test (seeds 1-3; 1-40
-//! for the kill) and an ignored 20-seed (200 for the kill) version, in the
+//! for the kill; 1-20 for the suspicion counts under loss) and an ignored 20-seed (200 for the kill) version, in the
 //! scenarios of
 //! `tests/scripts/detector.sh` (LAN preset, 1 ms ± 0.2 ms links, joins
 //! through node 0 over the first second):
@@ -37,7 +37,7 @@ const KILL_CI: RangeInclusive<u64> = 1..=40;
 const KILL_FULL: RangeInclusive<u64> = 1..=200;
 
 /// Total `MemberSuspected` events at `b7c9372` (`detector.sh`), seeds 1-3
-/// and 1-20, at 10% and at 20% loss.
+/// and 1-20, at 10% and at 20% loss (the tests use the 20-seed totals).
 const SUSPICIONS_10: (u64, u64) = (339, 2045);
 const SUSPICIONS_20: (u64, u64) = (2028, 14483);
 
@@ -236,31 +236,19 @@ fn forty_percent_loss_no_false_failures_seeds_1_to_20() {
     check_no_false_failures(&over(FULL, lossy(0.40)));
 }
 
+/// Over the 20 seeds: a 3-seed total moves by a few percent with any
+/// change of the traces.
 #[test]
 fn ten_percent_loss_no_false_failures_nor_more_suspicions() {
-    let s = over(CI, lossy(0.10));
-    check_no_false_failures(&s);
-    check_suspicions_at_most(&s, SUSPICIONS_10.0);
-}
-
-#[test]
-#[ignore = "20 seeds: run in release"]
-fn ten_percent_loss_no_false_failures_nor_more_suspicions_seeds_1_to_20() {
     let s = over(FULL, lossy(0.10));
     check_no_false_failures(&s);
     check_suspicions_at_most(&s, SUSPICIONS_10.1);
 }
 
+/// Over the 20 seeds: a 3-seed total moves by a few percent with any
+/// change of the traces.
 #[test]
 fn twenty_percent_loss_no_false_failures_nor_more_suspicions() {
-    let s = over(CI, lossy(0.20));
-    check_no_false_failures(&s);
-    check_suspicions_at_most(&s, SUSPICIONS_20.0);
-}
-
-#[test]
-#[ignore = "20 seeds: run in release"]
-fn twenty_percent_loss_no_false_failures_nor_more_suspicions_seeds_1_to_20() {
     let s = over(FULL, lossy(0.20));
     check_no_false_failures(&s);
     check_suspicions_at_most(&s, SUSPICIONS_20.1);

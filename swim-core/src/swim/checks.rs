@@ -328,7 +328,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         self.emit(Event::MemberJoined(target.clone()));
         if wants_table {
-            self.reply_with_table(now, target.addr.clone());
+            self.reply_with_table(now, target.addr.clone(), u32::MAX);
         }
     }
 

@@ -17,6 +17,7 @@ use crate::broadcasts::{BroadcastQueue, Queued, QueuedBroadcast};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::dedup::DedupTable;
+use crate::digest::ViewDigest;
 use crate::error::{CommandError, ConfigError};
 use crate::event::Event;
 use crate::gossip_queue::{Entry, GossipQueue, RecordOf, Tracked, SELF_SLOT};
@@ -32,6 +33,12 @@ pub const MAX_SEEDS: usize = 16;
 const MAX_RELAYS: usize = 32;
 /// Push-pull exchange slots (the config can only lower it).
 const MAX_SYNC_SLOTS: usize = 16;
+/// Digests (sent or answered) a node computes per probe interval at most.
+const MAX_DIGESTS_PER_INTERVAL: u8 = 16;
+
+/// Digest requests awaiting an answer at once.
+const MAX_DIGEST_REQUESTS: usize = 4;
+
 /// Distinct accusers remembered per suspicion.
 const MAX_ACCUSERS: usize = 8;
 /// Last-chance pings whose acks are awaited at once.
@@ -263,6 +270,9 @@ struct SyncJob<A> {
     /// Next slot index to send; `None` until the local node's own records
     /// went out.
     cursor: Option<u32>,
+    /// Digest buckets covered (bit i: bucket i); `u32::MAX` for the whole
+    /// table (a plain push-pull).
+    buckets: u32,
 }
 
 /// What a ping carries besides the piggybacked records.
@@ -320,6 +330,14 @@ enum Outgoing<A, const B: usize> {
     /// generation of this address.
     Announce {
         to: A,
+    },
+    /// A digest of the local view (anti-entropy), computed when written:
+    /// `flags` say whether it asks for the peer's root
+    /// (`DIGEST_WANT_REPLY`) or carries the bucket hashes
+    /// (`DIGEST_BUCKETS`).
+    Digest {
+        to: A,
+        flags: u8,
     },
 }
 
@@ -385,6 +403,16 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     health: u8,
     /// Round trips measured by this node's probes: how long to wait for acks.
     rtt: RttEstimate,
+    /// Start of the current digest allowance window and digests computed
+    /// in it (see `digest_budget`).
+    digest_window: (Instant, u8),
+    /// When a member held dead was last asked for its digest because it
+    /// spoke again (at most one such exchange per quarter probe interval).
+    last_reappearance: Option<Instant>,
+    /// Digest requests this node sent, awaiting the peer's root: only
+    /// those answers are followed up (a forged answer cannot make this
+    /// node send its bucket hashes anywhere).
+    digest_requests: FixedVec<(A, Instant), MAX_DIGEST_REQUESTS>,
     /// When a refutation last raised `health` (see `merge_about_self`).
     last_refutation_penalty: Option<Instant>,
     last_now: Instant,
@@ -448,6 +476,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             leave_done_at: None,
             health: 0,
             rtt: RttEstimate::default(),
+            digest_window: (now, 0),
+            last_reappearance: None,
+            digest_requests: FixedVec::new(),
             last_refutation_penalty: None,
             last_now: now,
             next_probe_at: first_probe,
@@ -838,6 +869,45 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 .drops
                 .count(crate::counters::DropReason::TransmitQueueFull);
         }
+    }
+
+    /// The digest of the local view: active verified members and the local
+    /// node itself (see the `digest` module). O(members): computed only
+    /// for digest messages, whose rate `digest_budget` bounds.
+    fn view_digest(&self) -> ViewDigest {
+        let mut digest = ViewDigest::default();
+        if self.self_state().is_active() {
+            let me = &self.me;
+            digest.add(
+                &me.id.addr,
+                me.id.generation,
+                me.incarnation,
+                me.meta_version,
+            );
+        }
+        for m in self.members.iter() {
+            if m.is_full_active() {
+                digest.add(&m.id.addr, m.id.generation, m.incarnation, m.meta_version);
+            }
+        }
+        digest
+    }
+
+    /// Takes one digest computation from this probe interval's allowance;
+    /// false (counted) when it is spent, so that digests sent to this node
+    /// cannot make it scan its table without bound.
+    fn digest_budget(&mut self, now: Instant) -> bool {
+        let (start, used) = self.digest_window;
+        if now >= start + self.config.probe_interval {
+            self.digest_window = (now, 1);
+            return true;
+        }
+        if used >= MAX_DIGESTS_PER_INTERVAL {
+            self.counters.digests_refused += 1;
+            return false;
+        }
+        self.digest_window = (start, used + 1);
+        true
     }
 
     /// How long to wait for an ack: adapted to the measured round trips,

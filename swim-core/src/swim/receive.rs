@@ -6,12 +6,13 @@ use super::{LocalStatus, Outgoing, Relay, Swim, SyncJob};
 use crate::address::Address;
 use crate::counters::DropReason;
 use crate::event::{Event, LocalEvent};
+use crate::member::MemberState;
 use crate::storage::Payload;
 use crate::time::Instant;
 use crate::wire::codec::Reader;
 use crate::wire::{MemberRecord, Message, Packet, Record};
 
-use crate::wire::SYNC_WANT_REPLY;
+use crate::wire::{DIGEST_BUCKETS, DIGEST_BUCKET_COUNT, DIGEST_WANT_REPLY, SYNC_WANT_REPLY};
 
 impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Handles one datagram received from `from` (the packet's source
@@ -80,7 +81,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         if answers_join && matches!(self.me.status, LocalStatus::Idle | LocalStatus::Joining) {
             self.finish_join(now, &from);
         }
-        let from_sync = matches!(packet.message, Message::Sync { .. });
+        let from_sync = matches!(
+            packet.message,
+            Message::Sync { .. } | Message::SyncBuckets { .. }
+        );
+        let was_dead = source
+            .and_then(|slot| self.members.get(slot))
+            .is_some_and(|m| m.verified && m.state == MemberState::Dead);
         self.corrections.clear();
         self.declared_left = None;
         // Every record was validated by `Packet::decode`. Membership
@@ -115,6 +122,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         // Known before, or introduced by its own records just now.
         let known = source.is_some() || self.members.find(&from).is_some();
+        if was_dead {
+            self.digest_with_reappeared(now, &from);
+        }
         self.handle_message(now, from, packet.message, known);
         self.pump_admissions(now);
         self.end_join_once_others_are_known();
@@ -167,6 +177,18 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                     self.answer_sync_request(now, from);
                 }
             }
+            Message::SyncBuckets { flags, buckets } => {
+                // Only between members: it follows a digest exchange.
+                if flags & SYNC_WANT_REPLY != 0 && self.is_validated(&from) {
+                    self.reply_with_table(now, from, buckets);
+                }
+            }
+            Message::Digest {
+                flags,
+                root,
+                count,
+                buckets,
+            } => self.handle_digest(now, from, flags, root, count, buckets),
             Message::Direct { payload } => {
                 let fits = payload.len() <= usize::from(self.config.max_payload_len);
                 match Payload::from_slice(payload).filter(|_| fits) {
@@ -192,6 +214,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             cursor: None,
             self_only: true,
             reply: true,
+            buckets: u32::MAX,
         });
     }
 
@@ -201,7 +224,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// admission ping.
     fn answer_sync_request(&mut self, now: Instant, from: A) {
         if self.is_validated(&from) {
-            self.reply_with_table(now, from);
+            self.reply_with_table(now, from, u32::MAX);
             return;
         }
         if let Some(m) = self
@@ -217,12 +240,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             cursor: None,
             self_only: true,
             reply: true,
+            buckets: u32::MAX,
         });
     }
 
-    /// Sends the whole table to the verified member at `peer`, unless the
-    /// push-pull reply rate limit refuses it (counted).
-    pub(super) fn reply_with_table(&mut self, now: Instant, peer: A) {
+    /// Sends the table (the members of the digest buckets in `buckets`;
+    /// all of them for `u32::MAX`) to the verified member at `peer`, unless
+    /// the push-pull reply rate limit refuses it (counted).
+    pub(super) fn reply_with_table(&mut self, now: Instant, peer: A, buckets: u32) {
         let (rate, spacing) = (self.config.sync_reply_rate, self.config.probe_interval / 4);
         if !self.sync_limiter.admit(&peer, now, rate, spacing) {
             self.counters.sync_replies_limited += 1;
@@ -234,7 +259,115 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             cursor: None,
             self_only: false,
             reply: true,
+            buckets,
         });
+    }
+
+    /// A digest from a member (anti-entropy), in three steps that never
+    /// answer a datagram with a larger one, so that nobody can use them to
+    /// amplify traffic toward a member's address:
+    ///
+    /// 1. a request (`DIGEST_WANT_REPLY`, the requester's root) is answered
+    ///    with the local root;
+    /// 2. the requester, if the roots differ, sends its bucket hashes (only
+    ///    to a peer it asked, within a probe interval);
+    /// 3. the peer compares them with its own and sends the members of the
+    ///    buckets that differ (the whole table when more than half do),
+    ///    asking for the requester's members of the same buckets; this step
+    ///    is held to the push-pull reply rate limit, like a push-pull
+    ///    request.
+    ///
+    /// Equal views cost the two small datagrams of step 1. Digests from
+    /// others than verified members are dropped: a joiner asks for the
+    /// table with a join push-pull.
+    fn handle_digest(
+        &mut self,
+        now: Instant,
+        from: A,
+        flags: u8,
+        root: u64,
+        count: u32,
+        buckets: &[u8],
+    ) {
+        if !self.is_validated(&from) || !self.is_joined() {
+            self.counters.drops.count(DropReason::NotMember);
+            return;
+        }
+        if flags & DIGEST_WANT_REPLY != 0 {
+            if self.digest_budget(now) {
+                self.send(Outgoing::Digest { to: from, flags: 0 });
+            }
+            return;
+        }
+        if flags & DIGEST_BUCKETS == 0 {
+            // Step 2: the answer to one of this node's requests.
+            let expiry = self.config.probe_interval;
+            let Some(i) = self
+                .digest_requests
+                .iter()
+                .position(|(peer, at)| *peer == from && now < *at + expiry)
+            else {
+                self.counters.drops.count(DropReason::UnexpectedAck);
+                return;
+            };
+            self.digest_requests.swap_remove(i);
+            if !self.digest_budget(now) {
+                return;
+            }
+            let mine = self.view_digest();
+            if mine.root() == root && mine.count == count {
+                self.counters.digests_equal += 1;
+            } else {
+                self.send(Outgoing::Digest {
+                    to: from,
+                    flags: DIGEST_BUCKETS,
+                });
+            }
+            return;
+        }
+        // Step 3.
+        let (rate, spacing) = (self.config.sync_reply_rate, self.config.probe_interval / 4);
+        if !self.digest_budget(now) {
+            return;
+        }
+        let Some(mask) = self.view_digest().differing(buckets) else {
+            return;
+        };
+        if mask == 0 {
+            self.counters.digests_equal += 1;
+            return;
+        }
+        if !self.sync_limiter.admit(&from, now, rate, spacing) {
+            self.counters.sync_replies_limited += 1;
+            return;
+        }
+        let mask = if mask.count_ones() as usize > DIGEST_BUCKET_COUNT / 2 {
+            self.counters.syncs_started += 1;
+            u32::MAX
+        } else {
+            self.counters.digest_repairs += 1;
+            mask
+        };
+        self.start_sync_job(SyncJob {
+            peer: from,
+            flags: SYNC_WANT_REPLY,
+            cursor: None,
+            self_only: false,
+            reply: true,
+            buckets: mask,
+        });
+    }
+
+    /// A member this node holds dead spoke: it may be back from the other
+    /// side of a partition. Compare views with it now rather than at the
+    /// next anti-entropy round.
+    fn digest_with_reappeared(&mut self, now: Instant, from: &A) {
+        let spacing = self.config.probe_interval / 4;
+        if self.last_reappearance.is_some_and(|at| now < at + spacing) {
+            return;
+        }
+        self.last_reappearance = Some(now);
+        self.start_digest(now, from.clone());
     }
 
     fn handle_ack(&mut self, now: Instant, seq: u32) {

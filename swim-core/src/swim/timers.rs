@@ -6,7 +6,7 @@ use rand_core::Rng;
 use super::{LocalStatus, Outgoing, Probe, Swim, SyncJob};
 use crate::address::Address;
 use crate::event::{Event, LocalEvent};
-use crate::math::{push_pull_interval, scale};
+use crate::math::scale;
 use crate::member::MemberState;
 use crate::members::Slot;
 use crate::time::duration_micros;
@@ -62,10 +62,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         if now >= self.next_sync_at && !self.config.push_pull_interval.is_zero() {
             if self.me.status != LocalStatus::Leaving {
-                self.periodic_sync();
+                self.periodic_sync(now);
             }
-            self.next_sync_at =
-                now + push_pull_interval(self.config.push_pull_interval, self.cluster_size());
+            self.next_sync_at = now + self.config.push_pull_interval;
         }
     }
 
@@ -281,10 +280,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
-    /// Push-pull with one random active member, and, for partition healing,
-    /// with one random dead member (memberlist#222): if it is alive on the
-    /// other side of a healed partition, both sides learn each other again.
-    fn periodic_sync(&mut self) {
+    /// Anti-entropy round: compares digests with one random active member
+    /// and, for partition healing, with one random dead member
+    /// (memberlist#222): if it is alive on the other side of a healed
+    /// partition, its answer starts the repair. Equal views cost one small
+    /// datagram each way, so the round runs at a fixed interval whatever
+    /// the cluster size.
+    fn periodic_sync(&mut self, now: Instant) {
         for state in [MemberState::Alive, MemberState::Dead] {
             let pick = self
                 .members
@@ -293,10 +295,28 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 .and_then(|slot| self.members.get(slot))
                 .map(|m| m.id.addr.clone())
             {
-                self.counters.syncs_started += 1;
-                self.start_sync(peer, SYNC_WANT_REPLY);
+                self.start_digest(now, peer);
             }
         }
+    }
+
+    /// Sends the root of the local view's digest to `peer`, asking for its
+    /// own (see `handle_digest`).
+    pub(super) fn start_digest(&mut self, now: Instant, peer: A) {
+        if !self.digest_budget(now) {
+            return;
+        }
+        let expiry = self.config.probe_interval;
+        self.digest_requests.retain(|(_, at)| now < *at + expiry);
+        if self.digest_requests.is_full() {
+            self.digest_requests.remove(0);
+        }
+        let _ = self.digest_requests.push((peer.clone(), now));
+        self.counters.digests_started += 1;
+        self.send(Outgoing::Digest {
+            to: peer,
+            flags: crate::wire::DIGEST_WANT_REPLY,
+        });
     }
 
     /// Starts sending the local table to `peer` on this node's own
@@ -308,6 +328,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             cursor: None,
             self_only: false,
             reply: false,
+            buckets: u32::MAX,
         });
     }
 

@@ -6,11 +6,12 @@ use rand_core::Rng;
 use super::{Carry, Outgoing, Swim, SyncJob};
 use crate::address::Address;
 use crate::address::Identity;
+use crate::digest::bucket_of;
 use crate::gossip_queue::{Entry, RecordOf, SELF_SLOT};
 use crate::member::MemberState;
 use crate::members::Slot;
 use crate::wire::codec::Writer;
-use crate::wire::{encode_packet_start, encode_record, Message, Record};
+use crate::wire::{encode_packet_start, encode_record, Message, Record, DIGEST_BUCKETS};
 
 use super::Transmit;
 
@@ -62,7 +63,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             | Outgoing::Gossip { to }
             | Outgoing::Correction { to, .. }
             | Outgoing::Direct { to, .. }
-            | Outgoing::Announce { to } => to.clone(),
+            | Outgoing::Announce { to }
+            | Outgoing::Digest { to, .. } => to.clone(),
         };
         let is_reply = matches!(
             outgoing,
@@ -109,6 +111,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 carry: Carry::Nothing,
                 ..
             } | Outgoing::Announce { .. }
+                | Outgoing::Digest { .. }
         );
         if validated && !bare {
             self.fill_piggyback(&mut w);
@@ -179,6 +182,21 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 if !self.write_state(w, SELF_SLOT) {
                     return None;
                 }
+            }
+            Outgoing::Digest { flags, .. } => {
+                let digest = self.view_digest();
+                let bytes = digest.bucket_bytes();
+                let message = Message::Digest {
+                    flags: *flags,
+                    root: digest.root(),
+                    count: digest.count,
+                    buckets: if flags & DIGEST_BUCKETS != 0 {
+                        &bytes
+                    } else {
+                        &[]
+                    },
+                };
+                encode_packet_start::<A>(w, tag, &message)?;
             }
         }
         Some(w.len())
@@ -377,6 +395,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             cursor,
             self_only,
             reply,
+            buckets,
         } = self.syncs.first()?.clone();
         let tag = self.config.cluster_tag;
         let limited = reply && !self.is_validated(&peer);
@@ -387,7 +406,16 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             buf.len()
         };
         let mut w = Writer::new(&mut buf[..limit]);
-        if encode_packet_start::<A>(&mut w, tag, &Message::Sync { flags }).is_none() {
+        let message = if buckets == u32::MAX {
+            Message::Sync { flags }
+        } else {
+            Message::SyncBuckets {
+                flags: flags & crate::wire::SYNC_WANT_REPLY,
+                buckets,
+            }
+        };
+        let in_buckets = |addr: &A| buckets == u32::MAX || buckets & (1 << bucket_of(addr)) != 0;
+        if encode_packet_start::<A>(&mut w, tag, &message).is_none() {
             self.syncs.remove(0);
             if limited {
                 self.counters.replies_limited += 1;
@@ -397,7 +425,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let first_chunk = cursor.is_none();
         let mut next = cursor.unwrap_or(0);
         let mut wrote_any = false;
-        if first_chunk {
+        if first_chunk && in_buckets(&self.me.id.addr) {
             let mark = w.len();
             if self.write_state(&mut w, SELF_SLOT) {
                 wrote_any = true;
@@ -415,7 +443,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.members.slot_count() as u32
         };
         while next < slot_count {
-            if self.members.get(next).is_some_and(|m| m.verified) {
+            if self
+                .members
+                .get(next)
+                .is_some_and(|m| m.verified && in_buckets(&m.id.addr))
+            {
                 let mark = w.len();
                 let has_meta = self.members.get(next).is_some_and(|m| !m.meta.is_empty());
                 let ok = self.write_member_state(&mut w, next)

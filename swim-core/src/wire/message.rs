@@ -23,12 +23,25 @@ pub enum MessageType {
     Sync = 6,
     /// Application payload for this node only.
     Direct = 7,
+    /// A summary of the sender's view (anti-entropy, before any transfer).
+    Digest = 8,
+    /// One chunk of a push-pull exchange limited to some digest buckets.
+    SyncBuckets = 9,
 }
 
 /// Sync flag: the receiver should answer with its own state.
 pub const SYNC_WANT_REPLY: u8 = 0b01;
 /// Sync flag: the sender is joining through the receiver.
 pub const SYNC_JOIN: u8 = 0b10;
+
+/// Digest flag: the receiver should answer with its own digest.
+pub const DIGEST_WANT_REPLY: u8 = 0b01;
+/// Digest flag: the per-bucket hashes follow the root (the views differ).
+pub const DIGEST_BUCKETS: u8 = 0b10;
+/// Buckets a digest splits the view into (by a hash of each address).
+pub const DIGEST_BUCKET_COUNT: usize = 32;
+/// Bytes of the per-bucket hashes in a digest with [`DIGEST_BUCKETS`].
+pub const DIGEST_BUCKETS_LEN: usize = DIGEST_BUCKET_COUNT * 8;
 
 /// A decoded message; payloads borrow from the datagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +83,27 @@ pub enum Message<'a, A> {
         /// The bytes.
         payload: &'a [u8],
     },
+    /// A summary of the sender's view of the active members (see
+    /// `docs/wire-format.md`, "Anti-entropy").
+    Digest {
+        /// [`DIGEST_WANT_REPLY`] and [`DIGEST_BUCKETS`] bits.
+        flags: u8,
+        /// Hash of the whole view.
+        root: u64,
+        /// Active members in the view, the sender included.
+        count: u32,
+        /// With [`DIGEST_BUCKETS`]: [`DIGEST_BUCKET_COUNT`] little-endian
+        /// `u64` bucket hashes ([`DIGEST_BUCKETS_LEN`] bytes); else empty.
+        buckets: &'a [u8],
+    },
+    /// A push-pull chunk carrying only the members of the digest buckets
+    /// set in `buckets` (bit i: bucket i).
+    SyncBuckets {
+        /// [`SYNC_WANT_REPLY`] (the reply covers the same buckets).
+        flags: u8,
+        /// The buckets covered.
+        buckets: u32,
+    },
 }
 
 impl<'a, A: Address> Message<'a, A> {
@@ -83,6 +117,8 @@ impl<'a, A: Address> Message<'a, A> {
             Message::Gossip => MessageType::Gossip,
             Message::Sync { .. } => MessageType::Sync,
             Message::Direct { .. } => MessageType::Direct,
+            Message::Digest { .. } => MessageType::Digest,
+            Message::SyncBuckets { .. } => MessageType::SyncBuckets,
         }
     }
 
@@ -97,6 +133,29 @@ impl<'a, A: Address> Message<'a, A> {
             Message::Gossip => Some(()),
             Message::Sync { flags } => out.u8(*flags),
             Message::Direct { payload } => out.blob(payload),
+            Message::Digest {
+                flags,
+                root,
+                count,
+                buckets,
+            } => {
+                out.u8(*flags)?;
+                out.bytes(&root.to_le_bytes())?;
+                out.varint(u64::from(*count))?;
+                let expected = if flags & DIGEST_BUCKETS != 0 {
+                    DIGEST_BUCKETS_LEN
+                } else {
+                    0
+                };
+                if buckets.len() != expected {
+                    return None;
+                }
+                out.bytes(buckets)
+            }
+            Message::SyncBuckets { flags, buckets } => {
+                out.u8(*flags)?;
+                out.bytes(&buckets.to_le_bytes())
+            }
         }
     }
 
@@ -126,6 +185,33 @@ impl<'a, A: Address> Message<'a, A> {
             7 => Message::Direct {
                 payload: r.blob(usize::MAX).ok_or(Malformed)?,
             },
+            8 => {
+                let flags = r.u8().ok_or(Truncated)?;
+                if flags & !(DIGEST_WANT_REPLY | DIGEST_BUCKETS) != 0 {
+                    return Err(Malformed);
+                }
+                let root = u64::from_le_bytes(r.array::<8>().ok_or(Truncated)?);
+                let count = r.varint_u32().ok_or(Malformed)?;
+                let buckets = if flags & DIGEST_BUCKETS != 0 {
+                    r.bytes(DIGEST_BUCKETS_LEN).ok_or(Truncated)?
+                } else {
+                    &[]
+                };
+                Message::Digest {
+                    flags,
+                    root,
+                    count,
+                    buckets,
+                }
+            }
+            9 => {
+                let flags = r.u8().ok_or(Truncated)?;
+                if flags & !SYNC_WANT_REPLY != 0 {
+                    return Err(Malformed);
+                }
+                let buckets = u32::from_le_bytes(r.array::<4>().ok_or(Truncated)?);
+                Message::SyncBuckets { flags, buckets }
+            }
             _ => return Err(DropReason::UnknownType),
         };
         Ok(message)

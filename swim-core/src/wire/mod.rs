@@ -8,7 +8,10 @@ pub mod codec;
 mod message;
 mod record;
 
-pub use message::{Message, MessageType, SYNC_JOIN, SYNC_WANT_REPLY};
+pub use message::{
+    Message, MessageType, DIGEST_BUCKETS, DIGEST_BUCKETS_LEN, DIGEST_BUCKET_COUNT,
+    DIGEST_WANT_REPLY, SYNC_JOIN, SYNC_WANT_REPLY,
+};
 pub(crate) use record::MemberRecord;
 pub use record::{Record, RecordKind};
 

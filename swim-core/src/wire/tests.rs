@@ -77,6 +77,22 @@ fn every_message_type_round_trips_with_records() {
             flags: SYNC_WANT_REPLY | SYNC_JOIN,
         },
         Message::Direct { payload: b"direct" },
+        Message::Digest {
+            flags: DIGEST_WANT_REPLY,
+            root: u64::MAX - 7,
+            count: 1000,
+            buckets: &[],
+        },
+        Message::Digest {
+            flags: DIGEST_BUCKETS,
+            root: 3,
+            count: 0,
+            buckets: &[0xa5; DIGEST_BUCKETS_LEN],
+        },
+        Message::SyncBuckets {
+            flags: SYNC_WANT_REPLY,
+            buckets: 0x8000_0001,
+        },
     ];
     let records = sample_records();
     for m in &messages {
@@ -191,4 +207,42 @@ fn size_targets_with_ipv4_identity() {
     assert!(ping <= 24, "ping is {ping} bytes");
     assert!(ack <= 16, "ack is {ack} bytes");
     assert!(update <= 12, "update is {update} bytes");
+}
+
+#[test]
+fn digest_flags_and_lengths_are_checked() {
+    let mut buf = [0u8; 600];
+    let mut w = Writer::new(&mut buf);
+    // Buckets announced but not present: refused when encoding.
+    let lying: Message<'_, SocketAddr> = Message::Digest {
+        flags: DIGEST_BUCKETS,
+        root: 1,
+        count: 1,
+        buckets: &[],
+    };
+    assert!(encode_packet_start(&mut w, TAG, &lying).is_none());
+    // Unknown flag bits, and cut bucket hashes: dropped when decoding.
+    let (good, n) = encode(
+        &Message::Digest {
+            flags: DIGEST_BUCKETS,
+            root: 1,
+            count: 1,
+            buckets: &[1; DIGEST_BUCKETS_LEN],
+        },
+        &[],
+    );
+    let mut bad_flags = good[..n].to_vec();
+    bad_flags[HEADER_LEN + 1] |= 0x80;
+    assert!(Packet::<SocketAddr>::decode(&bad_flags, TAG).is_err());
+    assert!(Packet::<SocketAddr>::decode(&good[..n - 1], TAG).is_err());
+    let (sync, n) = encode(
+        &Message::SyncBuckets {
+            flags: 0,
+            buckets: 1,
+        },
+        &[],
+    );
+    let mut bad_sync = sync[..n].to_vec();
+    bad_sync[HEADER_LEN + 1] = SYNC_JOIN;
+    assert!(Packet::<SocketAddr>::decode(&bad_sync, TAG).is_err());
 }
