@@ -509,6 +509,57 @@ mod tests {
     }
 
     #[test]
+    fn kind_from_the_header() {
+        let tag = 0x811c_9dc5u32.to_le_bytes();
+        let d = |version: u8, tag: [u8; 4], kind: u8| {
+            let mut v = vec![version];
+            v.extend(tag);
+            v.extend([kind, 0, 0]);
+            v
+        };
+        let wire = [
+            Kind::Ping,
+            Kind::Ack,
+            Kind::PingReq,
+            Kind::Nack,
+            Kind::Gossip,
+            Kind::Sync,
+            Kind::Direct,
+        ];
+        for (byte, kind) in (1..=7).zip(wire) {
+            assert_eq!(Kind::of(&d(PROTOCOL_VERSION, tag, byte), 0x811c_9dc5), kind);
+        }
+        assert_eq!(
+            Kind::of(&d(PROTOCOL_VERSION, tag, 9), 0x811c_9dc5),
+            Kind::Other
+        );
+        assert_eq!(Kind::of(&d(PROTOCOL_VERSION, tag, 6), 7), Kind::Other);
+        assert_eq!(Kind::of(&d(2, tag, 6), 0x811c_9dc5), Kind::Other);
+        assert_eq!(
+            Kind::of(&[PROTOCOL_VERSION, 1, 2], 0x811c_9dc5),
+            Kind::Other
+        );
+        let mut t = Traffic::default();
+        t.add(Kind::Sync, 100);
+        t.add(Kind::Ping, 20);
+        t.add(Kind::Sync, 50);
+        assert_eq!(
+            t.of(Kind::Sync),
+            Count {
+                datagrams: 2,
+                bytes: 150
+            }
+        );
+        assert_eq!(
+            t.total(),
+            Count {
+                datagrams: 3,
+                bytes: 170
+            }
+        );
+    }
+
+    #[test]
     fn sides_of_a_partition() {
         let p = PartitionRecord {
             sides: [vec![0, 1, 2], vec![3, 4]],
