@@ -18,9 +18,10 @@
 #   bash tests/scripts/antientropy.sh [--phases K] [--json DIR]
 # --phases K: phases of the 1000-node partition (default 3: k = 0, 3, 6;
 # 10 for k = 0..9). Each 1000-node partition run stops once healed
-# (--stop-when-healed, at most 400 virtual s) and takes about 45 s of wall
-# time on the shared 2-core machine at the commit measured in the README;
-# the rest takes about 30 s. The 20-node sweep always runs the 10 phases.
+# (--stop-when-healed, at most 400 virtual s) and took 38-85 s of wall
+# time on the shared 2-core machine at the commit measured in the README
+# (about 4 min in all by default, 11 min with --phases 10); the rest takes
+# about 30 s. The 20-node sweep always runs the 10 phases.
 # DIR keeps every JSON report.
 set -euo pipefail
 phases=3
