@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use swim_core::wire::{MessageType, PROTOCOL_VERSION};
 
 /// One crash whose detection is being timed.
 #[derive(Clone, Debug, Default)]
@@ -123,10 +124,138 @@ pub struct Metrics {
     pub first_converged_at: Option<u64>,
     /// The time series.
     pub samples: Vec<Sample>,
+    /// Traffic sent before [`Metrics::steady_from`] (all of it if unset).
+    pub traffic_join: Traffic,
+    /// Traffic sent from [`Metrics::steady_from`] on.
+    pub traffic_steady: Traffic,
+    /// Virtual time (µs) from which sent traffic counts as steady state:
+    /// set at the start (`--steady-from`) or when the running nodes first
+    /// converge after the join plan's last start, plus the settle margin.
+    pub steady_from: Option<u64>,
+    /// First virtual time (µs) at which the running nodes converged at or
+    /// after the join plan's last start.
+    pub joined_at: Option<u64>,
+}
+
+/// What kind of datagram, read from its header alone (the message type
+/// byte after the version and the cluster tag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A direct probe.
+    Ping,
+    /// A probe's answer (or a relayed one).
+    Ack,
+    /// Lifeguard's negative answer of a ping-req helper.
+    Nack,
+    /// A request to probe on the sender's behalf.
+    PingReq,
+    /// Records only (gossip fan-out).
+    Gossip,
+    /// A push-pull chunk (anti-entropy, and the join's state transfer).
+    Sync,
+    /// An application payload for one node.
+    Direct,
+    /// Anything whose header does not decode (another version or cluster
+    /// tag, an unknown type, too short).
+    Other,
+}
+
+impl Kind {
+    /// Every kind, in the order of [`Traffic::by_kind`].
+    pub const ALL: [Kind; 8] = [
+        Kind::Ping,
+        Kind::Ack,
+        Kind::Nack,
+        Kind::PingReq,
+        Kind::Gossip,
+        Kind::Sync,
+        Kind::Direct,
+        Kind::Other,
+    ];
+
+    /// The kind of `datagram` in a cluster tagged `cluster_tag`, from its
+    /// first six bytes only (nothing else is decoded).
+    pub fn of(datagram: &[u8], cluster_tag: u32) -> Kind {
+        let [version, t0, t1, t2, t3, kind, ..] = *datagram else {
+            return Kind::Other;
+        };
+        if version != PROTOCOL_VERSION || u32::from_le_bytes([t0, t1, t2, t3]) != cluster_tag {
+            return Kind::Other;
+        }
+        match kind {
+            k if k == MessageType::Ping as u8 => Kind::Ping,
+            k if k == MessageType::Ack as u8 => Kind::Ack,
+            k if k == MessageType::Nack as u8 => Kind::Nack,
+            k if k == MessageType::PingReq as u8 => Kind::PingReq,
+            k if k == MessageType::Gossip as u8 => Kind::Gossip,
+            k if k == MessageType::Sync as u8 => Kind::Sync,
+            k if k == MessageType::Direct as u8 => Kind::Direct,
+            _ => Kind::Other,
+        }
+    }
+
+    /// Its name in reports (`ping`, `ack`, `nack`, `ping-req`, `gossip`,
+    /// `sync`, `direct`, `other`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ping => "ping",
+            Kind::Ack => "ack",
+            Kind::Nack => "nack",
+            Kind::PingReq => "ping-req",
+            Kind::Gossip => "gossip",
+            Kind::Sync => "sync",
+            Kind::Direct => "direct",
+            Kind::Other => "other",
+        }
+    }
+}
+
+/// Datagrams and bytes sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Count {
+    /// Datagrams.
+    pub datagrams: u64,
+    /// Bytes (payload of the datagrams, as handed to the network).
+    pub bytes: u64,
+}
+
+/// Sent traffic by kind of datagram.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Per kind, in the order of [`Kind::ALL`].
+    pub by_kind: [Count; 8],
+}
+
+impl Traffic {
+    /// Counts one datagram of `len` bytes and kind `kind`.
+    pub fn add(&mut self, kind: Kind, len: usize) {
+        let c = &mut self.by_kind[kind as usize];
+        c.datagrams += 1;
+        c.bytes += len as u64;
+    }
+
+    /// All kinds together.
+    pub fn total(&self) -> Count {
+        self.by_kind.iter().fold(Count::default(), |a, c| Count {
+            datagrams: a.datagrams + c.datagrams,
+            bytes: a.bytes + c.bytes,
+        })
+    }
+
+    /// The counts of `kind`.
+    pub fn of(&self, kind: Kind) -> Count {
+        self.by_kind[kind as usize]
+    }
 }
 
 /// How long after a heal a false suspicion counts as a heal suspicion.
 pub const HEAL_WINDOW: u64 = 10_000_000;
+
+/// How often, at most, the simulator checks whether a healed cluster has
+/// full membership again (µs): the resolution of
+/// [`PartitionRecord::rejoined_at`].
+pub const HEAL_CHECK_EVERY: u64 = 100_000;
 
 /// How many heal suspicions are kept in [`Metrics::heal_suspicion_list`].
 pub const HEAL_SUSPICIONS_KEPT: usize = 50;
@@ -142,6 +271,10 @@ pub struct PartitionRecord {
     pub at: u64,
     /// Virtual time of the heal (µs), once healed (or replaced).
     pub healed_at: Option<u64>,
+    /// First virtual time (µs) after the heal at which every running node
+    /// held every other running node's current generation as alive (full
+    /// membership again), checked at most every [`HEAL_CHECK_EVERY`].
+    pub rejoined_at: Option<u64>,
     /// The two sides, sorted.
     pub sides: [Vec<u32>; 2],
     /// First `MemberSuspected` of each (observer, target) cross-side pair
@@ -314,6 +447,10 @@ pub struct PartitionDetection {
     pub split_at_secs: f64,
     /// Virtual time of the heal, seconds (`None`: still split).
     pub healed_at_secs: Option<f64>,
+    /// Heal time: from the heal until every running node held every other
+    /// running node's current generation as alive, seconds (`None`: not
+    /// healed, or not within the run). Resolution [`HEAL_CHECK_EVERY`].
+    pub heal_secs: Option<f64>,
     /// Nodes on each side (all, running or not).
     pub sides: [usize; 2],
     /// Cross-side (observer, target) pairs measured, both directions.
@@ -369,6 +506,57 @@ mod tests {
         assert_eq!(d.histogram, vec![1, 2, 0, 0, 2]);
         assert!((d.mean - 2.379_999_8).abs() < 1e-9, "{}", d.mean);
         assert_eq!(Delays::of(&[]).line(), "-");
+    }
+
+    #[test]
+    fn kind_from_the_header() {
+        let tag = 0x811c_9dc5u32.to_le_bytes();
+        let d = |version: u8, tag: [u8; 4], kind: u8| {
+            let mut v = vec![version];
+            v.extend(tag);
+            v.extend([kind, 0, 0]);
+            v
+        };
+        let wire = [
+            Kind::Ping,
+            Kind::Ack,
+            Kind::PingReq,
+            Kind::Nack,
+            Kind::Gossip,
+            Kind::Sync,
+            Kind::Direct,
+        ];
+        for (byte, kind) in (1..=7).zip(wire) {
+            assert_eq!(Kind::of(&d(PROTOCOL_VERSION, tag, byte), 0x811c_9dc5), kind);
+        }
+        assert_eq!(
+            Kind::of(&d(PROTOCOL_VERSION, tag, 9), 0x811c_9dc5),
+            Kind::Other
+        );
+        assert_eq!(Kind::of(&d(PROTOCOL_VERSION, tag, 6), 7), Kind::Other);
+        assert_eq!(Kind::of(&d(2, tag, 6), 0x811c_9dc5), Kind::Other);
+        assert_eq!(
+            Kind::of(&[PROTOCOL_VERSION, 1, 2], 0x811c_9dc5),
+            Kind::Other
+        );
+        let mut t = Traffic::default();
+        t.add(Kind::Sync, 100);
+        t.add(Kind::Ping, 20);
+        t.add(Kind::Sync, 50);
+        assert_eq!(
+            t.of(Kind::Sync),
+            Count {
+                datagrams: 2,
+                bytes: 150
+            }
+        );
+        assert_eq!(
+            t.total(),
+            Count {
+                datagrams: 3,
+                bytes: 170
+            }
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::adversary::AdversaryReport;
 use crate::invariants::Violation;
-use crate::metrics::{Accusation, Detection, PartitionDetection, Sample};
+use crate::metrics::{Accusation, Detection, Kind, PartitionDetection, Sample, Traffic};
 use crate::scenario::Scenario;
 use crate::sim::Simulator;
 
@@ -85,6 +85,9 @@ pub struct Report {
     pub datagrams_per_node_sec: f64,
     /// Bytes sent per node per virtual second.
     pub bytes_per_node_sec: f64,
+    /// Sent traffic split into the join phase and the steady state, by
+    /// kind of datagram.
+    pub traffic: TrafficReport,
     /// Datagrams lost on links.
     pub lost: u64,
     /// Datagrams dropped by partitions.
@@ -150,6 +153,7 @@ impl Report {
             refutations: m.refutations,
             datagrams_per_node_sec: m.datagrams as f64 / per_node,
             bytes_per_node_sec: m.bytes as f64 / per_node,
+            traffic: TrafficReport::new(scenario, sim),
             lost: m.lost,
             partitioned: m.partitioned,
             violations: inv.enabled.then_some(inv.count),
@@ -238,6 +242,13 @@ impl Report {
                 ),
             ),
             (
+                "steady state from",
+                self.traffic.steady_from_secs.map_or_else(
+                    || "never (the running nodes never converged)".to_string(),
+                    |t| format!("{t:.3} s ({})", self.traffic.steady_rule),
+                ),
+            ),
+            (
                 "lost / partitioned",
                 format!("{} / {}", self.lost, self.partitioned),
             ),
@@ -254,6 +265,17 @@ impl Report {
             ("trace hash", self.trace_hash.clone()),
         ];
         let mut rows = rows;
+        let at = rows.iter().position(|(k, _)| *k == "lost / partitioned");
+        let at = at.unwrap_or(rows.len());
+        let phases = [
+            ("join traffic per node", &self.traffic.join),
+            ("steady traffic per node", &self.traffic.steady),
+        ];
+        let traffic_rows: Vec<_> = phases
+            .into_iter()
+            .flat_map(|(name, phase)| phase_rows(name, phase.as_ref()))
+            .collect();
+        rows.splice(at..at, traffic_rows);
         let at = rows.iter().position(|(k, _)| *k == "undetected pairs");
         let at = at.map_or(rows.len(), |i| i + 1);
         let partition_rows: Vec<_> = self.partitions.iter().flat_map(partition_rows).collect();
@@ -324,6 +346,163 @@ impl Report {
     }
 }
 
+/// Sent traffic of one kind of datagram in one phase.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KindTraffic {
+    /// The kind (`ping`, `ack`, `nack`, `ping-req`, `gossip`, `sync`,
+    /// `direct`, `other`).
+    pub kind: Kind,
+    /// Datagrams sent in the phase.
+    pub datagrams: u64,
+    /// Bytes sent in the phase.
+    pub bytes: u64,
+    /// Datagrams per node per virtual second.
+    pub datagrams_per_node_sec: f64,
+    /// Bytes per node per virtual second.
+    pub bytes_per_node_sec: f64,
+}
+
+/// Sent traffic over one span of virtual time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrafficPhase {
+    /// Start, virtual seconds.
+    pub from_secs: f64,
+    /// End, virtual seconds.
+    pub until_secs: f64,
+    /// Datagrams sent.
+    pub datagrams: u64,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Datagrams per node per virtual second (every simulated node counts,
+    /// running or not).
+    pub datagrams_per_node_sec: f64,
+    /// Bytes per node per virtual second.
+    pub bytes_per_node_sec: f64,
+    /// The same per kind of datagram (every kind, zeros included; they sum
+    /// to the totals).
+    pub by_kind: Vec<KindTraffic>,
+}
+
+impl TrafficPhase {
+    /// The rates of `traffic`, sent by `nodes` nodes between `from` and
+    /// `until` (µs); `None` when the span is empty.
+    pub fn of(traffic: &Traffic, nodes: usize, from: u64, until: u64) -> Option<Self> {
+        if until <= from {
+            return None;
+        }
+        let per_node = nodes.max(1) as f64 * (until - from) as f64 / 1e6;
+        let total = traffic.total();
+        Some(TrafficPhase {
+            from_secs: from as f64 / 1e6,
+            until_secs: until as f64 / 1e6,
+            datagrams: total.datagrams,
+            bytes: total.bytes,
+            datagrams_per_node_sec: total.datagrams as f64 / per_node,
+            bytes_per_node_sec: total.bytes as f64 / per_node,
+            by_kind: Kind::ALL
+                .iter()
+                .map(|&kind| {
+                    let c = traffic.of(kind);
+                    KindTraffic {
+                        kind,
+                        datagrams: c.datagrams,
+                        bytes: c.bytes,
+                        datagrams_per_node_sec: c.datagrams as f64 / per_node,
+                        bytes_per_node_sec: c.bytes as f64 / per_node,
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    /// The figures of `kind`.
+    pub fn kind(&self, kind: Kind) -> Option<&KindTraffic> {
+        self.by_kind.iter().find(|k| k.kind == kind)
+    }
+}
+
+/// Sent traffic split at the start of the steady state.
+///
+/// The steady state starts at `--steady-from` if given, else a settle
+/// margin (10 s by default) after the first time every running node knew
+/// every other running node at or after the join plan's last start. The
+/// join phase is everything before (the whole run if the nodes never
+/// converged).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrafficReport {
+    /// How the start of the steady state was chosen.
+    pub steady_rule: String,
+    /// First convergence at or after the join plan's last start, virtual
+    /// seconds (`None`: never, or the start was given).
+    pub joined_at_secs: Option<f64>,
+    /// Start of the steady state, virtual seconds (`None`: never reached).
+    pub steady_from_secs: Option<f64>,
+    /// From 0 to the start of the steady state (or the end).
+    pub join: Option<TrafficPhase>,
+    /// From the start of the steady state to the end (`None`: not reached
+    /// before the end).
+    pub steady: Option<TrafficPhase>,
+}
+
+impl TrafficReport {
+    /// The traffic split of `sim` after running `scenario`.
+    pub fn new(scenario: &Scenario, sim: &Simulator) -> Self {
+        let m = sim.metrics();
+        let end = u64::try_from(sim.now().as_micros()).unwrap_or(u64::MAX);
+        let n = scenario.nodes;
+        let steady = m.steady_from.filter(|&t| t < end);
+        let split = steady.unwrap_or(end);
+        let steady_rule = match scenario.steady_from {
+            Some(t) => format!("--steady-from {:.3} s", t.as_secs_f64()),
+            None => format!(
+                "converged at {} + {:.0} s settle",
+                m.joined_at.map_or_else(
+                    || "never".to_string(),
+                    |t| format!("{:.3} s", t as f64 / 1e6)
+                ),
+                scenario.settle.as_secs_f64()
+            ),
+        };
+        TrafficReport {
+            steady_rule,
+            joined_at_secs: m.joined_at.map(|t| t as f64 / 1e6),
+            steady_from_secs: steady.map(|t| t as f64 / 1e6),
+            join: TrafficPhase::of(&m.traffic_join, n, 0, split),
+            steady: steady.and_then(|from| TrafficPhase::of(&m.traffic_steady, n, from, end)),
+        }
+    }
+}
+
+/// Summary lines about the traffic of one phase.
+fn phase_rows(name: &'static str, phase: Option<&TrafficPhase>) -> Vec<(&'static str, String)> {
+    let Some(p) = phase else {
+        return vec![(name, "-".to_string())];
+    };
+    let kinds: Vec<String> = p
+        .by_kind
+        .iter()
+        .filter(|k| k.datagrams > 0)
+        .map(|k| {
+            format!(
+                "{} {:.1} ({:.2})",
+                k.kind.name(),
+                k.bytes_per_node_sec,
+                k.datagrams_per_node_sec
+            )
+        })
+        .collect();
+    vec![
+        (
+            name,
+            format!(
+                "{:.2} datagrams/s, {:.1} B/s ({:.1}-{:.1} s)",
+                p.datagrams_per_node_sec, p.bytes_per_node_sec, p.from_secs, p.until_secs
+            ),
+        ),
+        ("  by kind: B/s (datagrams/s)", kinds.join("  ")),
+    ]
+}
+
 /// Summary lines about one partition.
 fn partition_rows(p: &PartitionDetection) -> Vec<(&'static str, String)> {
     let opt = |v: Option<f64>| v.map_or_else(|| "never".to_string(), |v| format!("{v:.2} s"));
@@ -349,6 +528,14 @@ fn partition_rows(p: &PartitionDetection) -> Vec<(&'static str, String)> {
                 p.undeclared,
                 p.pairs
             ),
+        ),
+        (
+            "  heal to full membership",
+            match (p.healed_at_secs, p.heal_secs) {
+                (None, _) => "-".to_string(),
+                (Some(_), None) => "not within the run".to_string(),
+                (Some(_), Some(t)) => format!("{t:.2} s (every running node holds all alive)"),
+            },
         ),
         ("  declaration per pair", p.declaration.line()),
         ("  first suspicion per pair", p.first_suspicion.line()),

@@ -11,7 +11,7 @@ use crate::adversary::{Attack, Capture};
 use crate::fault::{Action, RestartMode};
 use crate::net::{rng_below, LinkModel, Partition};
 use crate::report::Report;
-use crate::sim::Simulator;
+use crate::sim::{Simulator, SteadyFrom};
 
 /// How the nodes form the cluster at the start.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +64,15 @@ pub struct Scenario {
     pub sample_every: Duration,
     /// Name shown in reports.
     pub name: String,
+    /// Start of the steady state for the traffic split (`None`: `settle`
+    /// after the first convergence at or after the join plan's last
+    /// start).
+    pub steady_from: Option<Duration>,
+    /// Margin after that convergence (default 10 s).
+    pub settle: Duration,
+    /// End the run as soon as every healed partition has full membership
+    /// again (or at `duration`, whichever comes first).
+    pub stop_when_healed: bool,
 }
 
 impl Scenario {
@@ -86,7 +95,45 @@ impl Scenario {
             threads: 1,
             sample_every: Duration::from_secs(1),
             name: String::from("scenario"),
+            steady_from: None,
+            settle: Duration::from_secs(10),
+            stop_when_healed: false,
         }
+    }
+
+    /// Counts the traffic sent from `t` on as steady state (instead of
+    /// from the settle margin after the first convergence).
+    pub fn with_steady_from(mut self, t: Duration) -> Self {
+        self.steady_from = Some(t);
+        self
+    }
+
+    /// Sets the margin between the first convergence after the joins and
+    /// the start of the steady state (default 10 s).
+    pub fn with_settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
+    }
+
+    /// Ends the run once every partition made so far is healed and the
+    /// running nodes hold each other alive again, if before the duration
+    /// (the figures then cover the shorter run).
+    pub fn with_stop_when_healed(mut self, on: bool) -> Self {
+        self.stop_when_healed = on;
+        self
+    }
+
+    /// The join plan's last start (the node started last).
+    pub fn last_join_start(&self) -> Duration {
+        let spread = match &self.join {
+            JoinPlan::OneSeed { spread } | JoinPlan::RandomSeeds { spread, .. } => *spread,
+        };
+        let n = self.nodes.max(1) as u128;
+        let last = (0..self.nodes)
+            .rev()
+            .find(|i| !self.down.contains(&(*i as u32)))
+            .unwrap_or(0) as u128;
+        Duration::from_nanos(u64::try_from(spread.as_nanos() * last / n).unwrap_or(u64::MAX))
     }
 
     /// Sets the name shown in reports.
@@ -323,6 +370,13 @@ impl Scenario {
             self.invariants,
         );
         sim.set_threads(self.threads);
+        sim.set_steady_from(match self.steady_from {
+            Some(t) => SteadyFrom::At(t),
+            None => SteadyFrom::AfterJoin {
+                not_before: self.last_join_start(),
+                settle: self.settle,
+            },
+        });
         let n = self.nodes.max(1) as u128;
         let mut rng = Pcg64::seed_from_u64(self.seed ^ 0x6a6f_696e);
         for i in 0..self.nodes {
@@ -378,18 +432,38 @@ impl Scenario {
     ) -> Report {
         let wall = WallClock::now();
         let mut sim = self.build();
-        if every.is_zero() {
+        if every.is_zero() && !self.stop_when_healed {
             sim.run_until(self.duration);
         } else {
+            // Where the steps end changes nothing in the trace.
+            let step = if self.stop_when_healed {
+                Duration::from_millis(100)
+            } else {
+                every
+            };
             let mut t = Duration::ZERO;
+            let mut next_progress = every;
             while t < self.duration {
-                t = (t + every).min(self.duration);
+                t = (t + step).min(self.duration);
                 sim.run_until(t);
-                progress(&sim);
+                if !every.is_zero() && (t >= next_progress || t >= self.duration) {
+                    progress(&sim);
+                    next_progress = t + every;
+                }
+                if self.stop_when_healed && all_rejoined(&sim) {
+                    break;
+                }
             }
         }
         Report::new(self, &sim, wall.elapsed())
     }
+}
+
+/// True if a partition was made and every one made so far is healed and
+/// back to full membership.
+fn all_rejoined(sim: &Simulator) -> bool {
+    let p = &sim.metrics().partitions;
+    !p.is_empty() && p.iter().all(|p| p.rejoined_at.is_some())
 }
 
 /// `count` distinct random nodes among `1..n` (node 0 is the usual seed).

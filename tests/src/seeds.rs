@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::metrics::Delays;
+use crate::metrics::{Delays, Kind};
 use crate::report::Report;
 
 /// The key figures of one run.
@@ -37,6 +37,17 @@ pub struct SeedRow {
     pub partition_declaration_p50_secs: Option<f64>,
     /// Cross-side pairs never declared failed before the heal.
     pub partition_undeclared: usize,
+    /// Whether the first partition was healed within the run.
+    pub healed: bool,
+    /// Heal to full membership (every running node holds every running
+    /// node alive), seconds, for the first partition (`None`: no heal, or
+    /// not within the run).
+    pub heal_secs: Option<f64>,
+    /// Bytes sent per node per second in the steady state (`None`: never
+    /// reached).
+    pub steady_bytes_per_node_sec: Option<f64>,
+    /// Of those, push-pull (`Sync`) bytes.
+    pub steady_sync_bytes_per_node_sec: Option<f64>,
     /// Live, reachable, unpaused nodes declared dead.
     pub false_positives: usize,
     /// Suspicions of live, reachable, unpaused nodes.
@@ -69,6 +80,15 @@ impl SeedRow {
             partition_suspicion_p50_secs: p.and_then(|p| p50(&p.first_suspicion)),
             partition_declaration_p50_secs: p.and_then(|p| p50(&p.declaration)),
             partition_undeclared: p.map_or(0, |p| p.undeclared),
+            healed: p.is_some_and(|p| p.healed_at_secs.is_some()),
+            heal_secs: p.and_then(|p| p.heal_secs),
+            steady_bytes_per_node_sec: r.traffic.steady.as_ref().map(|t| t.bytes_per_node_sec),
+            steady_sync_bytes_per_node_sec: r
+                .traffic
+                .steady
+                .as_ref()
+                .and_then(|t| t.kind(Kind::Sync))
+                .map(|k| k.bytes_per_node_sec),
             false_positives: r.false_positives,
             false_suspicions: r.false_suspicions,
             suspicions: r.suspicions,
@@ -140,6 +160,12 @@ pub struct Aggregate {
     pub suspicions: Stat,
     /// Heal suspicions.
     pub heal_suspicions: Stat,
+    /// Heal to full membership, over the seeds whose partition healed.
+    pub heal_secs: Stat,
+    /// Steady-state bytes per node per second.
+    pub steady_bytes_per_node_sec: Stat,
+    /// Steady-state push-pull bytes per node per second.
+    pub steady_sync_bytes_per_node_sec: Stat,
 }
 
 /// One scenario over several seeds.
@@ -218,13 +244,21 @@ impl SeedsSummary {
             false_suspicions: of(&all, &|r| Some(r.false_suspicions as f64)),
             suspicions: of(&all, &|r| Some(r.suspicions as f64)),
             heal_suspicions: of(&all, &|r| Some(r.heal_suspicions as f64)),
+            heal_secs: of(&|r| r.healed, &|r| r.heal_secs),
+            steady_bytes_per_node_sec: of(&|r| r.steady_bytes_per_node_sec.is_some(), &|r| {
+                r.steady_bytes_per_node_sec
+            }),
+            steady_sync_bytes_per_node_sec: of(
+                &|r| r.steady_sync_bytes_per_node_sec.is_some(),
+                &|r| r.steady_sync_bytes_per_node_sec,
+            ),
         }
     }
 
     /// The header of [`SeedsSummary::row_line`]'s table.
     pub fn header() -> String {
         format!(
-            "{:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6} {:>10} {:>6} {:>9}  {}",
+            "{:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6} {:>10} {:>6} {:>9} {:>8} {:>9} {:>8}  {}",
             "seed",
             "first-susp",
             "last-dead",
@@ -235,6 +269,9 @@ impl SeedsSummary {
             "false-susp",
             "susp",
             "heal-susp",
+            "heal",
+            "steady-B/s",
+            "sync-B/s",
             "trace"
         )
     }
@@ -245,7 +282,7 @@ impl SeedsSummary {
         let crash = r.crashes > 0;
         let split = r.partitions > 0;
         format!(
-            "{:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6} {:>10} {:>6} {:>9}  {}",
+            "{:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6} {:>10} {:>6} {:>9} {:>8} {:>9} {:>8}  {}",
             r.seed,
             secs(crash, r.first_suspicion_secs),
             secs(crash, r.last_survivor_secs),
@@ -256,6 +293,9 @@ impl SeedsSummary {
             r.false_suspicions,
             r.suspicions,
             r.heal_suspicions,
+            secs(r.healed, r.heal_secs),
+            rate(r.steady_bytes_per_node_sec),
+            rate(r.steady_sync_bytes_per_node_sec),
             r.trace_hash
         )
     }
@@ -276,7 +316,7 @@ impl SeedsSummary {
             let n = |st: &Stat| count_cell(st, pick);
             let _ = writeln!(
                 s,
-                "{:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6} {:>10} {:>6} {:>9}",
+                "{:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6} {:>10} {:>6} {:>9} {:>8} {:>9} {:>8}",
                 label,
                 t(&a.first_suspicion_secs),
                 t(&a.last_survivor_secs),
@@ -287,6 +327,9 @@ impl SeedsSummary {
                 n(&a.false_suspicions),
                 n(&a.suspicions),
                 n(&a.heal_suspicions),
+                t(&a.heal_secs),
+                n(&a.steady_bytes_per_node_sec),
+                n(&a.steady_sync_bytes_per_node_sec),
             );
         }
         let never = [
@@ -296,6 +339,7 @@ impl SeedsSummary {
                 "partition never declared by all",
                 &a.partition_declared_secs,
             ),
+            ("heal without full membership at the end", &a.heal_secs),
         ];
         for (what, st) in never {
             if st.never > 0 {
@@ -327,6 +371,11 @@ impl SeedsSummary {
         let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
         std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))
     }
+}
+
+/// A rate with one decimal, `-` when absent.
+fn rate(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"))
 }
 
 /// Seconds with two decimals, `-` when not applicable, `never` when absent.

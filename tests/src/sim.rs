@@ -11,8 +11,8 @@ use crate::fault::{Action, RestartMode};
 use crate::host::{fnv, Ctx, Effects, Host, HostEv, Item, Key, Worker, FNV_OFFSET};
 use crate::invariants::Invariants;
 use crate::metrics::{
-    Accusation, Delays, Detection, Kill, Metrics, PartitionDetection, PartitionRecord, Percentiles,
-    Sample, HEAL_SUSPICIONS_KEPT, HEAL_WINDOW,
+    Accusation, Delays, Detection, Kill, Kind, Metrics, PartitionDetection, PartitionRecord,
+    Percentiles, Sample, HEAL_CHECK_EVERY, HEAL_SUSPICIONS_KEPT, HEAL_WINDOW,
 };
 use crate::net::{Fate, LinkModel, Network};
 use crate::queue::EventQueue;
@@ -32,6 +32,32 @@ enum Ev {
     Action(Box<Action>),
     /// A sample of the time series: runs alone, between windows.
     Sample,
+}
+
+/// Where the steady state begins, for the traffic split
+/// ([`Metrics::traffic_join`] and [`Metrics::traffic_steady`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SteadyFrom {
+    /// `settle` after the first time every running node knows every other
+    /// running node at or after `not_before` (the join plan's last start).
+    AfterJoin {
+        /// The join plan's last start.
+        not_before: Duration,
+        /// Margin after that convergence.
+        settle: Duration,
+    },
+    /// At a fixed virtual time.
+    At(Duration),
+}
+
+impl Default for SteadyFrom {
+    /// 10 s after the first convergence.
+    fn default() -> Self {
+        SteadyFrom::AfterJoin {
+            not_before: Duration::ZERO,
+            settle: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Windows with fewer host events than this run on the calling thread.
@@ -81,6 +107,11 @@ pub struct Simulator {
     /// Lifeguard health score of each host's process (0 when down).
     health: Vec<u8>,
     adversary: Adversary,
+    steady: SteadyFrom,
+    /// Index in `metrics.partitions` of the healed partition whose
+    /// return to full membership is awaited.
+    heal_watch: Option<usize>,
+    next_heal_check: u64,
 }
 
 /// Folds one event into the trace hash without formatting it.
@@ -158,7 +189,25 @@ impl Simulator {
             log: Vec::new(),
             health: vec![0; nodes],
             adversary: Adversary::new(seed),
+            steady: SteadyFrom::default(),
+            heal_watch: None,
+            next_heal_check: 0,
         }
+    }
+
+    /// Sets where the steady state begins for the traffic split (by
+    /// default [`SteadyFrom::default`]). Call before running.
+    pub fn set_steady_from(&mut self, steady: SteadyFrom) {
+        self.steady = steady;
+        self.metrics.steady_from = match steady {
+            SteadyFrom::At(t) => Some(micros(t)),
+            SteadyFrom::AfterJoin { .. } => None,
+        };
+    }
+
+    /// Where the steady state begins (as set).
+    pub fn steady_from(&self) -> SteadyFrom {
+        self.steady
     }
 
     /// Runs the hosts of each window on up to `threads` threads (at least
@@ -418,6 +467,7 @@ impl Simulator {
             }
         }
         self.check_convergence();
+        self.check_heal();
     }
 
     /// Runs `f` on host `node` now, between windows, and applies the effects.
@@ -452,6 +502,13 @@ impl Simulator {
     fn send(&mut self, now: u64, from: u32, to: u32, data: Box<[u8]>, counter: u64) {
         self.metrics.datagrams += 1;
         self.metrics.bytes += data.len() as u64;
+        // Metrics only: the kind is read from the header, nothing else.
+        let kind = Kind::of(&data, self.config.cluster_tag);
+        if self.metrics.steady_from.is_some_and(|t| now >= t) {
+            self.metrics.traffic_steady.add(kind, data.len());
+        } else {
+            self.metrics.traffic_join.add(kind, data.len());
+        }
         if self.hosts.get(to as usize).is_none_or(|h| h.swim.is_none()) {
             self.adversary.sent_to_absent(to, data.len());
         }
@@ -667,8 +724,54 @@ impl Simulator {
                 if self.up == self.hosts.len() {
                     self.metrics.first_converged_at.get_or_insert(self.now);
                 }
+                if let SteadyFrom::AfterJoin { not_before, settle } = self.steady {
+                    if self.now >= micros(not_before) && self.metrics.joined_at.is_none() {
+                        self.metrics.joined_at = Some(self.now);
+                        self.metrics.steady_from = Some(self.now + micros(settle));
+                    }
+                }
             }
         }
+    }
+
+    /// After a heal, records the first time every running node holds every
+    /// other running node's current generation as alive (at most every
+    /// [`HEAL_CHECK_EVERY`]; the active-member counts rule out most checks).
+    fn check_heal(&mut self) {
+        let Some(k) = self.heal_watch else {
+            return;
+        };
+        if self.now < self.next_heal_check {
+            return;
+        }
+        let up = self.up as u64;
+        // Alive members are active ones: fewer active than pairs, not yet.
+        if up >= 2 && self.active_sum < up * (up - 1) {
+            return;
+        }
+        self.next_heal_check = self.now + HEAL_CHECK_EVERY;
+        if up < 2 || self.alive_pairs() == up * (up - 1) {
+            self.metrics.partitions[k].rejoined_at = Some(self.now);
+            self.heal_watch = None;
+        }
+    }
+
+    /// Ordered pairs (x, y) of running nodes where x holds y's current
+    /// generation as alive.
+    pub fn alive_pairs(&self) -> u64 {
+        let mut alive = 0;
+        for h in &self.hosts {
+            if let Some(s) = &h.swim {
+                alive += s
+                    .members()
+                    .filter(|m| {
+                        m.state == MemberState::Alive
+                            && self.runs(m.identity.addr, m.identity.generation)
+                    })
+                    .count() as u64;
+            }
+        }
+        alive
     }
 
     /// Ordered pairs (x, y) of running nodes where x holds y's current
@@ -844,6 +947,7 @@ impl Simulator {
             Action::SetLink { from, to, link } => self.net.set_link(from, to, link),
             Action::Partition { id, partition } => {
                 self.end_partition(id);
+                self.heal_watch = None;
                 if partition.symmetric {
                     let mut sides = [partition.from.clone(), partition.to.clone()];
                     for side in &mut sides {
@@ -861,6 +965,8 @@ impl Simulator {
             Action::Heal { id } => {
                 let record = self.end_partition(id);
                 self.metrics.last_heal = Some((self.now, record));
+                self.heal_watch = record;
+                self.next_heal_check = self.now;
                 self.net.heal(id);
             }
             Action::Attack { attack, round } => self.attack(&attack, round),
@@ -934,6 +1040,10 @@ impl Simulator {
                     id: p.id,
                     split_at_secs: secs(p.at),
                     healed_at_secs: p.healed_at.map(secs),
+                    heal_secs: p
+                        .healed_at
+                        .zip(p.rejoined_at)
+                        .map(|(h, r)| secs(r.saturating_sub(h))),
                     sides: [p.sides[0].len(), p.sides[1].len()],
                     pairs,
                     declared_at_secs: all.map(secs),

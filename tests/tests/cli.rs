@@ -205,3 +205,85 @@ fn seed_range_prints_a_line_per_seed_and_the_aggregate() {
     assert!(single.contains(hash), "{hash} not in {single}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn traffic_split_and_heal_time_in_text_and_json() {
+    let dir = std::env::temp_dir().join(format!("swim-sim-cli-ae-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let out = simulate(&[
+        "-n",
+        "12",
+        "-d",
+        "300",
+        "--partition-at",
+        "15",
+        "--partition-for",
+        "20",
+        "--stop-when-healed",
+        "--steady-from",
+        "5",
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for row in [
+        "steady state from",
+        "join traffic per node",
+        "steady traffic per node",
+        "by kind",
+        "heal to full membership",
+    ] {
+        assert!(stdout.contains(row), "no {row}: {stdout}");
+    }
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let t = &r["traffic"];
+    assert_eq!(t["steady_from_secs"], 5.0);
+    let kinds: Vec<&str> = t["steady"]["by_kind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ping", "ack", "nack", "ping-req", "gossip", "sync", "direct", "other"]
+    );
+    let heal = r["partitions"][0]["heal_secs"].as_f64().expect("healed");
+    // Stopped once healed, long before 300 s.
+    let end = r["virtual_secs"].as_f64().unwrap();
+    assert!(end < 35.0 + heal + 0.5, "{end}");
+    // Per seed: a heal column and the steady traffic.
+    let out = simulate(&[
+        "-n",
+        "12",
+        "-d",
+        "300",
+        "--partition-at",
+        "15",
+        "--partition-for",
+        "20",
+        "--stop-when-healed",
+        "--seeds",
+        "1-2",
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("heal") && stdout.contains("steady-B/s"),
+        "{stdout}"
+    );
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(s["aggregate"]["heal_secs"]["runs"], 2);
+    assert!(s["seeds"][1]["heal_secs"].is_number());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

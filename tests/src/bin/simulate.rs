@@ -121,6 +121,20 @@ struct Args {
     /// ...for this many seconds.
     #[arg(long, default_value_t = 60.0)]
     partition_for: f64,
+    /// End the run once the healed partition has full membership again
+    /// (every running node holds every running node alive), or at
+    /// --duration if that comes first: the heal time without simulating
+    /// what follows.
+    #[arg(long)]
+    stop_when_healed: bool,
+    /// Count the traffic sent from this virtual second on as the steady
+    /// state (default: --settle-secs after the running nodes first
+    /// converged once every node of the join plan started).
+    #[arg(long)]
+    steady_from: Option<f64>,
+    /// Margin between that convergence and the steady state, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    settle_secs: f64,
     /// Restart this percentage of nodes (new generation) at --restart-at.
     #[arg(long)]
     restart_percent: Option<f64>,
@@ -281,7 +295,12 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
             a.threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         )
-        .with_sampling(secs("sample-secs", a.sample_secs)?);
+        .with_sampling(secs("sample-secs", a.sample_secs)?)
+        .with_settle(secs("settle-secs", a.settle_secs)?)
+        .with_stop_when_healed(a.stop_when_healed);
+    if let Some(t) = a.steady_from {
+        s = s.with_steady_from(secs("steady-from", t)?);
+    }
     if a.kill > 0 {
         s = s.kill_random(secs("kill-at", a.kill_at)?, a.kill);
     }

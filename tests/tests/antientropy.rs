@@ -1,0 +1,172 @@
+//! The instruments for the anti-entropy work (issue 11): sent traffic
+//! split into the join phase and the steady state, by kind of datagram, and
+//! the heal time of a partition (heal to every running node holding every
+//! running node alive). The CI tests check the instruments; the issue's
+//! targets are ignored tests whose reasons give the values measured at
+//! workspace `0eb1026` (before the digest; tests/README.md, "Anti-entropy:
+//! before the digest"). Run them with `cargo test --release -p swim-tests
+//! --test antientropy -- --include-ignored --nocapture`.
+
+use std::time::Duration;
+
+use swim_core::Config;
+use swim_tests::metrics::Kind;
+use swim_tests::report::{Report, TrafficPhase};
+use swim_tests::scenario::Scenario;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Checks that a phase's kinds sum to its totals and its rates to its
+/// total rates.
+fn sums(p: &TrafficPhase) {
+    assert_eq!(p.by_kind.len(), Kind::ALL.len());
+    let d: u64 = p.by_kind.iter().map(|k| k.datagrams).sum();
+    let b: u64 = p.by_kind.iter().map(|k| k.bytes).sum();
+    assert_eq!((d, b), (p.datagrams, p.bytes));
+    let rate: f64 = p.by_kind.iter().map(|k| k.bytes_per_node_sec).sum();
+    assert!((rate - p.bytes_per_node_sec).abs() < 1e-6 * p.bytes_per_node_sec.max(1.0));
+}
+
+#[test]
+fn traffic_breakdown_sums_to_the_total_and_steady_state_follows_convergence() {
+    // 40 nodes: push-pull every 60 s, the first one 30-60 s after the
+    // start, so the steady state from about 11 s sees some.
+    let s = Scenario::new(40, Config::lan(), 1).with_duration(secs(100));
+    let mut sim = s.build();
+    sim.run_until(s.duration);
+    let r = Report::new(&s, &sim, Duration::ZERO);
+    let m = sim.metrics();
+    let t = &r.traffic;
+    let (join, steady) = (t.join.as_ref().unwrap(), t.steady.as_ref().unwrap());
+    sums(join);
+    sums(steady);
+    // The two phases cover every datagram sent, once.
+    assert_eq!(join.datagrams + steady.datagrams, m.datagrams);
+    assert_eq!(join.bytes + steady.bytes, m.bytes);
+    // The steady state starts 10 s after the first convergence once every
+    // node had started (the last one at 0.975 s).
+    let joined = t.joined_at_secs.unwrap();
+    assert!((0.975..5.0).contains(&joined), "{joined}");
+    let from = joined + 10.0;
+    let near = |a: f64, b: f64| (a - b).abs() < 1e-6;
+    assert!(t.steady_from_secs.is_some_and(|t| near(t, from)), "{t:?}");
+    assert!(near(join.until_secs, from) && near(steady.from_secs, from));
+    assert!(near(steady.until_secs, 100.0));
+    // Healthy steady state: one probe (ping and ack) per node per second,
+    // some push-pull, nothing undecodable.
+    let k = |kind| steady.kind(kind).unwrap();
+    let pings = k(Kind::Ping).datagrams_per_node_sec;
+    assert!((0.9..1.1).contains(&pings), "{pings}");
+    assert_eq!(k(Kind::Ack).datagrams, k(Kind::Ping).datagrams);
+    assert!(k(Kind::Sync).datagrams > 0);
+    assert_eq!(k(Kind::Other).datagrams, 0);
+    assert_eq!(k(Kind::PingReq).datagrams, 0);
+    // The joins are where the state transfers are.
+    assert!(join.bytes_per_node_sec > 10.0 * steady.bytes_per_node_sec);
+    assert!(r.summary().contains("steady traffic per node"));
+    // Metrics only observe: the same run with a fixed start of the steady
+    // state has the same trace, and its split moves.
+    let fixed = s.clone().with_steady_from(secs(50)).run();
+    assert_eq!(fixed.trace_hash, r.trace_hash);
+    let fixed_steady = fixed.traffic.steady.as_ref().unwrap();
+    assert_eq!(fixed_steady.from_secs, 50.0);
+    assert_eq!(
+        fixed.traffic.join.as_ref().unwrap().datagrams + fixed_steady.datagrams,
+        m.datagrams
+    );
+}
+
+#[test]
+fn no_convergence_no_steady_state() {
+    // 30 s before the last start (spread 60 s), never converged after it.
+    let s = Scenario::new(10, Config::lan(), 2)
+        .with_duration(secs(30))
+        .with_join(swim_tests::scenario::JoinPlan::OneSeed { spread: secs(60) });
+    let r = s.run();
+    assert_eq!(r.traffic.steady_from_secs, None);
+    assert!(r.traffic.steady.is_none());
+    sums(r.traffic.join.as_ref().unwrap());
+}
+
+#[test]
+fn heal_time_is_measured_and_the_run_can_stop_there() {
+    let s = Scenario::new(20, Config::lan(), 3)
+        .with_duration(secs(200))
+        .partition_halves(secs(10), secs(40))
+        .with_stop_when_healed(true);
+    let r = s.run();
+    let p = &r.partitions[0];
+    assert_eq!(p.healed_at_secs, Some(50.0));
+    let heal = p.heal_secs.expect("full membership again");
+    assert!((0.0..100.0).contains(&heal), "{heal}");
+    // Stopped at the first 100 ms step with full membership.
+    assert!(r.virtual_secs >= 50.0 + heal && r.virtual_secs <= 50.0 + heal + 0.2);
+    assert_eq!(r.known_at_end, 1.0);
+    // The same run to the same end without stopping: same trace and heal.
+    let whole = s
+        .clone()
+        .with_stop_when_healed(false)
+        .with_duration(Duration::from_secs_f64(r.virtual_secs))
+        .run();
+    assert_eq!(whole.trace_hash, r.trace_hash);
+    assert_eq!(whole.partitions[0].heal_secs, Some(heal));
+    assert!(r.summary().contains("heal to full membership"));
+}
+
+/// Steady traffic per node of `n` nodes over 600 virtual s (LAN).
+fn steady(n: usize) -> f64 {
+    let r = Scenario::new(n, Config::lan(), 1)
+        .with_duration(secs(600))
+        .with_invariants(false)
+        .with_threads(2)
+        .run();
+    let b = r.traffic.steady.as_ref().unwrap().bytes_per_node_sec;
+    println!("{n} nodes: steady {b:.1} B/s per node");
+    b
+}
+
+#[test]
+#[ignore = "issue 11 target, not met at 0eb1026: 33.5 B/s at 100 nodes, 91.2 B/s at 1000 (2.7x)"]
+fn steady_traffic_at_most_60_bytes_and_flat() {
+    let (small, large) = (steady(100), steady(1000));
+    assert!(small <= 60.0 && large <= 60.0, "{small} {large}");
+    assert!(
+        large <= small * 1.15 && small <= large * 1.15,
+        "{small} {large}"
+    );
+}
+
+/// Heal time of a halves partition of `n` nodes at 20 s, healed at
+/// 80 + 3k s, for k = 0..9.
+fn heal_times(n: usize) -> Vec<Option<f64>> {
+    (0..10)
+        .map(|k| {
+            let r = Scenario::new(n, Config::lan(), 1)
+                .with_duration(secs(400))
+                .with_invariants(false)
+                .with_threads(2)
+                .partition_halves(secs(20), secs(60 + 3 * k))
+                .with_stop_when_healed(true)
+                .run();
+            let h = r.partitions[0].heal_secs;
+            println!("{n} nodes, k = {k}: heal {h:?}");
+            h
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "issue 11 target, not met at 0eb1026: up to 14.09 s (k = 1)"]
+fn twenty_node_partition_heals_within_5_s_at_every_phase() {
+    let h = heal_times(20);
+    assert!(h.iter().all(|h| h.is_some_and(|h| h <= 5.0)), "{h:?}");
+}
+
+#[test]
+#[ignore = "issue 11 target, not met at 0eb1026: 111.72-131.92 s over k = 0..9 (slow: 10 runs of 40-85 s)"]
+fn thousand_node_partition_heals_within_5_s_at_every_phase() {
+    let h = heal_times(1000);
+    assert!(h.iter().all(|h| h.is_some_and(|h| h <= 5.0)), "{h:?}");
+}
