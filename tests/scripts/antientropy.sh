@@ -57,8 +57,8 @@ run() {
 
 echo
 echo "== 1. steady traffic per node, LAN, no faults (simulate -n N -d $steady_secs; target: <= 60 B/s, flat within 15%)"
-printf '%6s %10s %10s %9s %9s %9s %9s %9s %9s %7s %6s\n' \
-  nodes "steady-B/s" "dgrams/s" "sync" ping ack gossip other-B/s "join-B/s" "from-s" wall
+printf '%6s %10s %10s %9s %9s %9s %9s %9s %9s %9s %7s %6s\n' \
+  nodes "steady-B/s" "dgrams/s" "sync" digest ping ack gossip other-B/s "join-B/s" "from-s" wall
 for n in 100 1000; do
   j=$json_dir/steady-$n.json
   run "$j" -n "$n" -d "$steady_secs"
@@ -66,11 +66,11 @@ for n in 100 1000; do
     .traffic as $t
     | ($t.steady.by_kind | map({(.kind): .bytes_per_node_sec}) | add) as $k
     | [ .nodes, $t.steady.bytes_per_node_sec, $t.steady.datagrams_per_node_sec,
-        $k.sync, $k.ping, $k.ack, $k.gossip,
+        $k.sync, $k.digest, $k.ping, $k.ack, $k.gossip,
         ($k.nack + $k["ping-req"] + $k.direct + $k.other),
         $t.join.bytes_per_node_sec, $t.steady_from_secs, ($wall + "s") ]
     | @tsv' "$j" |
-    awk -F'\t' '{ printf "%6d %10.1f %10.2f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %7.1f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
+    awk -F'\t' '{ printf "%6d %10.1f %10.2f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %7.1f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
 done
 
 heal_row() {

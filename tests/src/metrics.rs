@@ -152,10 +152,13 @@ pub enum Kind {
     PingReq,
     /// Records only (gossip fan-out).
     Gossip,
-    /// A push-pull chunk (anti-entropy, and the join's state transfer).
+    /// A push-pull chunk (anti-entropy repairs, whole or limited to some
+    /// digest buckets, and the join's state transfer).
     Sync,
     /// An application payload for one node.
     Direct,
+    /// A digest of a view (anti-entropy, before any transfer).
+    Digest,
     /// Anything whose header does not decode (another version or cluster
     /// tag, an unknown type, too short).
     Other,
@@ -163,7 +166,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order of [`Traffic::by_kind`].
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Ping,
         Kind::Ack,
         Kind::Nack,
@@ -171,6 +174,7 @@ impl Kind {
         Kind::Gossip,
         Kind::Sync,
         Kind::Direct,
+        Kind::Digest,
         Kind::Other,
     ];
 
@@ -190,13 +194,15 @@ impl Kind {
             k if k == MessageType::PingReq as u8 => Kind::PingReq,
             k if k == MessageType::Gossip as u8 => Kind::Gossip,
             k if k == MessageType::Sync as u8 => Kind::Sync,
+            k if k == MessageType::SyncBuckets as u8 => Kind::Sync,
             k if k == MessageType::Direct as u8 => Kind::Direct,
+            k if k == MessageType::Digest as u8 => Kind::Digest,
             _ => Kind::Other,
         }
     }
 
     /// Its name in reports (`ping`, `ack`, `nack`, `ping-req`, `gossip`,
-    /// `sync`, `direct`, `other`).
+    /// `sync`, `direct`, `digest`, `other`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Ping => "ping",
@@ -206,6 +212,7 @@ impl Kind {
             Kind::Gossip => "gossip",
             Kind::Sync => "sync",
             Kind::Direct => "direct",
+            Kind::Digest => "digest",
             Kind::Other => "other",
         }
     }
@@ -224,7 +231,7 @@ pub struct Count {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Traffic {
     /// Per kind, in the order of [`Kind::ALL`].
-    pub by_kind: [Count; 8],
+    pub by_kind: [Count; 9],
 }
 
 impl Traffic {
@@ -530,7 +537,15 @@ mod tests {
             assert_eq!(Kind::of(&d(PROTOCOL_VERSION, tag, byte), 0x811c_9dc5), kind);
         }
         assert_eq!(
+            Kind::of(&d(PROTOCOL_VERSION, tag, 8), 0x811c_9dc5),
+            Kind::Digest
+        );
+        assert_eq!(
             Kind::of(&d(PROTOCOL_VERSION, tag, 9), 0x811c_9dc5),
+            Kind::Sync
+        );
+        assert_eq!(
+            Kind::of(&d(PROTOCOL_VERSION, tag, 10), 0x811c_9dc5),
             Kind::Other
         );
         assert_eq!(Kind::of(&d(PROTOCOL_VERSION, tag, 6), 7), Kind::Other);
