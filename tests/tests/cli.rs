@@ -253,7 +253,7 @@ fn traffic_split_and_heal_time_in_text_and_json() {
         .collect();
     assert_eq!(
         kinds,
-        ["ping", "ack", "nack", "ping-req", "gossip", "sync", "direct", "other"]
+        ["ping", "ack", "nack", "ping-req", "gossip", "sync", "direct", "digest", "other"]
     );
     let heal = r["partitions"][0]["heal_secs"].as_f64().expect("healed");
     // Stopped once healed, long before 300 s.
