@@ -30,6 +30,9 @@ pub enum DropReason {
     SyncBusy,
     /// The outgoing queue was full.
     TransmitQueueFull,
+    /// An outgoing message or push-pull chunk that did not fit the buffer
+    /// given to `poll_transmit` (smaller than the packet budget).
+    BufferTooSmall,
 }
 
 /// Drops by reason.
@@ -61,6 +64,8 @@ pub struct DropCounters {
     pub sync_busy: u64,
     /// See [`DropReason::TransmitQueueFull`].
     pub transmit_queue_full: u64,
+    /// See [`DropReason::BufferTooSmall`].
+    pub buffer_too_small: u64,
 }
 
 impl DropCounters {
@@ -80,6 +85,7 @@ impl DropCounters {
             DropReason::FromSelf => &mut self.from_self,
             DropReason::SyncBusy => &mut self.sync_busy,
             DropReason::TransmitQueueFull => &mut self.transmit_queue_full,
+            DropReason::BufferTooSmall => &mut self.buffer_too_small,
         };
         *slot += 1;
     }
@@ -99,6 +105,7 @@ impl DropCounters {
             + self.from_self
             + self.sync_busy
             + self.transmit_queue_full
+            + self.buffer_too_small
     }
 }
 

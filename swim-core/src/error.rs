@@ -85,6 +85,9 @@ pub enum CommandError {
     UnknownMember,
     /// The outgoing queue is full; retry after draining `poll_transmit`.
     TransmitQueueFull,
+    /// Every push-pull slot is busy (`max_concurrent_syncs`); retry once
+    /// `poll_transmit` has sent the exchanges under way.
+    SyncSlotsBusy,
 }
 
 impl fmt::Display for CommandError {
@@ -98,12 +101,12 @@ impl fmt::Display for CommandError {
             CommandError::BroadcastQueueFull => "broadcast queue is full",
             CommandError::UnknownMember => "destination is not a known live member",
             CommandError::TransmitQueueFull => "outgoing queue is full",
+            CommandError::SyncSlotsBusy => "every push-pull slot is busy",
         };
         f.write_str(text)
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ConfigError {}
-#[cfg(feature = "std")]
-impl std::error::Error for CommandError {}
+// `core::error::Error` (Rust 1.81): the errors are errors without `std` too.
+impl core::error::Error for ConfigError {}
+impl core::error::Error for CommandError {}

@@ -610,7 +610,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Exchanges full membership state with the node at `peer` now (one
     /// push-pull), whether or not it is a known member: to heal a view the
     /// application knows to be incomplete, without changing the seed list.
-    /// Refused with [`CommandError::TransmitQueueFull`] while every push-pull
+    /// Refused with [`CommandError::SyncSlotsBusy`] while every push-pull
     /// slot is busy.
     pub fn sync_with(&mut self, now: Instant, peer: &A) -> Result<(), CommandError> {
         self.clamp(now);
@@ -618,7 +618,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let busy =
             self.syncs.len() >= usize::from(self.config.max_concurrent_syncs).min(MAX_SYNC_SLOTS);
         if busy {
-            return Err(CommandError::TransmitQueueFull);
+            return Err(CommandError::SyncSlotsBusy);
         }
         self.counters.syncs_started += 1;
         self.start_sync(peer.clone(), crate::wire::SYNC_WANT_REPLY);

@@ -426,7 +426,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             seq: local_seq,
             requester: from,
             requester_seq: seq,
-            nack_at: now + timeout * 4 / 5,
+            nack_at: now + timeout / 5 * 4,
             expires: now + self.config.probe_interval,
             nack_sent: !self.config.lifeguard,
         };

@@ -357,7 +357,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.start_sync(seed, SYNC_WANT_REPLY | SYNC_JOIN);
         }
         state.next_attempt = now + state.backoff;
-        state.backoff = (state.backoff * 2).min(self.config.join_retry_max);
+        state.backoff = state
+            .backoff
+            .saturating_mul(2)
+            .min(self.config.join_retry_max);
         self.join = Some(state);
     }
 

@@ -6,6 +6,7 @@ use rand_core::Rng;
 use super::{Carry, Outgoing, Swim, SyncJob};
 use crate::address::Address;
 use crate::address::Identity;
+use crate::counters::DropReason;
 use crate::digest::bucket_of;
 use crate::gossip_queue::{Entry, RecordOf, SELF_SLOT};
 use crate::member::MemberState;
@@ -83,10 +84,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         } else {
             buf.len()
         };
+        let small_buffer = buf.len() < usize::from(self.config.packet_budget);
         let mut w = Writer::new(&mut buf[..limit]);
         let Some(header_len) = self.write_message_start(&mut w, tag, &outgoing) else {
             if limited {
                 self.counters.replies_limited += 1;
+            } else if small_buffer {
+                self.counters.drops.count(DropReason::BufferTooSmall);
             }
             return None;
         };
@@ -419,6 +423,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.syncs.remove(0);
             if limited {
                 self.counters.replies_limited += 1;
+            } else {
+                self.counters.drops.count(DropReason::BufferTooSmall);
             }
             return None;
         }

@@ -49,6 +49,9 @@ pub struct Cluster {
     pub max_datagram: usize,
     /// Record every datagram sent in `sends` (off by default).
     pub log_sends: bool,
+    /// Assert, after every `handle_timeout(now)` and drain, that the
+    /// node's next deadline is later than `now` (the progress promise).
+    pub check_progress: bool,
     /// (time, from, to) of each datagram sent while `log_sends` is on.
     pub sends: Vec<(Instant, u32, u32)>,
     /// Bytes and datagrams sent to each address where no node lives.
@@ -81,6 +84,7 @@ impl Cluster {
             datagrams: 0,
             max_datagram: 0,
             log_sends: false,
+            check_progress: false,
             sends: Vec::new(),
             to_outsiders: Default::default(),
             queue: BinaryHeap::new(),
@@ -272,6 +276,15 @@ impl Cluster {
             if due {
                 self.node_mut(i).handle_timeout(now);
                 self.drain(i);
+                if self.check_progress {
+                    let next = self.nodes[i as usize]
+                        .as_ref()
+                        .and_then(|n| n.poll_timeout());
+                    assert!(
+                        next.is_none_or(|t| t > now),
+                        "node {i}: deadline {next:?} not after {now:?} right after handle_timeout"
+                    );
+                }
             }
         }
         true
