@@ -353,11 +353,8 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         if n == 0 {
             return None;
         }
-        for _ in 0..8 {
-            let slot = self.order[bounded_random(rng, n as u32) as usize];
-            if self.get(slot).is_some_and(|m| eligible(slot, m)) {
-                return Some(slot);
-            }
+        if let Some(slot) = self.draw(rng, &mut eligible) {
+            return Some(slot);
         }
         let start = bounded_random(rng, n as u32) as usize;
         (0..n)
@@ -373,20 +370,26 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         mut preferred: impl FnMut(&Member<A, B>) -> bool,
         mut eligible: impl FnMut(Slot, &Member<A, B>) -> bool,
     ) -> Option<Slot> {
+        self.draw(rng, |slot, m| preferred(m) && eligible(slot, m))
+            .or_else(|| self.random(rng, eligible))
+    }
+
+    /// A few uniformly random draws, the first member `accept` takes.
+    fn draw(
+        &self,
+        rng: &mut impl Rng,
+        mut accept: impl FnMut(Slot, &Member<A, B>) -> bool,
+    ) -> Option<Slot> {
         let n = self.order.len();
         if n == 0 {
             return None;
         }
-        for _ in 0..8 {
+        (0..8).find_map(|_| {
             let slot = self.order[bounded_random(rng, n as u32) as usize];
-            if self
-                .get(slot)
-                .is_some_and(|m| preferred(m) && eligible(slot, m))
-            {
-                return Some(slot);
-            }
-        }
-        self.random(rng, eligible)
+            self.get(slot)
+                .is_some_and(|m| accept(slot, m))
+                .then_some(slot)
+        })
     }
 
     /// One past the highest slot index ever used.

@@ -520,3 +520,45 @@ fn a_quiet_cluster_only_exchanges_equal_digests() {
     assert_eq!(after.1, before.1, "no repair");
     assert_eq!(after.2, before.2, "no whole-table exchange");
 }
+
+#[test]
+fn digests_from_strangers_and_answers_nobody_asked_for_draw_nothing() {
+    use swim_core::wire::{Message, DIGEST_BUCKETS, DIGEST_BUCKETS_LEN, DIGEST_WANT_REPLY};
+    let (mut a, _) = two_views();
+    let tag = a.config().cluster_tag;
+    let mut buf = [0u8; 1400];
+    let digest = |flags, buckets: &'static [u8]| {
+        harness::packet(
+            tag,
+            Message::Digest {
+                flags,
+                root: 7,
+                count: 3,
+                buckets,
+            },
+            &[],
+        )
+    };
+    let buckets: &'static [u8] = &[0xee; DIGEST_BUCKETS_LEN];
+    // From an address that is no member (spoofed or a stranger): dropped.
+    for flags in [DIGEST_WANT_REPLY, 0, DIGEST_BUCKETS] {
+        let bytes = if flags == DIGEST_BUCKETS {
+            digest(flags, buckets)
+        } else {
+            digest(flags, &[])
+        };
+        a.handle_datagram(Instant::ZERO, 99, &bytes);
+        assert!(a.poll_transmit(Instant::ZERO, &mut buf).is_none());
+    }
+    assert_eq!(a.counters().drops.not_member, 3);
+    // A root "answer" in a member's name that this node never asked for:
+    // no bucket hashes go out (which would be 16x the forged datagram).
+    a.handle_datagram(Instant::ZERO, 2, &digest(0, &[]));
+    assert!(a.poll_transmit(Instant::ZERO, &mut buf).is_none());
+    assert_eq!(a.counters().drops.unexpected_ack, 1);
+    // A request in a member's name is answered with a root of the same size.
+    let request = digest(DIGEST_WANT_REPLY, &[]);
+    a.handle_datagram(Instant::ZERO, 2, &request);
+    let t = a.poll_transmit(Instant::ZERO, &mut buf).expect("the root");
+    assert_eq!((t.destination, t.len), (2, request.len()));
+}

@@ -595,7 +595,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let (_, max) = self.suspicion_bounds();
         // An accuser tells the suspect at once; a few other nodes (all, in
         // small clusters) if no refutation reached them shortly after.
-        let next_notice = if accuser == self.me.id.addr {
+        let next_notice = if !self.config.lifeguard {
+            None
+        } else if accuser == self.me.id.addr {
             Some(now)
         } else if self.is_notifying_observer() {
             Some(now + self.notice_interval())
@@ -633,7 +635,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return;
         }
         let _ = s.accusers.push(accuser.clone());
-        if *accuser == self.me.id.addr {
+        if *accuser == self.me.id.addr && self.config.lifeguard {
             s.next_notice = Some(s.next_notice.map_or(now, |at| at.min(now)));
         }
         self.update_suspicion_deadline(slot);
@@ -723,9 +725,6 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// gets notices from its accusers and about `NOTIFYING_OBSERVERS`
     /// others.
     fn send_suspicion_notice(&mut self, slot: Slot) {
-        if !self.config.lifeguard {
-            return;
-        }
         let Some(to) = self.members.get(slot).map(|m| m.id.addr.clone()) else {
             return;
         };

@@ -250,10 +250,7 @@ impl<A> Suspicion<A> {
         } else {
             self.deadline
         };
-        match self.next_notice {
-            Some(at) if lifeguard => step.min(at),
-            _ => step,
-        }
+        self.next_notice.map_or(step, |at| step.min(at))
     }
 }
 

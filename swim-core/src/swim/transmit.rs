@@ -189,16 +189,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             }
             Outgoing::Digest { flags, .. } => {
                 let digest = self.view_digest();
-                let bytes = digest.bucket_bytes();
+                let bytes = (flags & DIGEST_BUCKETS != 0).then(|| digest.bucket_bytes());
                 let message = Message::Digest {
                     flags: *flags,
                     root: digest.root(),
                     count: digest.count,
-                    buckets: if flags & DIGEST_BUCKETS != 0 {
-                        &bytes
-                    } else {
-                        &[]
-                    },
+                    buckets: bytes.as_ref().map_or(&[], |b| &b[..]),
                 };
                 encode_packet_start::<A>(w, tag, &message)?;
             }
