@@ -6,9 +6,11 @@
 # Installs cargo-fuzz when it is missing. Uses `-s none` (no sanitizer:
 # swim-core is `forbid(unsafe_code)`, and stable Rust has no sanitizers);
 # set FUZZ_SANITIZER=address to build with ASan through RUSTC_BOOTSTRAP=1.
-# New inputs found go to fuzz/corpus/<target>/ (git-ignored until
-# minimized and committed, see README.md); a crash stops the run with a
-# non-zero status and leaves its input in fuzz/artifacts/<target>/.
+# The committed seeds of fuzz/corpus/<target>/ are read, never written:
+# new inputs found go to fuzz/target/corpus-new/<target>/ (git-ignored with
+# the rest of fuzz/target/; merge them into the corpus by hand, see
+# README.md); a crash stops the run with a non-zero status and leaves its
+# input in fuzz/artifacts/<target>/.
 set -euo pipefail
 
 seconds="${1:-30}"
@@ -16,7 +18,7 @@ shift || true
 cd "$(dirname "$0")"
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(decode state_machine packet_assembly)
+    targets=(decode state_machine packet_assembly digest_exchange)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -3,3 +3,4 @@
 //! committed corpus is replayed on stable by a plain `cargo test`).
 
 pub mod checks;
+pub mod digest_exchange;
