@@ -88,6 +88,10 @@ pub enum CommandError {
     /// Every push-pull slot is busy (`max_concurrent_syncs`); retry once
     /// `poll_transmit` has sent the exchanges under way.
     SyncSlotsBusy,
+    /// `refuse` named the local node's own address.
+    RefusesSelf,
+    /// `refuse` found `MAX_REFUSED` addresses refused already.
+    RefusalListFull,
 }
 
 impl fmt::Display for CommandError {
@@ -102,6 +106,8 @@ impl fmt::Display for CommandError {
             CommandError::UnknownMember => "destination is not a known live member",
             CommandError::TransmitQueueFull => "outgoing queue is full",
             CommandError::SyncSlotsBusy => "every push-pull slot is busy",
+            CommandError::RefusesSelf => "the local node cannot refuse itself",
+            CommandError::RefusalListFull => "too many identities refused already",
         };
         f.write_str(text)
     }

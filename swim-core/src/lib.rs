@@ -139,5 +139,8 @@ pub use member::MemberState;
 #[cfg(feature = "alloc")]
 pub use snapshot::{LocalSnapshot, MemberSnapshot};
 pub use storage::Payload;
-pub use swim::{LocalNode, LocalStatus, MemberView, QueueLengths, Swim, Transmit, MAX_SEEDS};
+pub use swim::{
+    AdmissionPolicy, LocalNode, LocalStatus, MemberView, QueueLengths, Swim, Transmit, MAX_REFUSED,
+    MAX_SEEDS,
+};
 pub use time::Instant;

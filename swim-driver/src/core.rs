@@ -255,6 +255,13 @@ impl<C: Channels> NodeCore<C> {
                 let seeds: Vec<SocketAddr> = seeds.into_iter().map(crate::canonical).collect();
                 C::reply(reply, swim.join(now, &seeds));
             }
+            Request::Refuse(identity, reply) => {
+                let identity = Identity::new(crate::canonical(identity.addr), identity.generation);
+                C::reply(reply, swim.refuse(now, &identity));
+            }
+            Request::LiftRefusal(addr, reply) => {
+                C::reply(reply, swim.lift_refusal(&crate::canonical(addr)));
+            }
             Request::Leave(reply) => match swim.leave(now) {
                 Ok(()) => self.pending_leaves.push(reply),
                 Err(CommandError::HasLeft) => C::reply(reply, Ok(())),

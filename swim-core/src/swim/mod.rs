@@ -1,5 +1,6 @@
 //! The state machine: one [`Swim`] per node.
 
+mod admission;
 mod checks;
 mod merge;
 mod receive;
@@ -26,6 +27,8 @@ use crate::members::{MemberTable, Slot};
 use crate::rtt::RttEstimate;
 use crate::storage::{BoundedDeque, BoundedVec, Payload};
 use crate::time::Instant;
+
+pub use admission::{AdmissionPolicy, MAX_REFUSED};
 
 /// Most seeds `join` accepts at once.
 pub const MAX_SEEDS: usize = 16;
@@ -416,6 +419,8 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     next_probe_at: Instant,
     next_gossip_at: Instant,
     next_sync_at: Instant,
+    /// The embedder's admission rule and refused identities.
+    admission: admission::Admission<A>,
     counters: Counters,
 }
 
@@ -481,6 +486,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             next_probe_at: first_probe,
             next_gossip_at: now + config.gossip_interval,
             next_sync_at: first_sync,
+            admission: admission::Admission::new(),
             counters: Counters::default(),
             config,
             rng,
