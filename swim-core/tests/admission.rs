@@ -71,7 +71,7 @@ fn refusal_arguments_are_checked() {
     let node = c.node_mut(0);
     assert_eq!(
         node.refuse(now, &Identity::new(0, 7)),
-        Err(CommandError::RefusesSelf)
+        Err(CommandError::LocalAddress)
     );
     for addr in 1..=MAX_REFUSED as u32 {
         node.refuse(now, &Identity::new(addr, 1)).unwrap();

@@ -52,7 +52,7 @@ fn metadata_broadcasts_and_messages_reach_the_other_node() {
         unreachable!()
     };
     assert_eq!(
-        (origin, key, &payload[..]),
+        (origin.addr, key, &payload[..]),
         (a.local_addr(), Some(7), &b"hello all"[..])
     );
 
@@ -372,7 +372,7 @@ fn a_refused_node_is_forgotten_and_kept_out_while_others_see_it() {
     assert!(a.counters().unwrap().protocol.records_refused > 0);
     assert!(matches!(
         a.refuse(a.identity().clone()),
-        Err(Error::Command(CommandError::RefusesSelf))
+        Err(Error::Command(CommandError::LocalAddress))
     ));
     assert!(a.lift_refusal(c.local_addr()).unwrap());
 }

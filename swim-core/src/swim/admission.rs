@@ -70,14 +70,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// as a newer generation. Refusing an identity again with a newer
     /// generation replaces the earlier refusal of that address.
     ///
-    /// Fails with [`CommandError::RefusesSelf`] for the local node's own
+    /// Fails with [`CommandError::LocalAddress`] for the local node's own
     /// address, and with [`CommandError::RefusalListFull`] when
     /// [`MAX_REFUSED`] addresses are refused already (lift one with
     /// [`Swim::lift_refusal`]).
     pub fn refuse(&mut self, now: Instant, identity: &Identity<A>) -> Result<(), CommandError> {
         self.clamp(now);
         if identity.addr == self.me.id.addr {
-            return Err(CommandError::RefusesSelf);
+            return Err(CommandError::LocalAddress);
         }
         let refused = &mut self.admission.refused;
         match refused.iter_mut().find(|r| r.addr == identity.addr) {

@@ -555,7 +555,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             Queued::Added | Queued::Replaced | Queued::Evicted => {}
         }
         self.emit(Event::Broadcast {
-            origin: origin.addr,
+            origin,
             key,
             payload,
         });
