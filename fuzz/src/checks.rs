@@ -549,6 +549,7 @@ fn settle(
         LocalStatus::Joined => 2,
         LocalStatus::Leaving => 3,
         LocalStatus::Left => 4,
+        other => panic!("a status the checks do not know: {other:?}"),
     };
     assert!(
         rank(local.status) >= rank(watch.status),
@@ -1501,6 +1502,7 @@ fn run_step(h: &mut Harness, step: Step) {
                 if h.nodes[i].0.poll_timeout().is_some_and(|t| t <= now) {
                     h.nodes[i].0.handle_timeout(now);
                     h.settle(i, now);
+                    check_progress(&h.nodes[i].0, now);
                 }
             }
         }
@@ -1508,6 +1510,7 @@ fn run_step(h: &mut Harness, step: Step) {
             let i = h.node_index(node);
             h.nodes[i].0.handle_timeout(now);
             h.settle(i, now);
+            check_progress(&h.nodes[i].0, now);
         }
         Step::Deliver { index } => {
             if let Some(k) = h.pick(index) {
@@ -1677,6 +1680,17 @@ fn run_step(h: &mut Harness, step: Step) {
 
 /// Runs the network for `span`: everything in flight is delivered, due
 /// timers run, and the clock jumps to the next thing that happens.
+/// The run loop's progress promise: once `handle_timeout(now)` ran and its
+/// output was drained, the next deadline is later than `now` (or there is
+/// none), so a driver that sleeps until it never spins.
+fn check_progress(node: &Node, now: Instant) {
+    let next = node.poll_timeout();
+    assert!(
+        next.is_none_or(|t| t > now),
+        "deadline {next:?} not after {now:?} right after handle_timeout"
+    );
+}
+
 fn run_network(h: &mut Harness, span: Duration) {
     let end = h.now + span;
     for _ in 0..1024 {
@@ -1689,6 +1703,7 @@ fn run_network(h: &mut Harness, span: Duration) {
             if h.nodes[i].0.poll_timeout().is_some_and(|t| t <= now) {
                 h.nodes[i].0.handle_timeout(now);
                 h.settle(i, now);
+                check_progress(&h.nodes[i].0, now);
             }
         }
         if now >= end {

@@ -12,9 +12,9 @@ use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 use swim_core::wire::codec::Writer;
 use swim_core::wire::{encode_packet_start, encode_record, Message, Packet, Record};
-use swim_core::{Config, Identity, Instant, MemberState, Swim};
+use swim_core::{Config, Identity, Instant, MemberState, Swim, UNBOUNDED};
 
-type Node = Swim<SocketAddr, Pcg32>;
+type Node = Swim<SocketAddr, Pcg32, UNBOUNDED, UNBOUNDED>;
 
 fn addr(i: u32) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(0x0a00_0000 + i), 7946))

@@ -148,6 +148,9 @@ pub struct Counters {
     pub stale_updates: u64,
     /// Members refused because the table was full.
     pub members_refused: u64,
+    /// Records about identities the embedder's admission rules refuse
+    /// (`Swim::set_admission_policy`, `Swim::refuse`): ignored.
+    pub records_refused: u64,
     /// Events dropped because the application did not poll them in time.
     pub events_dropped: u64,
     /// Relayed broadcasts dropped because the queue was full.

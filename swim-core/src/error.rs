@@ -71,8 +71,6 @@ impl fmt::Display for ConfigError {
 pub enum CommandError {
     /// `join` was given no seed other than the local node.
     NoSeeds,
-    /// More seeds than the seed list holds.
-    TooManySeeds,
     /// The node has left the cluster; build a new `Swim` to rejoin.
     HasLeft,
     /// Metadata longer than `max_metadata_len` (or the storage capacity).
@@ -88,13 +86,21 @@ pub enum CommandError {
     /// Every push-pull slot is busy (`max_concurrent_syncs`); retry once
     /// `poll_transmit` has sent the exchanges under way.
     SyncSlotsBusy,
+    /// The command named the local node's own address (`refuse`,
+    /// `import_member`).
+    LocalAddress,
+    /// `import_member` named an identity the admission rules refuse.
+    Refused,
+    /// `import_member` found `max_members` members remembered already.
+    TableFull,
+    /// `refuse` found `MAX_REFUSED` addresses refused already.
+    RefusalListFull,
 }
 
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
             CommandError::NoSeeds => "no seed other than the local node",
-            CommandError::TooManySeeds => "too many seeds",
             CommandError::HasLeft => "the node has left the cluster",
             CommandError::MetadataTooLarge => "metadata is larger than allowed",
             CommandError::PayloadTooLarge => "payload is larger than allowed",
@@ -102,6 +108,10 @@ impl fmt::Display for CommandError {
             CommandError::UnknownMember => "destination is not a known live member",
             CommandError::TransmitQueueFull => "outgoing queue is full",
             CommandError::SyncSlotsBusy => "every push-pull slot is busy",
+            CommandError::LocalAddress => "the address is the local node's own",
+            CommandError::Refused => "the admission rules refuse this identity",
+            CommandError::TableFull => "the member table is full",
+            CommandError::RefusalListFull => "too many identities refused already",
         };
         f.write_str(text)
     }

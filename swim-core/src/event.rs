@@ -6,6 +6,7 @@ use crate::storage::Payload;
 /// A change the application may want to act on; drained with
 /// [`Swim::poll_event`](crate::Swim::poll_event).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event<A, const N: usize> {
     /// A member was learned of for the first time (or again after it was
     /// forgotten, or with a new generation).
@@ -24,8 +25,9 @@ pub enum Event<A, const N: usize> {
     MemberRemoved(Identity<A>),
     /// An application broadcast arrived (each one is delivered once).
     Broadcast {
-        /// Address of the member that sent it.
-        origin: A,
+        /// The member that sent it: its address and generation (which
+        /// life of the node at that address).
+        origin: Identity<A>,
         /// Key given by the sender, if any.
         key: Option<u64>,
         /// The application's bytes.
@@ -40,6 +42,14 @@ pub enum Event<A, const N: usize> {
     },
     /// The local node's own state changed.
     Local(LocalEvent),
+    /// The application did not poll events fast enough: `dropped` events
+    /// after the previous one were lost (the newest are dropped, and this
+    /// marker takes their place). Read the membership again
+    /// ([`Swim::members`](crate::Swim::members)) to catch up.
+    Lagged {
+        /// How many events were lost here.
+        dropped: u64,
+    },
 }
 
 impl<A, const N: usize> Event<A, N> {
@@ -54,13 +64,17 @@ impl<A, const N: usize> Event<A, N> {
             | Event::MemberLeft(id)
             | Event::MemberUpdated(id)
             | Event::MemberRemoved(id) => Some(id),
-            Event::Broadcast { .. } | Event::Message { .. } | Event::Local(_) => None,
+            Event::Broadcast { .. }
+            | Event::Message { .. }
+            | Event::Local(_)
+            | Event::Lagged { .. } => None,
         }
     }
 }
 
 /// Changes of the local node's own state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LocalEvent {
     /// A seed answered: the node is part of a cluster.
     Joined,

@@ -138,6 +138,9 @@ pub use event::{Event, LocalEvent};
 pub use member::MemberState;
 #[cfg(feature = "alloc")]
 pub use snapshot::{LocalSnapshot, MemberSnapshot};
-pub use storage::Payload;
-pub use swim::{LocalNode, LocalStatus, MemberView, QueueLengths, Swim, Transmit, MAX_SEEDS};
+pub use storage::{Payload, UNBOUNDED};
+pub use swim::{
+    AdmissionPolicy, KnownMember, LocalNode, LocalStatus, MemberView, QueueLengths, Swim, Transmit,
+    MAX_REFUSED, MAX_SEEDS,
+};
 pub use time::Instant;

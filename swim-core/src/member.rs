@@ -62,6 +62,9 @@ pub(crate) struct Member<A, const N: usize> {
     /// Dissemination progress of the state record and of the metadata record.
     pub state_gossip: Tracked,
     pub meta_gossip: Tracked,
+    /// Round trip of the last directly answered probe, in microseconds
+    /// (saturated; 0 = none yet).
+    pub rtt_micros: u32,
     /// Answered a ping naming its identity: a full member. Until then it was
     /// only claimed by a record (or heard from once) and takes no part in
     /// the protocol: not probed, relayed, counted or shown.
@@ -85,6 +88,7 @@ impl<A, const N: usize> Member<A, N> {
             meta: Payload::new(),
             state_gossip: Tracked::default(),
             meta_gossip: Tracked::default(),
+            rtt_micros: 0,
             verified: false,
             urgent: false,
             wants_table: false,

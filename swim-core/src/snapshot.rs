@@ -7,7 +7,9 @@ use alloc::vec::Vec;
 
 use crate::address::Identity;
 use crate::member::MemberState;
-use crate::swim::{LocalNode, LocalStatus, MemberView};
+use core::time::Duration;
+
+use crate::swim::{KnownMember, LocalNode, LocalStatus, MemberView};
 use crate::time::Instant;
 
 /// An owned copy of a [`MemberView`]. `T` is the clock type of `since`: the
@@ -24,6 +26,10 @@ pub struct MemberSnapshot<A, T = Instant> {
     pub since: T,
     /// Its metadata as known here.
     pub metadata: Vec<u8>,
+    /// The version of that metadata.
+    pub metadata_version: u32,
+    /// The round trip of the last directly answered probe, if any.
+    pub rtt: Option<Duration>,
 }
 
 impl<A: Clone, T> MemberSnapshot<A, T> {
@@ -50,6 +56,20 @@ impl<A: Clone, T> MemberSnapshot<A, T> {
             state: self.state,
             since: convert(self.since),
             metadata: self.metadata,
+            metadata_version: self.metadata_version,
+            rtt: self.rtt,
+        }
+    }
+
+    /// The snapshot as a member to load with
+    /// [`Swim::import_member`](crate::Swim::import_member) after a restart.
+    pub fn as_known(&self) -> KnownMember<'_, A> {
+        KnownMember {
+            identity: &self.identity,
+            incarnation: self.incarnation,
+            state: self.state,
+            metadata: &self.metadata,
+            metadata_version: self.metadata_version,
         }
     }
 }
@@ -63,6 +83,8 @@ impl<A: Clone> MemberView<'_, A> {
             state: self.state,
             since: self.since,
             metadata: self.metadata.to_vec(),
+            metadata_version: self.metadata_version,
+            rtt: self.rtt,
         }
     }
 }

@@ -1,13 +1,22 @@
 //! Bounded collections whose backing store depends on the `alloc` feature.
 //!
-//! Without `alloc` they are `heapless` containers of capacity `N`, fixed at
-//! compile time. With `alloc` they are heap vectors whose growth is bounded
-//! only by the runtime limits of the [`Config`](crate::Config).
+//! Their capacity is the same in every build: at most `N` items (or bytes),
+//! and at most the runtime limit of the [`Config`](crate::Config) given to
+//! each operation. `alloc` only moves the storage: without it they are
+//! `heapless` containers of capacity `N`, inline; with it they are heap
+//! vectors that grow as needed, so that `N` may be [`UNBOUNDED`] (the
+//! configuration alone then decides). Turning `alloc` on in a build never
+//! changes what a `Swim<_, _, N, B>` of another crate holds.
+
+/// A capacity (`N` or `B` of [`Swim`](crate::Swim)) that sets no bound of
+/// its own: the [`Config`](crate::Config)'s runtime limits decide. Needs the
+/// `alloc` feature (inline storage of that size cannot exist).
+pub const UNBOUNDED: usize = usize::MAX;
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-/// A vector of at most `N` items (without `alloc`) or unbounded (with it).
+/// A vector of at most `N` items, inline without `alloc`, on the heap with it.
 #[derive(Clone, Debug)]
 pub struct BoundedVec<T, const N: usize> {
     #[cfg(feature = "alloc")]
@@ -24,17 +33,14 @@ impl<T, const N: usize> BoundedVec<T, N> {
         }
     }
 
-    /// How many items fit, given the runtime `limit`.
+    /// How many items fit, given the runtime `limit`: the smaller of the
+    /// two, in every build.
     pub fn capacity_for(limit: usize) -> usize {
-        if cfg!(feature = "alloc") {
-            limit
-        } else {
-            limit.min(N)
-        }
+        limit.min(N)
     }
 
-    /// Appends `item` unless the vector holds `limit` items (or `N` without
-    /// `alloc`); gives the item back when full.
+    /// Appends `item` unless the vector holds `limit` items (or `N`); gives
+    /// the item back when full.
     pub fn push(&mut self, item: T, limit: usize) -> Result<(), T> {
         if self.items.len() >= Self::capacity_for(limit) {
             return Err(item);
@@ -180,6 +186,11 @@ impl<T, const N: usize> BoundedDeque<T, N> {
     pub fn front(&self) -> Option<&T> {
         self.items.front()
     }
+
+    /// The newest item, to change in place.
+    pub fn back_mut(&mut self) -> Option<&mut T> {
+        self.items.back_mut()
+    }
 }
 
 impl<T, const N: usize> Default for BoundedDeque<T, N> {
@@ -188,8 +199,8 @@ impl<T, const N: usize> Default for BoundedDeque<T, N> {
     }
 }
 
-/// An owned byte string of at most `N` bytes without `alloc`; a heap vector
-/// with it. Used for metadata and application payloads.
+/// An owned byte string of at most `N` bytes: inline without `alloc`, a
+/// heap vector with it. Used for metadata and application payloads.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Payload<const N: usize> {
     #[cfg(feature = "alloc")]
@@ -204,12 +215,11 @@ impl<const N: usize> Payload<N> {
         Self::default()
     }
 
-    /// Copies `data`; `None` if it exceeds the storage capacity `N`
-    /// (only without `alloc`).
+    /// Copies `data`; `None` if it exceeds the capacity `N`.
     pub fn from_slice(data: &[u8]) -> Option<Self> {
         #[cfg(feature = "alloc")]
         {
-            Some(Payload {
+            (data.len() <= N).then(|| Payload {
                 bytes: data.to_vec(),
             })
         }
@@ -230,6 +240,10 @@ impl<const N: usize> Payload<N> {
     /// `len` exceeds the storage capacity or `fill` fails.
     pub(crate) fn build(len: usize, fill: impl FnOnce(&mut [u8]) -> Option<()>) -> Option<Self> {
         let mut bytes: Self = Self::default();
+        #[cfg(feature = "alloc")]
+        if len > N {
+            return None;
+        }
         #[cfg(feature = "alloc")]
         bytes.bytes.resize(len, 0);
         #[cfg(not(feature = "alloc"))]
@@ -268,13 +282,28 @@ mod tests {
         assert_eq!(q.pop_front(), Some(1));
     }
 
-    #[cfg(not(feature = "alloc"))]
+    /// The capacity `N` holds in every build: `alloc` only moves storage.
     #[test]
-    fn static_capacity_is_enforced() {
+    fn static_capacity_is_enforced_with_or_without_alloc() {
         let mut v: BoundedVec<u32, 2> = BoundedVec::new();
         assert!(v.push(1, 100).is_ok());
         assert!(v.push(2, 100).is_ok());
         assert_eq!(v.push(3, 100), Err(3));
+        let mut q: BoundedDeque<u32, 1> = BoundedDeque::new();
+        assert!(q.push_back(1, 100).is_ok());
+        assert_eq!(q.push_front(2, 100), Err(2));
         assert!(Payload::<2>::from_slice(&[1, 2, 3]).is_none());
+        assert!(Payload::<2>::build(3, |_| Some(())).is_none());
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn unbounded_storage_follows_the_runtime_limit() {
+        let mut v: BoundedVec<u32, UNBOUNDED> = BoundedVec::new();
+        for i in 0..1000 {
+            assert!(v.push(i, 1000).is_ok());
+        }
+        assert_eq!(v.push(0, 1000), Err(0));
+        assert!(Payload::<UNBOUNDED>::from_slice(&[7; 100_000]).is_some());
     }
 }

@@ -339,11 +339,14 @@ fn key_value_state_reaches_every_node() {
     let everywhere = |c: &Cluster| {
         (0..6).filter(|&i| i != 2).all(|i| {
             let m = c.node(i).member(&2).unwrap();
-            m.state(b"somekey") == Some(&b"somevalue"[..]) && m.state(b"zone").is_none()
+            m.state_value(b"somekey") == Some(&b"somevalue"[..]) && m.state_value(b"zone").is_none()
         })
     };
     assert!(c.run_until(secs(5), everywhere).is_some());
-    assert_eq!(c.node(2).local().state(b"somekey"), Some(&b"somevalue"[..]));
+    assert_eq!(
+        c.node(2).local().state_value(b"somekey"),
+        Some(&b"somevalue"[..])
+    );
     let too_big = vec![b'x'; 600];
     assert_eq!(
         c.node_mut(2).set_local_state(now, b"k", &too_big),

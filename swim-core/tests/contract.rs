@@ -6,7 +6,7 @@ mod harness;
 use std::time::Duration;
 
 use harness::Cluster;
-use swim_core::{Config, Identity, Instant, Swim};
+use swim_core::{Config, Event, Identity, Instant, LocalEvent, Swim};
 
 #[test]
 fn after_handle_timeout_the_next_deadline_is_later() {
@@ -105,4 +105,51 @@ fn sync_with_busy_slots_is_its_own_error() {
     // Errors are `core::error::Error`, with or without `std`.
     let as_error: &dyn core::error::Error = &err;
     assert_eq!(as_error.to_string(), "every push-pull slot is busy");
+}
+
+#[test]
+fn events_the_application_did_not_poll_in_time_end_in_a_lagged_marker() {
+    let mut config = Config::lan();
+    config.event_queue_len = 4;
+    let mut node: Swim<u32, rand_pcg::Pcg32> = Swim::new(
+        Identity::new(1, 0),
+        config,
+        rand_core::SeedableRng::seed_from_u64(1),
+        Instant::ZERO,
+    )
+    .unwrap();
+    let ids: Vec<Identity<u32>> = (10..20).map(|a| Identity::new(a, 1)).collect();
+    for id in &ids {
+        let known = swim_core::KnownMember {
+            identity: id,
+            incarnation: 0,
+            state: swim_core::MemberState::Alive,
+            metadata: b"",
+            metadata_version: 0,
+        };
+        node.import_member(Instant::ZERO, known).unwrap();
+    }
+    // One `Local(Joined)`, then ten removals: only the oldest fit.
+    for id in &ids {
+        node.refuse(Instant::ZERO, id).unwrap();
+    }
+    let events: Vec<_> = std::iter::from_fn(|| node.poll_event()).collect();
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(events[0], Event::Local(LocalEvent::Joined));
+    assert_eq!(events[1], Event::MemberRemoved(ids[0].clone()));
+    assert_eq!(events[2], Event::MemberRemoved(ids[1].clone()));
+    assert_eq!(events[3], Event::Lagged { dropped: 8 });
+    assert_eq!(node.counters().events_dropped, 8);
+    // Polled: the queue takes events again.
+    let late = Identity::new(40, 1);
+    let known = swim_core::KnownMember {
+        identity: &late,
+        incarnation: 0,
+        state: swim_core::MemberState::Alive,
+        metadata: b"",
+        metadata_version: 0,
+    };
+    node.import_member(Instant::ZERO, known).unwrap();
+    node.refuse(Instant::ZERO, &late).unwrap();
+    assert_eq!(node.poll_event(), Some(Event::MemberRemoved(late)));
 }

@@ -54,7 +54,8 @@ pub struct NodeCore<C: Channels> {
     events: C::Events,
     writer: Option<IdentityWriter>,
     counters: CoreCounters,
-    last_timeout: Option<Instant>,
+    /// Events dropped since the last `Lagged` marker was delivered.
+    lagged: u64,
 }
 
 impl<C: Channels> std::fmt::Debug for NodeCore<C> {
@@ -126,7 +127,7 @@ impl<C: Channels> NodeCore<C> {
             events,
             writer,
             counters: CoreCounters::default(),
-            last_timeout: None,
+            lagged: 0,
         })
     }
 
@@ -189,7 +190,6 @@ impl<C: Channels> NodeCore<C> {
         if self.swim.poll_timeout().is_some_and(|at| at <= now) {
             self.swim.handle_timeout(now);
             self.counters.timer_runs += 1;
-            self.last_timeout = Some(now);
             true
         } else {
             false
@@ -197,16 +197,12 @@ impl<C: Channels> NodeCore<C> {
     }
 
     /// When to call [`NodeCore::handle_timeout`] next, by the process
-    /// clock; at most an hour away. A deadline that is not later than the
-    /// last run of the timers is put a millisecond ahead, so that a timer
-    /// the protocol keeps due can never spin the loop.
+    /// clock; at most an hour away. The core promises progress: once its
+    /// timers ran at `t`, its next deadline is later than `t`, so a loop
+    /// that sleeps until this instant never spins.
     pub fn next_wake(&self) -> std::time::Instant {
-        let now = std::time::Instant::now();
-        let latest = now + MAX_SLEEP;
+        let latest = std::time::Instant::now() + MAX_SLEEP;
         match self.swim.poll_timeout() {
-            Some(at) if self.last_timeout.is_some_and(|last| at <= last) => {
-                now + Duration::from_millis(1)
-            }
             Some(at) => self.clock.to_std(at).min(latest),
             None => latest,
         }
@@ -255,6 +251,13 @@ impl<C: Channels> NodeCore<C> {
                 let seeds: Vec<SocketAddr> = seeds.into_iter().map(crate::canonical).collect();
                 C::reply(reply, swim.join(now, &seeds));
             }
+            Request::Refuse(identity, reply) => {
+                let identity = Identity::new(crate::canonical(identity.addr), identity.generation);
+                C::reply(reply, swim.refuse(now, &identity));
+            }
+            Request::LiftRefusal(addr, reply) => {
+                C::reply(reply, swim.lift_refusal(&crate::canonical(addr)));
+            }
             Request::Leave(reply) => match swim.leave(now) {
                 Ok(()) => self.pending_leaves.push(reply),
                 Err(CommandError::HasLeft) => C::reply(reply, Ok(())),
@@ -288,16 +291,26 @@ impl<C: Channels> NodeCore<C> {
         self.dispatch_events();
     }
 
-    /// Hands every pending event to the application's channel (the newest
-    /// is dropped and counted when it is full), answers pending leaves
-    /// once `Local(Left)` is in the channel, and hands a new incarnation or
-    /// generation to the identity writer.
+    /// Hands every pending event to the application's channel, answers
+    /// pending leaves once `Local(Left)` is in the channel, and hands a
+    /// new incarnation or generation to the identity writer.
+    ///
+    /// The policy is the core's: when the channel is full the newest
+    /// events are dropped and counted, and an [`Event::Lagged`] saying how
+    /// many were takes their place as soon as the channel has room again
+    /// (checked at every flush, so at the latest at the next timer run);
+    /// a `Lagged` from the core itself is merged into it.
     pub fn dispatch_events(&mut self) {
+        self.deliver_lag_marker();
         while let Some(event) = self.swim.poll_event() {
             let left = matches!(event, Event::Local(LocalEvent::Left));
-            if C::deliver(&self.events, event) == Delivery::Full {
+            if let Event::Lagged { dropped } = event {
+                self.lagged = self.lagged.saturating_add(dropped);
+            } else if self.lagged > 0 || C::deliver(&self.events, event) == Delivery::Full {
                 self.counters.events_dropped += 1;
+                self.lagged = self.lagged.saturating_add(1);
             }
+            self.deliver_lag_marker();
             if left {
                 for reply in self.pending_leaves.drain(..) {
                     C::reply(reply, Ok(()));
@@ -305,6 +318,20 @@ impl<C: Channels> NodeCore<C> {
             }
         }
         self.persist();
+    }
+
+    /// Delivers the `Lagged` marker of the events dropped so far, if any
+    /// and if the channel has room.
+    fn deliver_lag_marker(&mut self) {
+        if self.lagged == 0 {
+            return;
+        }
+        let marker = Event::Lagged {
+            dropped: self.lagged,
+        };
+        if C::deliver(&self.events, marker) != Delivery::Full {
+            self.lagged = 0;
+        }
     }
 
     /// Hands the current identity to the writer if it is later than the
@@ -440,6 +467,25 @@ mod tests {
         assert_eq!(a_events.try_iter().count(), 1);
         assert!(a.counters().events_dropped >= 1);
         assert_eq!(b.counters().events_dropped, 0);
+    }
+
+    #[test]
+    fn dropped_events_are_followed_by_a_lagged_marker_once_there_is_room() {
+        let (mut a, a_events) = core(7005, CoreOptions::new().config(quick()), 1);
+        let seeded = CoreOptions::new().config(quick()).seed(addr(7005));
+        let (mut b, _b_events) = core(7006, seeded, 64);
+        exchange(&mut [&mut a, &mut b]);
+        let dropped = a.counters().events_dropped;
+        assert!(dropped >= 1, "a's one-place channel overflowed");
+        let first = a_events.try_recv().expect("the oldest event was kept");
+        assert!(!matches!(first, Event::Lagged { .. }));
+        assert!(a_events.try_recv().is_err(), "nothing else fitted");
+        // Room again: the next dispatch delivers the gap, before any newer
+        // event.
+        a.dispatch_events();
+        assert_eq!(a_events.try_recv(), Ok(Event::Lagged { dropped }));
+        a.dispatch_events();
+        assert!(a_events.try_recv().is_err(), "the marker is sent once");
     }
 
     #[test]

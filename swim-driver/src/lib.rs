@@ -94,13 +94,19 @@ pub type Member = swim_core::MemberSnapshot<SocketAddr, Instant>;
 pub type LocalInfo = swim_core::LocalSnapshot<SocketAddr>;
 
 /// The state machine every driver runs: socket addresses, a PCG random
-/// number generator and `swim-core`'s default capacities.
-pub type NodeSwim = swim_core::Swim<SocketAddr, rand_pcg::Pcg32>;
+/// number generator, and heap storage bounded only by the
+/// [`Config`](swim_core::Config)'s limits (`max_members`, queue lengths,
+/// `max_metadata_len`, `max_payload_len`).
+pub type NodeSwim = swim_core::Swim<
+    SocketAddr,
+    rand_pcg::Pcg32,
+    { swim_core::UNBOUNDED },
+    { swim_core::UNBOUNDED },
+>;
 
-/// A membership or application event, as a node reports it (`swim-core`'s
-/// default blob capacity; with `std`, blobs live on the heap, bounded by
-/// the [`Config`](swim_core::Config) limits).
-pub type Event = swim_core::Event<SocketAddr, 64>;
+/// A membership or application event, as a node reports it: payloads on
+/// the heap, as long as the [`Config`](swim_core::Config) allows.
+pub type Event = swim_core::Event<SocketAddr, { swim_core::UNBOUNDED }>;
 
 /// The README's code blocks are compiled as doctests.
 #[cfg(doctest)]

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use swim_core::CommandError;
+use swim_core::{CommandError, Identity};
 
 use crate::{Channels, LocalInfo, Member};
 
@@ -30,6 +30,11 @@ pub enum Request<C: Channels> {
     SendMessage(SocketAddr, Vec<u8>, Done<C>),
     /// Joins (again) through seeds.
     Join(Vec<SocketAddr>, Done<C>),
+    /// Refuses an identity and every older generation of its address
+    /// (see `Swim::refuse`): forgotten at once, kept out from then on.
+    Refuse(Identity<SocketAddr>, Done<C>),
+    /// Lifts the refusal of an address; answers whether it was refused.
+    LiftRefusal(SocketAddr, C::Reply<bool>),
     /// A graceful leave, answered once it has finished propagating (at
     /// `LocalEvent::Left`), or at once if the node already left.
     Leave(Done<C>),
@@ -46,6 +51,8 @@ impl<C: Channels> std::fmt::Debug for Request<C> {
             Request::Broadcast(..) => "Broadcast",
             Request::SendMessage(..) => "SendMessage",
             Request::Join(..) => "Join",
+            Request::Refuse(..) => "Refuse",
+            Request::LiftRefusal(..) => "LiftRefusal",
             Request::Leave(_) => "Leave",
         };
         f.write_str(name)

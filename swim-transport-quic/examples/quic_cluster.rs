@@ -108,7 +108,8 @@ fn describe(event: &Event) -> String {
             origin, payload, ..
         } => {
             format!(
-                "broadcast from {origin}: {}",
+                "broadcast from {}: {}",
+                origin.addr,
                 String::from_utf8_lossy(payload)
             )
         }

@@ -248,6 +248,20 @@ impl Node {
         self.command(|reply| Request::Join(seeds, reply)).await
     }
 
+    /// Refuses `identity` and every older generation of its address: the
+    /// member is forgotten at once and kept out of this node's view,
+    /// whatever others say of it (for a decommissioned or banned node; a
+    /// newer generation is a new process and may join). See
+    /// `swim_core::Swim::refuse`.
+    pub async fn refuse(&self, identity: Identity<SocketAddr>) -> Result<(), Error> {
+        self.command(|reply| Request::Refuse(identity, reply)).await
+    }
+
+    /// Lifts the refusal of `addr`; true if it was refused.
+    pub async fn lift_refusal(&self, addr: SocketAddr) -> Result<bool, Error> {
+        self.ask(|reply| Request::LiftRefusal(addr, reply)).await
+    }
+
     /// Leaves gracefully and waits until the departure has been gossiped
     /// (`leave_propagate_time`). The node then stays silent; calling it
     /// again returns at once.

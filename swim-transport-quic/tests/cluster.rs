@@ -153,7 +153,7 @@ async fn cluster_forms_and_carries_application_data() {
                     key,
                     payload,
                 } => {
-                    assert_eq!((origin, key), (c.local_addr(), Some(7)));
+                    assert_eq!((origin.addr, key), (c.local_addr(), Some(7)));
                     assert_eq!(&payload[..], &big[..]);
                     broadcast = true;
                 }

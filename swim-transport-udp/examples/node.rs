@@ -383,8 +383,8 @@ fn print_event(json: bool, event: &Event) {
             Event::Broadcast {
                 origin, payload, ..
             } => (
-                Some(*origin),
-                None,
+                Some(origin.addr),
+                Some(origin.generation),
                 Some(String::from_utf8_lossy(payload).into_owned()),
             ),
             Event::Message { from, payload } => (

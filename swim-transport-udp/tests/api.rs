@@ -52,7 +52,7 @@ fn metadata_broadcasts_and_messages_reach_the_other_node() {
         unreachable!()
     };
     assert_eq!(
-        (origin, key, &payload[..]),
+        (origin.addr, key, &payload[..]),
         (a.local_addr(), Some(7), &b"hello all"[..])
     );
 
@@ -349,4 +349,30 @@ fn an_advertise_address_other_than_the_source_address_works_like_behind_nat() {
             "{counters:?}"
         );
     }
+}
+
+#[test]
+fn a_refused_node_is_forgotten_and_kept_out_while_others_see_it() {
+    let a = Node::start(options("api-refuse")).unwrap();
+    let b = Node::start(options("api-refuse").seed(a.local_addr())).unwrap();
+    let c = Node::start(options("api-refuse").seed(a.local_addr())).unwrap();
+    wait_until("all three see each other", || {
+        a.members().unwrap().len() == 2 && b.members().unwrap().len() == 2
+    });
+    a.refuse(c.identity().clone()).unwrap();
+    assert_eq!(a.member(c.local_addr()).unwrap(), None);
+    wait_event(
+        &a,
+        "c's removal",
+        |e| matches!(e, Event::MemberRemoved(id) if id.addr == c.local_addr()),
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(a.member(c.local_addr()).unwrap(), None, "kept out");
+    assert!(sees_active(&b, c.local_addr()), "b still sees c");
+    assert!(a.counters().unwrap().protocol.records_refused > 0);
+    assert!(matches!(
+        a.refuse(a.identity().clone()),
+        Err(Error::Command(CommandError::LocalAddress))
+    ));
+    assert!(a.lift_refusal(c.local_addr()).unwrap());
 }

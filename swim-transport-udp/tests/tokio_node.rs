@@ -80,7 +80,7 @@ async fn tokio_and_thread_nodes_form_one_cluster_and_carry_data() {
     })
     .await;
     assert!(
-        matches!(&got, Event::Broadcast { origin, key: Some(3), payload } if *origin == a_addr && &payload[..] == b"to all"),
+        matches!(&got, Event::Broadcast { origin, key: Some(3), payload } if origin.addr == a_addr && &payload[..] == b"to all"),
         "{got:?}"
     );
     c.send_message(a_addr, b"just you").await.expect("sent");

@@ -169,7 +169,7 @@ pub(crate) enum Item {
         counter: u64,
     },
     /// The process reported an event.
-    Event(Event<u32, 64>),
+    Event(crate::sim::NodeEvent),
     /// An event for this host at or after the window's end.
     Schedule { key: Key, ev: HostEv },
     /// A broken invariant.

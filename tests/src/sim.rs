@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use rand_core::SeedableRng;
 use rand_pcg::{Pcg32, Pcg64};
-use swim_core::{Config, Event, Identity, Instant, LocalEvent, MemberState, MemberView, Swim};
+use swim_core::{
+    Config, Event, Identity, Instant, LocalEvent, MemberState, MemberView, Swim, UNBOUNDED,
+};
 
 use crate::adversary::{Adversary, Attack, World, ADVERSARY_ADDR};
 use crate::fault::{Action, RestartMode};
@@ -17,8 +19,12 @@ use crate::metrics::{
 use crate::net::{Fate, LinkModel, Network};
 use crate::queue::EventQueue;
 
-/// The node type simulated: `u32` addresses (node indexes), PCG32 RNG.
-pub type Node = Swim<u32, Pcg32>;
+/// The node type simulated: `u32` addresses (node indexes), PCG32 RNG,
+/// heap storage bounded by the configuration alone.
+pub type Node = Swim<u32, Pcg32, UNBOUNDED, UNBOUNDED>;
+
+/// An event of a simulated node.
+pub type NodeEvent = Event<u32, UNBOUNDED>;
 
 /// Largest datagram buffer handed to `poll_transmit`.
 const BUF_LEN: usize = 65_536;
@@ -115,7 +121,7 @@ pub struct Simulator {
 }
 
 /// Folds one event into the trace hash without formatting it.
-fn hash_event(mut h: u64, now: u64, node: u32, event: &Event<u32, 64>) -> u64 {
+fn hash_event(mut h: u64, now: u64, node: u32, event: &NodeEvent) -> u64 {
     h = fnv(h, &now.to_le_bytes());
     h = fnv(h, &node.to_le_bytes());
     let (tag, id) = match event {
@@ -129,7 +135,7 @@ fn hash_event(mut h: u64, now: u64, node: u32, event: &Event<u32, 64>) -> u64 {
         Event::Broadcast {
             origin, payload, ..
         } => {
-            h = fnv(h, &origin.to_le_bytes());
+            h = fnv(h, &origin.addr.to_le_bytes());
             h = fnv(h, payload);
             (8, None)
         }
@@ -143,6 +149,11 @@ fn hash_event(mut h: u64, now: u64, node: u32, event: &Event<u32, 64>) -> u64 {
             // swim-core may add.
             h = fnv(h, format!("{local:?}").as_bytes());
             (10, None)
+        }
+        other => {
+            // Lagged and variants swim-core may add, by their Debug form.
+            h = fnv(h, format!("{other:?}").as_bytes());
+            (11, None)
         }
     };
     h = fnv(h, &[tag]);
@@ -639,7 +650,7 @@ impl Simulator {
         }
     }
 
-    fn observe(&mut self, now: u64, i: u32, event: Event<u32, 64>) {
+    fn observe(&mut self, now: u64, i: u32, event: NodeEvent) {
         match event {
             Event::MemberFailed(id) => {
                 self.note_cross_side(now, i, id.addr, id.generation, true);

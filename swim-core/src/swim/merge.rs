@@ -45,6 +45,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.merge_about_self(now, state, id, incarnation);
             return;
         }
+        if !self.admission.admits(id) {
+            self.counters.records_refused += 1;
+            return;
+        }
         let first_hand = *source == id.addr;
         let dead_in_sync = from_sync && state == MemberState::Dead;
         let state = if dead_in_sync {
@@ -551,7 +555,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             Queued::Added | Queued::Replaced | Queued::Evicted => {}
         }
         self.emit(Event::Broadcast {
-            origin: origin.addr,
+            origin,
             key,
             payload,
         });

@@ -1,6 +1,8 @@
 //! The state machine: one [`Swim`] per node.
 
+mod admission;
 mod checks;
+mod import;
 mod merge;
 mod receive;
 mod timers;
@@ -26,6 +28,9 @@ use crate::members::{MemberTable, Slot};
 use crate::rtt::RttEstimate;
 use crate::storage::{BoundedDeque, BoundedVec, Payload};
 use crate::time::Instant;
+
+pub use admission::{AdmissionPolicy, MAX_REFUSED};
+pub use import::KnownMember;
 
 /// Most seeds `join` accepts at once.
 pub const MAX_SEEDS: usize = 16;
@@ -127,6 +132,7 @@ impl QueueLengths {
 
 /// The local node's place in the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LocalStatus {
     /// Not joined and not trying: no seeds were given and nobody contacted it.
     Idle,
@@ -156,8 +162,9 @@ pub struct LocalNode<'a, A> {
 }
 
 impl<A> LocalNode<'_, A> {
-    /// The value of `key` in the node's key-value state.
-    pub fn state(&self, key: &[u8]) -> Option<&[u8]> {
+    /// The value of `key` in the node's key-value state (see
+    /// [`kv`](crate::kv)).
+    pub fn state_value(&self, key: &[u8]) -> Option<&[u8]> {
         crate::kv::get(self.metadata, key)
     }
 }
@@ -175,11 +182,17 @@ pub struct MemberView<'a, A> {
     pub since: Instant,
     /// Its metadata as known here.
     pub metadata: &'a [u8],
+    /// The version of that metadata (raised by the member at each change).
+    pub metadata_version: u32,
+    /// The round trip of this node's last probe of the member that was
+    /// answered directly; `None` until one was.
+    pub rtt: Option<Duration>,
 }
 
 impl<A> MemberView<'_, A> {
-    /// The value of `key` in the member's key-value state.
-    pub fn state(&self, key: &[u8]) -> Option<&[u8]> {
+    /// The value of `key` in the member's key-value state (see
+    /// [`kv`](crate::kv)); `state` is the member's liveness.
+    pub fn state_value(&self, key: &[u8]) -> Option<&[u8]> {
         crate::kv::get(self.metadata, key)
     }
 }
@@ -342,6 +355,8 @@ enum Outgoing<A, const B: usize> {
 struct JoinState {
     next_attempt: Instant,
     backoff: Duration,
+    /// Index of the seed the next attempt starts with.
+    next_seed: usize,
 }
 
 /// A SWIM + Lifeguard node, sans-IO.
@@ -416,6 +431,8 @@ pub struct Swim<A, R, const N: usize = 64, const B: usize = 64> {
     next_probe_at: Instant,
     next_gossip_at: Instant,
     next_sync_at: Instant,
+    /// The embedder's admission rule and refused identities.
+    admission: admission::Admission<A>,
     counters: Counters,
 }
 
@@ -481,6 +498,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             next_probe_at: first_probe,
             next_gossip_at: now + config.gossip_interval,
             next_sync_at: first_sync,
+            admission: admission::Admission::new(),
             counters: Counters::default(),
             config,
             rng,
@@ -578,15 +596,28 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// Joins the cluster through `seeds` (addresses of any members). Sends a
     /// push-pull request to each seed now, and again with exponential
     /// backoff (`join_retry_initial` up to `join_retry_max`) until one of
-    /// them answers. The local node's own address is ignored.
+    /// them answers. The local node's own address is ignored; of more
+    /// than [`MAX_SEEDS`] seeds, a random sample of `MAX_SEEDS` distinct
+    /// ones is kept (uniform when the list has no repeats), so that a long
+    /// list, such as every member of a saved table, costs no more than
+    /// `MAX_SEEDS` exchanges.
     pub fn join(&mut self, now: Instant, seeds: &[A]) -> Result<(), CommandError> {
         let now = self.clamp(now);
         self.check_not_left()?;
         let mut list: FixedVec<A, MAX_SEEDS> = FixedVec::new();
-        for seed in seeds.iter().filter(|s| **s != self.me.id.addr) {
-            if !list.contains(seed) {
-                list.push(seed.clone())
-                    .map_err(|_| CommandError::TooManySeeds)?;
+        let mut offered = 0u32;
+        for seed in seeds {
+            if *seed == self.me.id.addr || list.contains(seed) {
+                continue;
+            }
+            offered = offered.saturating_add(1);
+            // Reservoir sampling: the k-th seed offered replaces a kept one
+            // with probability MAX_SEEDS / k.
+            if list.push(seed.clone()).is_err() {
+                let pick = crate::members::bounded_random(&mut self.rng, offered) as usize;
+                if let Some(kept) = list.get_mut(pick) {
+                    *kept = seed.clone();
+                }
             }
         }
         if list.is_empty() {
@@ -599,6 +630,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.join = Some(JoinState {
             next_attempt: now,
             backoff: self.config.join_retry_initial,
+            next_seed: 0,
         });
         self.attempt_join(now);
         Ok(())
@@ -658,7 +690,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     /// Sets `key` to `value` in the local node's key-value state, stored in
     /// its metadata (see [`kv`](crate::kv)): every member receives it and
-    /// reports [`Event::MemberUpdated`]; read it with [`MemberView::state`].
+    /// reports [`Event::MemberUpdated`]; read it with [`MemberView::state_value`].
     /// Replaces metadata set by [`Swim::set_metadata`] that is not in the
     /// key-value format.
     pub fn set_local_state(
@@ -851,12 +883,23 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             .is_some_and(|m| m.verified)
     }
 
+    /// Queues an event for the application. When the queue is full but
+    /// for one place, the newest event is dropped instead and counted, and
+    /// the last place holds an [`Event::Lagged`] saying how many were:
+    /// the application sees every event up to the gap, then the gap.
     fn emit(&mut self, event: Event<A, B>) {
         let limit = usize::from(self.config.event_queue_len);
-        if let Err(event) = self.events.push_back(event, limit) {
-            self.events.pop_front();
-            self.counters.events_dropped += 1;
+        let room = BoundedVec::<Event<A, B>, N>::capacity_for(limit);
+        if self.events.len() + 1 < room {
             let _ = self.events.push_back(event, limit);
+            return;
+        }
+        self.counters.events_dropped += 1;
+        match self.events.back_mut() {
+            Some(Event::Lagged { dropped }) => *dropped = dropped.saturating_add(1),
+            _ => {
+                let _ = self.events.push_back(Event::Lagged { dropped: 1 }, limit);
+            }
         }
     }
 
@@ -1018,6 +1061,8 @@ fn view<A, const B: usize>(m: &crate::member::Member<A, B>) -> MemberView<'_, A>
         state: m.state,
         since: m.since,
         metadata: &m.meta,
+        metadata_version: m.meta_version,
+        rtt: (m.rtt_micros != 0).then(|| Duration::from_micros(u64::from(m.rtt_micros))),
     }
 }
 

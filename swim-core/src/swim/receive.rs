@@ -376,6 +376,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 p.acked = true;
                 let rtt = now.saturating_duration_since(p.sent_at);
                 self.rtt.sample(rtt);
+                let target = self.members.get_mut(p.slot).filter(|m| m.id == p.target);
+                if let Some(m) = target {
+                    let micros = crate::time::duration_micros(rtt);
+                    m.rtt_micros = u32::try_from(micros).unwrap_or(u32::MAX).max(1);
+                }
                 self.settle_probe(now);
                 return;
             }

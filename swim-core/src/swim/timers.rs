@@ -352,10 +352,16 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     pub(super) fn attempt_join(&mut self, now: Instant) {
         let Some(mut state) = self.join else { return };
-        for i in 0..self.seeds.len() {
-            let seed = self.seeds[i].clone();
+        // As many seeds as there are free push-pull slots, taking turns
+        // from one attempt to the next, so that every seed is tried even
+        // when there are more seeds than slots.
+        let count = self.seeds.len();
+        let free = usize::from(self.config.max_concurrent_syncs).saturating_sub(self.syncs.len());
+        for i in 0..count.min(free) {
+            let seed = self.seeds[(state.next_seed + i) % count].clone();
             self.start_sync(seed, SYNC_WANT_REPLY | SYNC_JOIN);
         }
+        state.next_seed = (state.next_seed + count.min(free)) % count.max(1);
         state.next_attempt = now + state.backoff;
         state.backoff = state
             .backoff
@@ -391,6 +397,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             self.join = Some(super::JoinState {
                 next_attempt: now,
                 backoff: self.config.join_retry_initial,
+                next_seed: 0,
             });
         }
     }

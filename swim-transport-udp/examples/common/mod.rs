@@ -45,6 +45,9 @@ pub fn kind(event: &Event) -> &'static str {
         Event::Local(LocalEvent::Refuted { .. }) => "local-refuted",
         Event::Local(LocalEvent::Left) => "local-left",
         Event::Local(LocalEvent::NewGeneration { .. }) => "local-new-generation",
+        Event::Local(_) => "local-other",
+        Event::Lagged { .. } => "lagged",
+        _ => "other",
     }
 }
 
