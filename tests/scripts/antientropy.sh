@@ -9,13 +9,18 @@
 #     push-pull comes 30-60 s after its start, the next ones every 90 s at
 #     100 nodes and 180 s at 1000: a run shorter than about 600 s counts
 #     the first round too often;
+#  1b. the same from a converged start (--start-converged: every node
+#     starts at 0 s knowing every other, no join phase; -d 120, steady from
+#     10 s) at 100 and 1000 nodes, and with --10k at 10 000 nodes too
+#     (about 30 min of wall time and 10 GB of memory: a mass join of
+#     10 000 nodes, with its 10^8 admission pings, is out of reach);
 #  2. a 50/50 partition of 1000 nodes from 20 s, healed at 80 + 3k s
 #     (--partition-for 60 + 3k): the time from the heal until every running
 #     node holds every running node alive, per phase k;
 #  3. the same with 20 nodes.
 #
 # Run from the workspace root:
-#   bash tests/scripts/antientropy.sh [--phases K] [--json DIR]
+#   bash tests/scripts/antientropy.sh [--phases K] [--json DIR] [--10k]
 # --phases K: phases of the 1000-node partition (default 3: k = 0, 3, 6;
 # 10 for k = 0..9). Each 1000-node partition run stops once healed
 # (--stop-when-healed, at most 400 virtual s) and took 38-85 s of wall
@@ -26,11 +31,13 @@
 set -euo pipefail
 phases=3
 json_dir=
+ten_k=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --phases) phases=${2:?--phases needs a number}; shift 2 ;;
     --json) json_dir=${2:?--json needs a directory}; shift 2 ;;
-    *) echo "usage: $0 [--phases K] [--json DIR]" >&2; exit 2 ;;
+    --10k) ten_k=1; shift ;;
+    *) echo "usage: $0 [--phases K] [--json DIR] [--10k]" >&2; exit 2 ;;
   esac
 done
 seed=${SEED:-1}
@@ -59,9 +66,8 @@ echo
 echo "== 1. steady traffic per node, LAN, no faults (simulate -n N -d $steady_secs; target: <= 60 B/s, flat within 15%)"
 printf '%6s %10s %10s %9s %9s %9s %9s %9s %9s %9s %7s %6s\n' \
   nodes "steady-B/s" "dgrams/s" "sync" digest ping ack gossip other-B/s "join-B/s" "from-s" wall
-for n in 100 1000; do
-  j=$json_dir/steady-$n.json
-  run "$j" -n "$n" -d "$steady_secs"
+steady_row() {
+  local j=$1
   jq -r --arg wall "$wall" '
     .traffic as $t
     | ($t.steady.by_kind | map({(.kind): .bytes_per_node_sec}) | add) as $k
@@ -71,6 +77,23 @@ for n in 100 1000; do
         $t.join.bytes_per_node_sec, $t.steady_from_secs, ($wall + "s") ]
     | @tsv' "$j" |
     awk -F'\t' '{ printf "%6d %10.1f %10.2f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %7.1f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
+}
+for n in 100 1000; do
+  j=$json_dir/steady-$n.json
+  run "$j" -n "$n" -d "$steady_secs"
+  steady_row "$j"
+done
+
+sizes=(100 1000)
+if [[ -n $ten_k ]]; then sizes+=(10000); fi
+echo
+echo "== 1b. the same from a converged start (simulate -n N -d 120 --start-converged)"
+printf '%6s %10s %10s %9s %9s %9s %9s %9s %9s %9s %7s %6s\n' \
+  nodes "steady-B/s" "dgrams/s" "sync" digest ping ack gossip other-B/s "join-B/s" "from-s" wall
+for n in "${sizes[@]}"; do
+  j=$json_dir/converged-$n.json
+  run "$j" -n "$n" -d 120 --start-converged
+  steady_row "$j"
 done
 
 heal_row() {

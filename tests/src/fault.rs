@@ -29,6 +29,18 @@ pub enum Action {
         /// Addresses to join through.
         seeds: Vec<u32>,
     },
+    /// Boots the node's current generation already knowing every other
+    /// node of the cluster but `except`: each alive at its current
+    /// generation, incarnation 0, with no metadata, loaded with
+    /// `Swim::import_member` as from a saved table. Nothing is sent for
+    /// them: started together, such nodes form a converged cluster without
+    /// a join (and without a join's O(n^2) admission pings).
+    StartKnowing {
+        /// The node.
+        node: u32,
+        /// Nodes it does not know (those left down).
+        except: Vec<u32>,
+    },
     /// The process dies silently.
     Crash {
         /// The node.

@@ -30,6 +30,11 @@ pub enum JoinPlan {
         /// Seeds per node.
         seeds: usize,
     },
+    /// Every node starts at time 0 already knowing every other node
+    /// ([`Action::StartKnowing`]): a converged cluster without a join,
+    /// for measuring steady state at sizes whose mass join would cost too
+    /// much to simulate (every node pings every new member once).
+    Converged,
 }
 
 /// A complete simulation setup. Build it with the `with_*` and fault
@@ -127,6 +132,7 @@ impl Scenario {
     pub fn last_join_start(&self) -> Duration {
         let spread = match &self.join {
             JoinPlan::OneSeed { spread } | JoinPlan::RandomSeeds { spread, .. } => *spread,
+            JoinPlan::Converged => Duration::ZERO,
         };
         let n = self.nodes.max(1) as u128;
         let last = (0..self.nodes)
@@ -390,6 +396,16 @@ impl Scenario {
                     s.sort_unstable();
                     s.dedup();
                     (*spread, s)
+                }
+                JoinPlan::Converged => {
+                    if !self.down.contains(&(i as u32)) {
+                        let action = Action::StartKnowing {
+                            node: i as u32,
+                            except: self.down.clone(),
+                        };
+                        sim.schedule(Duration::ZERO, action);
+                    }
+                    continue;
                 }
             };
             let at = Duration::from_nanos(

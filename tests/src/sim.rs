@@ -5,7 +5,8 @@ use std::time::Duration;
 use rand_core::SeedableRng;
 use rand_pcg::{Pcg32, Pcg64};
 use swim_core::{
-    Config, Event, Identity, Instant, LocalEvent, MemberState, MemberView, Swim, UNBOUNDED,
+    Config, Event, Identity, Instant, KnownMember, LocalEvent, MemberState, MemberView, Swim,
+    UNBOUNDED,
 };
 
 use crate::adversary::{Adversary, Attack, World, ADVERSARY_ADDR};
@@ -906,6 +907,7 @@ impl Simulator {
         }
         match action {
             Action::Start { node, seeds } => self.start(node, seeds, None),
+            Action::StartKnowing { node, except } => self.start_knowing(node, &except),
             Action::Crash { node } => self.crash(node),
             Action::Restart { node, mode, seeds } => {
                 let persisted = self.hosts[node as usize].persisted;
@@ -1166,7 +1168,28 @@ impl Simulator {
             .sum()
     }
 
+    /// Boots `node` knowing every other node but `except` (see
+    /// [`Action::StartKnowing`]).
+    fn start_knowing(&mut self, node: u32, except: &[u32]) {
+        let known: Vec<Identity<u32>> = (0..self.hosts.len() as u32)
+            .filter(|&m| m != node && !except.contains(&m))
+            .map(|m| Identity::new(m, self.hosts[m as usize].generation))
+            .collect();
+        self.boot(node, Vec::new(), None, &known);
+    }
+
     fn start(&mut self, node: u32, seeds: Vec<u32>, incarnation: Option<u32>) {
+        self.boot(node, seeds, incarnation, &[]);
+    }
+
+    /// Boots `node`, loads `known` members into it, then joins `seeds`.
+    fn boot(
+        &mut self,
+        node: u32,
+        seeds: Vec<u32>,
+        incarnation: Option<u32>,
+        known: &[Identity<u32>],
+    ) {
         let idx = node as usize;
         if idx >= self.hosts.len() || self.hosts[idx].swim.is_some() {
             return;
@@ -1198,6 +1221,16 @@ impl Simulator {
         self.up += 1;
         self.last_start = self.now;
         self.metrics.converged_at = None;
+        for identity in known {
+            let member = KnownMember {
+                identity,
+                incarnation: 0,
+                state: MemberState::Alive,
+                metadata: &[],
+                metadata_version: 0,
+            };
+            let _ = swim.import_member(now, member);
+        }
         if !seeds.is_empty() {
             let _ = swim.join(now, &seeds);
         }

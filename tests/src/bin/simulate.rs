@@ -69,6 +69,13 @@ struct Args {
     /// through node 0.
     #[arg(long)]
     random_seeds: Option<usize>,
+    /// Start every node at time 0 already knowing every other node (each
+    /// loads the full member table, as a restarted node loads a saved one)
+    /// instead of joining: a converged cluster without a join phase, for
+    /// steady-state figures at sizes whose mass join is too costly to
+    /// simulate. The steady state then starts at --settle-secs.
+    #[arg(long, conflicts_with_all = ["random_seeds", "join_spread"])]
+    start_converged: bool,
     /// Probe interval override, ms.
     #[arg(long)]
     probe_interval_ms: Option<u64>,
@@ -278,6 +285,7 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
     let duration = secs("duration", a.duration)?;
     let spread = secs("join-spread", a.join_spread)?;
     let join = match a.random_seeds {
+        _ if a.start_converged => JoinPlan::Converged,
         Some(seeds) => JoinPlan::RandomSeeds { spread, seeds },
         None => JoinPlan::OneSeed { spread },
     };
