@@ -10,10 +10,11 @@
 #     100 nodes and 180 s at 1000: a run shorter than about 600 s counts
 #     the first round too often;
 #  1b. the same from a converged start (--start-converged: every node
-#     starts at 0 s knowing every other, no join phase; -d 120, steady from
+#     starts at 0 s knowing every other, no join phase; -d 60, steady from
 #     10 s) at 100 and 1000 nodes, and with --10k at 10 000 nodes too
-#     (about 30 min of wall time and 10 GB of memory: a mass join of
-#     10 000 nodes, with its 10^8 admission pings, is out of reach);
+#     (10.4 min of wall time and 10.3 GB of memory on the shared 2-core
+#     machine: a mass join of 10 000 nodes, with its 10^8 admission pings,
+#     is out of reach);
 #  2. a 50/50 partition of 1000 nodes from 20 s, healed at 80 + 3k s
 #     (--partition-for 60 + 3k): the time from the heal until every running
 #     node holds every running node alive, per phase k;
@@ -87,12 +88,12 @@ done
 sizes=(100 1000)
 if [[ -n $ten_k ]]; then sizes+=(10000); fi
 echo
-echo "== 1b. the same from a converged start (simulate -n N -d 120 --start-converged)"
+echo "== 1b. the same from a converged start (simulate -n N -d 60 --start-converged)"
 printf '%6s %10s %10s %9s %9s %9s %9s %9s %9s %9s %7s %6s\n' \
   nodes "steady-B/s" "dgrams/s" "sync" digest ping ack gossip other-B/s "join-B/s" "from-s" wall
 for n in "${sizes[@]}"; do
   j=$json_dir/converged-$n.json
-  run "$j" -n "$n" -d 120 --start-converged
+  run "$j" -n "$n" -d 60 --start-converged
   steady_row "$j"
 done
 
