@@ -346,8 +346,62 @@ impl FConfig {
             .min(usize::from(c.packet_budget) - 64);
         c.max_metadata_len = blob as u16;
         c.max_payload_len = blob as u16;
+        if self.preset >= 192 {
+            // A quarter of the inputs draw every duration too, from
+            // extremes to the everyday. The others keep the presets'
+            // timing, as when most of the corpus (and every committed
+            // regression input) was found.
+            self.vary_durations(&mut c);
+        }
         c.validate().expect("fuzz configurations are valid");
         c
+    }
+
+    /// Draws every duration of `c` from a scale running from a microsecond
+    /// to `Duration::MAX`, seeded by the other fields, then restores the
+    /// orderings `validate` asks for.
+    fn vary_durations(&self, c: &mut Config) {
+        const SCALE: [Duration; 10] = [
+            Duration::from_micros(1),
+            Duration::from_micros(700),
+            Duration::from_millis(20),
+            Duration::from_millis(200),
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+            Duration::from_secs(90),
+            Duration::from_secs(86_400),
+            Duration::from_secs(u64::MAX / 4),
+            Duration::MAX,
+        ];
+        let mut state = u64::from_le_bytes([
+            self.preset,
+            self.budget,
+            self.max_members,
+            self.event_queue_len,
+            self.suspicion_mult,
+            self.awareness_max,
+            self.syncs,
+            self.blob,
+        ]);
+        let mut draw = || {
+            // SplitMix64: one well-mixed value per duration.
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            SCALE[((z ^ (z >> 31)) % SCALE.len() as u64) as usize]
+        };
+        c.probe_interval = draw();
+        c.probe_timeout = draw().min(c.probe_interval);
+        c.probe_timeout_min = draw();
+        c.push_pull_interval = draw();
+        c.gossip_interval = draw();
+        c.gossip_to_the_dead_time = draw();
+        c.dead_member_retention = draw();
+        let (a, b) = (draw(), draw());
+        c.join_retry_initial = a.min(b);
+        c.join_retry_max = a.max(b);
+        c.leave_propagate_time = draw();
     }
 }
 

@@ -5,13 +5,42 @@ use core::time::Duration;
 use crate::error::ConfigError;
 use crate::wire::MIN_PACKET_BUDGET;
 
+/// Chainable setters `with_<field>(value)`, one per field.
+macro_rules! setters {
+    ($($setter:ident => $field:ident: $ty:ty,)*) => {
+        $(
+            #[doc = concat!("Sets `", stringify!($field), "` (see the field).")]
+            pub fn $setter(mut self, value: $ty) -> Self {
+                self.$field = value;
+                self
+            }
+        )*
+    };
+}
+
 /// Every tunable of the protocol.
 ///
 /// Start from a preset ([`Config::lan`], [`Config::wan`], [`Config::local`])
 /// whose values match HashiCorp memberlist's defaults, then adjust fields.
 /// [`Config::validate`] (also run by `Swim::new`) rejects inconsistent values
 /// with a typed [`ConfigError`].
+///
+/// New fields may come in later versions, so a `Config` cannot be written
+/// as a struct literal outside this crate: start from a preset and set
+/// fields, directly or with the chainable `with_*` setters:
+///
+/// ```
+/// use core::time::Duration;
+/// use swim_core::Config;
+///
+/// let config = Config::lan()
+///     .with_label("payments")
+///     .with_probe_interval(Duration::from_millis(500))
+///     .with_max_members(5_000);
+/// assert_eq!(config.validate(), Ok(()));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Time between two probes (scaled by the local health multiplier).
     pub probe_interval: Duration,
@@ -59,8 +88,8 @@ pub struct Config {
     /// Hash of the cluster label; set it with [`Config::with_label`].
     pub cluster_tag: u32,
     /// Most members (of any state) remembered; further joins are refused
-    /// and counted. In builds without `alloc`, the storage capacity is the
-    /// lower bound.
+    /// and counted. The capacity `N` of [`Swim`](crate::Swim) is the lower
+    /// bound when it is lower.
     pub max_members: u32,
     /// Largest node metadata blob, in bytes.
     pub max_metadata_len: u16,
@@ -79,7 +108,9 @@ pub struct Config {
     /// Share of each packet's piggyback space reserved for broadcasts,
     /// in percent, so membership traffic never starves them.
     pub broadcast_share_percent: u8,
-    /// Events held until polled; beyond it the oldest are dropped and counted.
+    /// Events held until polled. When only one place is left, newer events
+    /// are dropped and counted, and that place holds an `Event::Lagged`
+    /// saying how many were.
     pub event_queue_len: u16,
     /// Push-pull exchanges (each direction counts) in flight at once.
     pub max_concurrent_syncs: u8,
@@ -168,6 +199,37 @@ impl Config {
             leave_propagate_time: Duration::from_millis(500),
             ..Config::lan()
         }
+    }
+
+    setters! {
+        with_probe_interval => probe_interval: Duration,
+        with_probe_timeout => probe_timeout: Duration,
+        with_probe_timeout_min => probe_timeout_min: Duration,
+        with_indirect_checks => indirect_checks: u8,
+        with_retransmit_mult => retransmit_mult: u8,
+        with_suspicion_mult => suspicion_mult: u8,
+        with_suspicion_max_timeout_mult => suspicion_max_timeout_mult: u8,
+        with_push_pull_interval => push_pull_interval: Duration,
+        with_gossip_interval => gossip_interval: Duration,
+        with_gossip_nodes => gossip_nodes: u8,
+        with_gossip_to_the_dead_time => gossip_to_the_dead_time: Duration,
+        with_dead_member_retention => dead_member_retention: Duration,
+        with_awareness_max => awareness_max: u8,
+        with_lifeguard => lifeguard: bool,
+        with_packet_budget => packet_budget: u16,
+        with_max_members => max_members: u32,
+        with_max_metadata_len => max_metadata_len: u16,
+        with_max_payload_len => max_payload_len: u16,
+        with_broadcast_queue_len => broadcast_queue_len: u16,
+        with_max_broadcast_origins => max_broadcast_origins: u16,
+        with_broadcast_retransmit_mult => broadcast_retransmit_mult: u8,
+        with_broadcast_share_percent => broadcast_share_percent: u8,
+        with_event_queue_len => event_queue_len: u16,
+        with_max_concurrent_syncs => max_concurrent_syncs: u8,
+        with_sync_reply_rate => sync_reply_rate: u32,
+        with_join_retry_initial => join_retry_initial: Duration,
+        with_join_retry_max => join_retry_max: Duration,
+        with_leave_propagate_time => leave_propagate_time: Duration,
     }
 
     /// Sets the cluster label: packets from clusters with another label are

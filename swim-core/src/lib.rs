@@ -88,14 +88,61 @@
 //! What each check refused is counted in [`Counters`] (`claims_refused`,
 //! `accusations_disproved`, `admissions_failed`, `replies_limited`, ...).
 //!
+//! ## The run-loop contract
+//!
+//! * **Progress.** After `handle_timeout(t)`, [`Swim::poll_timeout`] is
+//!   `None` (the node left) or later than `t`: a loop that sleeps until the
+//!   deadline never spins. Time never runs backwards inside the node: an
+//!   input with an earlier `now` than a previous one is treated as that
+//!   previous instant and counted (`clock_regressions`).
+//! * **When to re-read the deadline.** Every input may move it: a datagram
+//!   (a probe answered, a suspicion learned), a command (`join`, `leave`,
+//!   `broadcast`...) and `handle_timeout`. Re-read it after each of them,
+//!   once the outputs are drained; between inputs it does not change.
+//!   Calling `handle_timeout` early is harmless (nothing is due yet);
+//!   calling it late runs everything that fell due, at once.
+//! * **What is bounded, and what is dropped when the caller does not
+//!   drain.** Outgoing messages wait in a queue of at most `N` (4 096 for
+//!   [`UNBOUNDED`]); beyond it new messages are dropped and counted
+//!   ([`DropReason::TransmitQueueFull`]). A message or push-pull chunk
+//!   that does not fit the buffer given to `poll_transmit` is dropped and
+//!   counted ([`DropReason::BufferTooSmall`]): give buffers of at least
+//!   `packet_budget` bytes. Events wait in a queue of `event_queue_len`;
+//!   when only one place is left, newer events are dropped and counted
+//!   (`events_dropped`) and that place holds an [`Event::Lagged`] saying
+//!   how many: read [`Swim::members`] again after it. The member table,
+//!   gossip, broadcast, suspicion and check tables are bounded by the
+//!   [`Config`] and by `N`; what does not fit is refused and counted
+//!   (`members_refused`, `broadcasts_dropped`, `gossip_queue_overflow`...).
+//!   [`Swim::queue_lengths`] shows each against its cap.
+//! * **Every incoming datagram** that is not used is counted with its
+//!   reason in [`Counters::drops`]; every command with an invalid argument
+//!   returns a [`CommandError`]; nothing panics on any input.
+//!
+//! ## Restarts, admission and decommissioning
+//!
+//! * A node restarted with its saved table loads it with
+//!   [`Swim::import_member`] (save it from [`Swim::members`]): it rejoins
+//!   without a full-state exchange and without re-gossiping anyone.
+//!   [`Swim::join`] takes any number of seeds and samples [`MAX_SEEDS`].
+//! * [`Swim::set_admission_policy`] keeps members that a rule refuses out
+//!   of the view; [`Swim::refuse`] keeps one identity (and its older
+//!   generations) out for good, whatever others say: for decommissioned
+//!   or banned nodes. These decisions are the application's own; no
+//!   datagram can make them.
+//!
 //! ## Features
 //!
 //! * default: `#![no_std]`, no allocator. The member table and every queue
-//!   have the capacity `N` given as a const generic of [`Swim`]; blobs
-//!   (metadata, broadcasts, messages) hold at most `B` bytes.
-//! * `alloc`: storage grows on the heap, bounded only by [`Config`]'s
-//!   runtime limits (`max_members`, queue lengths).
-//! * `std`: `std::error::Error` impls and `Instant::from_std`.
+//!   hold at most `N` entries (the const generic of [`Swim`]), blobs
+//!   (metadata, broadcasts, messages) at most `B` bytes, stored inline.
+//! * `alloc`: the same capacities, on the heap (storage grows as needed);
+//!   `N` and `B` may then be [`UNBOUNDED`], leaving the bounds to the
+//!   [`Config`]'s runtime limits (`max_members`, queue lengths,
+//!   `max_metadata_len`, `max_payload_len`). Turning `alloc` on never
+//!   changes what another crate's `Swim<_, _, N, B>` holds. Also owned
+//!   snapshots of the views.
+//! * `std`: `Instant::from_std`.
 //!
 //! The wire format is specified in `docs/wire-format.md` of the repository.
 

@@ -265,10 +265,7 @@ fn invented_members_do_not_dilute_detection() {
 /// joins afterwards.
 #[test]
 fn a_full_table_still_admits_a_real_joiner() {
-    let config = Config {
-        max_members: 16,
-        ..Config::lan()
-    };
+    let config = Config::lan().with_max_members(16);
     let mut c = Cluster::new(5, config, 6);
     for i in 1..4 {
         let now = c.now;

@@ -90,12 +90,10 @@ fn datagram(config: &Config, u: &Update) -> Vec<u8> {
 /// push-pull and no suspicion timeout within the test, only checks (one
 /// probe timeout each, one retry).
 fn quiet_config() -> Config {
-    Config {
-        probe_interval: std::time::Duration::from_secs(100_000),
-        probe_timeout: std::time::Duration::from_secs(1),
-        push_pull_interval: std::time::Duration::ZERO,
-        ..Config::lan()
-    }
+    Config::lan()
+        .with_probe_interval(std::time::Duration::from_secs(100_000))
+        .with_probe_timeout(std::time::Duration::from_secs(1))
+        .with_push_pull_interval(std::time::Duration::ZERO)
 }
 
 /// A node that knows every member alive at generation 0, incarnation 0,

@@ -8,6 +8,7 @@ use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 use swim_core::{CommandError, Identity, Instant, LocalEvent, Swim};
 
+use crate::members_file::{self, MembersSaver, SAVE_EVERY};
 use crate::persist::{IdentityStore, IdentityWriter, Persisted};
 use crate::request::Done;
 use crate::{
@@ -32,6 +33,15 @@ pub struct CoreCounters {
     pub identity_writes: u64,
     /// Writes of the identity file that failed.
     pub identity_write_errors: u64,
+    /// Members loaded from the saved member table at start-up.
+    pub members_loaded: u64,
+    /// Saved members that could not be loaded (unparsable lines, refused
+    /// or over the table's limits).
+    pub members_not_loaded: u64,
+    /// Saves of the member table started.
+    pub member_table_saves: u64,
+    /// Saves of the member table that failed.
+    pub member_table_save_errors: u64,
 }
 
 /// The part of a running node that does not depend on how datagrams
@@ -53,6 +63,8 @@ pub struct NodeCore<C: Channels> {
     pending_leaves: Vec<Done<C>>,
     events: C::Events,
     writer: Option<IdentityWriter>,
+    /// Saves the member table into the data directory, and when next.
+    saver: Option<(MembersSaver, std::time::Instant)>,
     counters: CoreCounters,
     /// Events dropped since the last `Lagged` marker was delivered.
     lagged: u64,
@@ -109,6 +121,15 @@ impl<C: Channels> NodeCore<C> {
         if !options.metadata.is_empty() {
             swim.set_metadata(Instant::ZERO, &options.metadata)?;
         }
+        let mut counters = CoreCounters::default();
+        let saver = match &options.data_dir {
+            Some(dir) => {
+                load_members(&mut swim, dir, &mut counters)?;
+                let first_save = std::time::Instant::now() + SAVE_EVERY;
+                Some((MembersSaver::new(dir), first_save))
+            }
+            None => None,
+        };
         let seeds: Vec<SocketAddr> = options
             .seeds
             .into_iter()
@@ -126,7 +147,8 @@ impl<C: Channels> NodeCore<C> {
             pending_leaves: Vec::new(),
             events,
             writer,
-            counters: CoreCounters::default(),
+            saver,
+            counters,
             lagged: 0,
         })
     }
@@ -171,6 +193,9 @@ impl<C: Channels> NodeCore<C> {
     /// What the kit counted so far.
     pub fn counters(&self) -> CoreCounters {
         let mut counters = self.counters;
+        if let Some((saver, _)) = &self.saver {
+            counters.member_table_save_errors = saver.errors();
+        }
         if let Some(writer) = &self.writer {
             counters.identity_write_errors = writer.errors();
         }
@@ -190,6 +215,7 @@ impl<C: Channels> NodeCore<C> {
         if self.swim.poll_timeout().is_some_and(|at| at <= now) {
             self.swim.handle_timeout(now);
             self.counters.timer_runs += 1;
+            self.save_members_when_due();
             true
         } else {
             false
@@ -359,7 +385,49 @@ impl<C: Channels> NodeCore<C> {
         if let Some(writer) = &self.writer {
             writer.flush();
         }
+        if let Some((saver, _)) = &mut self.saver {
+            saver.wait();
+            let text = members_file::render(self.swim.members());
+            if saver.save(text) {
+                self.counters.member_table_saves += 1;
+            }
+            saver.wait();
+        }
     }
+
+    /// Saves the member table every [`SAVE_EVERY`], off the loop thread.
+    fn save_members_when_due(&mut self) {
+        let Some((saver, next)) = &mut self.saver else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        if now < *next {
+            return;
+        }
+        *next = now + SAVE_EVERY;
+        if saver.save(members_file::render(self.swim.members())) {
+            self.counters.member_table_saves += 1;
+        }
+    }
+}
+
+/// Loads the member table saved in `dir` into `swim` (see
+/// [`members_file`]); a member that does not load is counted, an
+/// unreadable file is an error.
+fn load_members(
+    swim: &mut NodeSwim,
+    dir: &std::path::Path,
+    counters: &mut CoreCounters,
+) -> Result<(), StartError> {
+    let (saved, unparsable) = members_file::load(dir)?;
+    counters.members_not_loaded += unparsable;
+    for member in &saved {
+        match swim.import_member(Instant::ZERO, member.as_known()) {
+            Ok(_) => counters.members_loaded += 1,
+            Err(_) => counters.members_not_loaded += 1,
+        }
+    }
+    Ok(())
 }
 
 /// A seed for the protocol's random choices, different in every process and
@@ -379,7 +447,7 @@ mod tests {
     use super::*;
     use crate::StdChannels;
     use std::sync::mpsc::{sync_channel, Receiver};
-    use swim_core::Config;
+    use swim_core::{Config, LocalStatus};
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
@@ -526,6 +594,35 @@ mod tests {
             ends.push((end, buf.len()))
         });
         assert!(ends.iter().all(|(end, len)| end <= len), "{ends:?}");
+    }
+
+    #[test]
+    fn a_restart_with_a_data_directory_loads_the_saved_member_table() {
+        let dir = tempfile::tempdir().expect("dir");
+        let options = || CoreOptions::new().config(quick()).data_dir(dir.path());
+        let (mut a, _a_events) = core(7010, options(), 64);
+        let seeded = CoreOptions::new()
+            .config(quick())
+            .metadata(b"role=db".to_vec())
+            .seed(addr(7010));
+        let (mut b, _b_events) = core(7011, seeded, 64);
+        exchange(&mut [&mut a, &mut b]);
+        assert_eq!(a.swim().members().count(), 1, "a knows b");
+        a.finish();
+        assert_eq!(a.counters().member_table_saves, 1);
+        assert_eq!(a.counters().member_table_save_errors, 0);
+        // The next life of a: no seed, yet it knows b, with its metadata,
+        // and counts as joined.
+        let (again, events) = core(7010, options(), 64);
+        assert_eq!(again.counters().members_loaded, 1);
+        assert_eq!(again.counters().members_not_loaded, 0);
+        let b_view = again.swim().member(&addr(7011)).expect("b loaded");
+        assert_eq!(b_view.identity, b.identity());
+        assert_eq!(b_view.metadata, b"role=db");
+        assert_eq!(again.swim().local().status, LocalStatus::Joined);
+        let mut again = again;
+        again.dispatch_events();
+        assert_eq!(events.try_recv(), Ok(Event::Local(LocalEvent::Joined)));
     }
 
     #[test]

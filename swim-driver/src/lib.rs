@@ -20,6 +20,10 @@
 //!   life used ([`IdentityStore`]), and every incarnation or generation
 //!   the node moves to is written to disk by a background writer, never on
 //!   the transport's loop ([`IdentityWriter`]);
+//! * persistence of the member table: with a data directory, the members
+//!   believed alive are saved every 30 s and at the end, and loaded at the
+//!   next start ([`members_file`]), so that a restarted node comes back
+//!   knowing the cluster without a full-state exchange;
 //! * counters common to every transport ([`CoreCounters`]).
 //!
 //! Replies and events travel on channels chosen by the transport through
@@ -64,6 +68,7 @@
 mod channels;
 mod core;
 mod error;
+pub mod members_file;
 mod options;
 mod persist;
 mod request;

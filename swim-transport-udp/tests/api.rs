@@ -376,3 +376,34 @@ fn a_refused_node_is_forgotten_and_kept_out_while_others_see_it() {
     ));
     assert!(a.lift_refusal(c.local_addr()).unwrap());
 }
+
+#[test]
+fn a_restart_with_a_data_dir_and_no_seed_rejoins_from_the_saved_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(options("api-table")).unwrap();
+    let b = Node::start(
+        options("api-table")
+            .seed(a.local_addr())
+            .data_dir(dir.path()),
+    )
+    .unwrap();
+    let first = b.identity().clone();
+    wait_until("b sees a", || sees_active(&b, a.local_addr()));
+    let counters = b.shutdown(false).unwrap();
+    assert_eq!(counters.driver.member_table_saves, 1, "saved at the end");
+    // Same address and directory, and no seed at all.
+    let again = NodeOptions {
+        bind: first.addr,
+        ..options("api-table").data_dir(dir.path())
+    };
+    let b = Node::start(again).unwrap();
+    assert_eq!(b.counters().unwrap().driver.members_loaded, 1);
+    let second = b.identity().clone();
+    assert!(second.generation > first.generation);
+    wait_until("a sees the new life alive", || {
+        a.member(second.addr)
+            .unwrap()
+            .is_some_and(|m| m.identity == second && m.state == MemberState::Alive)
+    });
+    assert!(sees_active(&b, a.local_addr()));
+}

@@ -390,7 +390,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     /// Alone although seeds are known (every member dead, left or
     /// forgotten): the view has collapsed, so join through the seeds again,
-    /// with the usual backoff.
+    /// with the usual backoff. The first attempt goes out now, so that no
+    /// deadline is left due once the timers ran (the progress promise).
     fn rejoin_if_alone(&mut self, now: Instant) {
         let alone = self.is_joined() && self.members.active() == 0;
         if alone && !self.seeds.is_empty() && self.join.is_none() {
@@ -399,6 +400,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 backoff: self.config.join_retry_initial,
                 next_seed: 0,
             });
+            self.attempt_join(now);
         }
     }
 }
