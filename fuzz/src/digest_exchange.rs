@@ -24,8 +24,8 @@
 //! 2. **No amplification.** A root answer is no larger than the digest it
 //!    answers; bucket hashes go only to a peer this node asked within the
 //!    last probe interval; Sync and SyncBuckets chunks drawn by forged
-//!    input go to one peer at most once per quarter probe interval and
-//!    carry at most one table (`members + 2` chunks).
+//!    input carry at most one table (`members + 2` chunks) and go to a
+//!    member at most once per quarter probe interval.
 //! 3. **Bounded work.** A node sends at most 2 x 16 digests in any probe
 //!    interval (16 digest computations per interval, two windows
 //!    overlapping); every table and queue stays within its cap; members
@@ -36,7 +36,8 @@
 //!    [`QUIET_SECS`] virtual seconds every node holds every other node
 //!    alive at its current generation and incarnation, and a further
 //!    three anti-entropy rounds find the views equal (no repair, no full
-//!    sync).
+//!    sync): not checked after a forged Meta record about a running node,
+//!    see [`digest_exchange`].
 //!
 //! Like `checks.rs`, this file is also compiled into swim-core's
 //! `tests/corpus_replay.rs` by path, so it only uses `std`, `swim_core`,
