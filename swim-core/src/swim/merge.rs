@@ -10,8 +10,9 @@ use crate::dedup::Sighting;
 use crate::event::{Event, LocalEvent};
 use crate::gossip_queue::{RecordOf, SELF_SLOT};
 use crate::math;
-use crate::member::{Member, MemberState, Precedence};
+use crate::member::{Member, Precedence};
 use crate::members::Slot;
+use crate::state::MemberState;
 use crate::storage::Payload;
 use crate::time::Instant;
 
@@ -702,9 +703,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
-    /// Time between two suspicion notices from one node.
+    /// Time between two suspicion notices from one node (at least the
+    /// clock's resolution, so that a notice sent is never due again at
+    /// once).
     fn notice_interval(&self) -> core::time::Duration {
-        self.config.probe_interval / 2
+        (self.config.probe_interval / 2).max(core::time::Duration::from_micros(1))
     }
 
     /// Whether this node, which learned of a suspicion from others, tells

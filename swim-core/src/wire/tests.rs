@@ -2,7 +2,7 @@ use core::net::SocketAddr;
 
 use super::*;
 use crate::address::Identity;
-use crate::member::MemberState;
+use crate::state::MemberState;
 use std::println;
 
 const TAG: u32 = 0x1234_5678;
@@ -246,3 +246,20 @@ fn digest_flags_and_lengths_are_checked() {
     bad_sync[HEADER_LEN + 1] = SYNC_JOIN;
     assert!(Packet::<SocketAddr>::decode(&bad_sync, TAG).is_err());
 }
+
+#[test]
+fn membership_tags_map_to_states_and_back() {
+    for (tag, state) in STATES_BY_TAG_FOR_TESTS.iter().enumerate() {
+        assert_eq!(RecordKind::of(*state) as usize, tag);
+        assert_eq!(MemberRecord::<u32>::state_of_tag(tag as u8), Some(*state));
+    }
+    assert_eq!(MemberRecord::<u32>::state_of_tag(4), None);
+    assert_eq!(MemberRecord::<u32>::state_of_tag(0x10), None);
+}
+
+const STATES_BY_TAG_FOR_TESTS: [MemberState; 4] = [
+    MemberState::Alive,
+    MemberState::Suspect,
+    MemberState::Dead,
+    MemberState::Left,
+];
