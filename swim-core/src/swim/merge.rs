@@ -462,6 +462,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     pub(super) fn merge_meta(&mut self, id: Identity<A>, version: u32, data: &[u8]) {
         if id.addr == self.me.id.addr {
+            self.refute_meta_about_self(&id, version, data);
             return;
         }
         if data.len() > usize::from(self.config.max_metadata_len) {
@@ -490,6 +491,25 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         self.requeue(slot, RecordOf::Meta);
         self.emit(Event::MemberUpdated(id));
+    }
+
+    /// Metadata said about the local node that is not its own (forged, or
+    /// from a previous life that reused its version numbers): the node
+    /// reasserts its metadata at a version above it, as it refutes an
+    /// accusation with a higher incarnation, so that its own wins
+    /// everywhere.
+    fn refute_meta_about_self(&mut self, id: &Identity<A>, version: u32, data: &[u8]) {
+        if *id != self.me.id {
+            return;
+        }
+        let ahead = version.wrapping_sub(self.me.meta_version) as i32;
+        let foreign = ahead > 0 || (ahead == 0 && data != self.me.meta.as_slice());
+        if !foreign {
+            return;
+        }
+        self.me.meta_version = version.wrapping_add(1);
+        self.counters.metadata_refuted += 1;
+        self.requeue(SELF_SLOT, RecordOf::Meta);
     }
 
     pub(super) fn merge_broadcast(
