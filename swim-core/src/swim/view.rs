@@ -7,7 +7,7 @@ use crate::address::Identity;
 use crate::state::MemberState;
 use crate::time::Instant;
 
-/// A datagram to send, written by [`Swim::poll_transmit`] into the caller's
+/// A datagram to send, written by [`Swim::poll_transmit`](crate::Swim::poll_transmit) into the caller's
 /// buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit<A> {
