@@ -346,8 +346,8 @@ impl FConfig {
             .min(usize::from(c.packet_budget) - 64);
         c.max_metadata_len = blob as u16;
         c.max_payload_len = blob as u16;
-        if self.preset >= 192 {
-            // A quarter of the inputs draw every duration too, from
+        if self.preset >= 224 {
+            // An eighth of the inputs draw every duration too, from
             // extremes to the everyday. The others keep the presets'
             // timing, as when most of the corpus (and every committed
             // regression input) was found.

@@ -139,6 +139,10 @@ pub struct Counters {
     pub suspicion_notices: u64,
     /// Accusations against this node that it refuted.
     pub suspicions_refuted: u64,
+    /// Metadata records about this node that were not its own (forged, or
+    /// from a previous life): answered by republishing its metadata at a
+    /// higher version.
+    pub metadata_refuted: u64,
     /// Lifeguard's last-chance pings to suspects shortly before their
     /// suspicion times out.
     pub last_chance_probes: u64,

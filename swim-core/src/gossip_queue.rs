@@ -7,7 +7,7 @@
 //! stays ordered by transmit count. A replaced record gets a new stamp, and
 //! the stale entry is skipped when reached (its member's stamp differs).
 
-use crate::members::Slot;
+use crate::slot::Slot;
 use crate::storage::BoundedDeque;
 
 /// The local node's own records use this slot.

@@ -17,7 +17,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::hash::{Hash, Hasher};
 
-use crate::members::Slot;
+use crate::slot::Slot;
 
 /// Marks a free bucket. Slots are below `Config::max_members`, a `u32`, so
 /// no slot reaches it.

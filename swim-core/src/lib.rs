@@ -170,8 +170,10 @@ mod math;
 mod member;
 mod members;
 mod rtt;
+mod slot;
 #[cfg(feature = "alloc")]
 mod snapshot;
+mod state;
 mod storage;
 mod swim;
 mod time;
@@ -182,9 +184,9 @@ pub use config::{label_hash, Config};
 pub use counters::{Counters, DropCounters, DropReason};
 pub use error::{CommandError, ConfigError};
 pub use event::{Event, LocalEvent};
-pub use member::MemberState;
 #[cfg(feature = "alloc")]
 pub use snapshot::{LocalSnapshot, MemberSnapshot};
+pub use state::MemberState;
 pub use storage::{Payload, UNBOUNDED};
 pub use swim::{
     AdmissionPolicy, KnownMember, LocalNode, LocalStatus, MemberView, QueueLengths, Swim, Transmit,

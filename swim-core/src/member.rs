@@ -4,37 +4,8 @@ use crate::address::Identity;
 use crate::gossip_queue::Tracked;
 use crate::storage::Payload;
 use crate::time::Instant;
-use crate::wire::RecordKind;
 
-/// What the local node believes about a member.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub enum MemberState {
-    /// Answering probes.
-    Alive,
-    /// Failed a probe; will be declared dead unless it refutes.
-    Suspect,
-    /// Declared dead after its suspicion timed out.
-    Dead,
-    /// Left gracefully.
-    Left,
-}
-
-impl MemberState {
-    /// Alive or suspect: still part of the cluster.
-    pub fn is_active(self) -> bool {
-        matches!(self, MemberState::Alive | MemberState::Suspect)
-    }
-
-    pub(crate) fn record_kind(self) -> RecordKind {
-        match self {
-            MemberState::Alive => RecordKind::Alive,
-            MemberState::Suspect => RecordKind::Suspect,
-            MemberState::Dead => RecordKind::Dead,
-            MemberState::Left => RecordKind::Left,
-        }
-    }
-}
+use crate::state::MemberState;
 
 /// The version of a member's state: updates with a larger key replace
 /// smaller ones. Order: generation, then incarnation, then

@@ -7,11 +7,11 @@ extern crate alloc;
 use rand_core::Rng;
 
 use crate::address::Address;
-use crate::member::{Member, MemberState};
+use crate::member::Member;
+use crate::state::MemberState;
 use crate::storage::BoundedVec;
 
-/// Stable index of a member in the table.
-pub(crate) type Slot = u32;
+pub(crate) use crate::slot::Slot;
 
 /// Address → slot index: a hash table of slot numbers with `alloc` (O(1)
 /// lookups, addresses compared against the slots), a sorted array without

@@ -6,7 +6,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use crate::address::Identity;
-use crate::member::MemberState;
+use crate::state::MemberState;
 use core::time::Duration;
 
 use crate::swim::{KnownMember, LocalNode, LocalStatus, MemberView};

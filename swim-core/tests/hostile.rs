@@ -470,3 +470,53 @@ fn push_pull_replies_are_rate_limited_per_member() {
     assert!((2..=9).contains(&tables), "{tables} tables");
     assert!(node.counters().sync_replies_limited >= 90);
 }
+
+/// A member forges another member's metadata at a far higher version: the
+/// victim republishes its own above it, and every view ends with the
+/// victim's real metadata.
+#[test]
+fn forged_metadata_about_a_live_member_is_refuted_by_it() {
+    let mut c = Cluster::new(5, Config::lan(), 21);
+    for i in 0..5 {
+        let now = c.now;
+        c.node_mut(i)
+            .set_local_state(now, b"role", b"real")
+            .unwrap();
+    }
+    c.join_all_via(0);
+    c.run_for(secs(20));
+    assert!(c.converged());
+    let tag = c.config.cluster_tag;
+    let victim = Identity::new(2, 1);
+    // The victim's own key-value bytes with another value of the same
+    // length.
+    let real = c.node(2).local().metadata.to_vec();
+    let at = real.windows(4).position(|w| w == b"real").unwrap();
+    let mut forged_meta = real.clone();
+    forged_meta[at..at + 4].copy_from_slice(b"evil");
+    let forged = packet(
+        tag,
+        Message::Gossip,
+        &[Record::Meta {
+            id: victim.clone(),
+            version: 1_000,
+            data: &forged_meta,
+        }],
+    );
+    for to in [0, 1, 2, 3] {
+        c.inject(4, to, &forged);
+    }
+    assert_eq!(
+        c.node(0).member(&2).unwrap().state_value(b"role"),
+        Some(&b"evil"[..]),
+        "the forgery is believed at first"
+    );
+    c.run_for(secs(15));
+    for i in [0, 1, 3, 4] {
+        let view = c.node(i).member(&2).unwrap();
+        assert_eq!(view.state_value(b"role"), Some(&b"real"[..]), "node {i}");
+        assert!(view.metadata_version > 1_000);
+    }
+    assert!(c.node(2).counters().metadata_refuted >= 1);
+    assert_eq!(c.node(2).local().state_value(b"role"), Some(&b"real"[..]));
+}

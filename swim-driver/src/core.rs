@@ -139,6 +139,14 @@ impl<C: Channels> NodeCore<C> {
         if !seeds.is_empty() {
             swim.join(Instant::ZERO, &seeds)?;
         }
+        crate::log!(
+            info,
+            "node {advertise} started: generation {}, incarnation {}, {} members loaded, {} seeds",
+            state.generation,
+            state.incarnation,
+            counters.members_loaded,
+            seeds.len()
+        );
         Ok(NodeCore {
             swim,
             clock,
@@ -329,6 +337,7 @@ impl<C: Channels> NodeCore<C> {
     pub fn dispatch_events(&mut self) {
         self.deliver_lag_marker();
         while let Some(event) = self.swim.poll_event() {
+            log_event(&event);
             let left = matches!(event, Event::Local(LocalEvent::Left));
             if let Event::Lagged { dropped } = event {
                 self.lagged = self.lagged.saturating_add(dropped);
@@ -356,6 +365,11 @@ impl<C: Channels> NodeCore<C> {
             dropped: self.lagged,
         };
         if C::deliver(&self.events, marker) != Delivery::Full {
+            crate::log!(
+                warn,
+                "{} events dropped: the application did not read them in time",
+                self.lagged
+            );
             self.lagged = 0;
         }
     }
@@ -407,7 +421,34 @@ impl<C: Channels> NodeCore<C> {
         *next = now + SAVE_EVERY;
         if saver.save(members_file::render(self.swim.members())) {
             self.counters.member_table_saves += 1;
+        } else {
+            crate::log!(
+                debug,
+                "member table save skipped: the previous one still runs"
+            );
         }
+    }
+}
+
+/// Logs a membership change at `info`, anything else at `debug`.
+fn log_event(event: &Event) {
+    match (event.member(), event) {
+        (Some(id), Event::MemberUpdated(_)) => {
+            crate::log!(
+                debug,
+                "member {} (generation {}) updated",
+                id.addr,
+                id.generation
+            );
+        }
+        (Some(id), _) => crate::log!(info, "{event:?} for {}", id.addr),
+        (None, Event::Lagged { dropped }) => {
+            crate::log!(
+                warn,
+                "the core dropped {dropped} events: the queue was full"
+            );
+        }
+        (None, _) => crate::log!(debug, "{event:?}"),
     }
 }
 
@@ -554,6 +595,63 @@ mod tests {
         assert_eq!(a_events.try_recv(), Ok(Event::Lagged { dropped }));
         a.dispatch_events();
         assert!(a_events.try_recv().is_err(), "the marker is sent once");
+    }
+
+    /// With the `tracing` feature, what a node does is logged.
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn start_and_membership_changes_are_logged() {
+        use std::sync::{Arc, Mutex};
+        use tracing::field::{Field, Visit};
+        use tracing::span::{Attributes, Id, Record};
+
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<String>>>);
+        struct Message(String);
+        impl Visit for Message {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        impl tracing::Subscriber for Capture {
+            fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, event: &tracing::Event<'_>) {
+                assert_eq!(event.metadata().target(), "swim");
+                let mut message = Message(String::new());
+                event.record(&mut message);
+                self.0.lock().unwrap().push(message.0);
+            }
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+
+        let capture = Capture::default();
+        tracing::subscriber::with_default(capture.clone(), || {
+            let (mut a, _a_events) = core(7020, CoreOptions::new().config(quick()), 64);
+            let seeded = CoreOptions::new().config(quick()).seed(addr(7020));
+            let (mut b, _b_events) = core(7021, seeded, 64);
+            exchange(&mut [&mut a, &mut b]);
+        });
+        let logged = capture.0.lock().unwrap().clone();
+        assert!(
+            logged.iter().any(|m| m.contains("127.0.0.1:7020 started")),
+            "{logged:?}"
+        );
+        assert!(
+            logged
+                .iter()
+                .any(|m| m.contains("MemberJoined") && m.contains("127.0.0.1:7021")),
+            "{logged:?}"
+        );
     }
 
     #[test]

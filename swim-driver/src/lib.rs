@@ -68,6 +68,7 @@
 mod channels;
 mod core;
 mod error;
+mod log;
 pub mod members_file;
 mod options;
 mod persist;
@@ -85,6 +86,9 @@ pub use request::Request;
 pub use start::{
     canonical, clock_generation, clock_generation_at, Clock, GENERATION_EPOCH_SECS, LEAVE_GRACE,
 };
+#[cfg(feature = "tracing")]
+#[doc(hidden)]
+pub use tracing as __tracing;
 
 pub use swim_core;
 

@@ -297,11 +297,18 @@ impl Peers {
                             self.counters.incoming_accepted += 1;
                             self.adopt(addr, conn, false);
                         } else {
+                            swim_driver::log!(
+                                warn,
+                                "connection from {addr} refused: its certificate does not name that address"
+                            );
                             self.refuse(&conn, true);
                             self.counters.incoming_failed += 1;
                         }
                     }
-                    None => self.counters.incoming_failed += 1,
+                    None => {
+                        swim_driver::log!(debug, "an incoming handshake failed");
+                        self.counters.incoming_failed += 1;
+                    }
                 }
             }
             TaskDone::Reader { addr, id, refused } => {
@@ -339,6 +346,7 @@ impl Peers {
     /// An outgoing connection attempt to `addr` failed: drops what waited
     /// for it and backs off.
     fn connect_failed(&mut self, addr: SocketAddr) {
+        swim_driver::log!(debug, "connection to {addr} failed");
         self.counters.connects_failed += 1;
         let peer = self.peers.entry(addr).or_insert_with(Peer::new);
         self.counters.connect_failed_drops += peer.queue.len() as u64;

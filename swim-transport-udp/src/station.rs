@@ -165,7 +165,10 @@ impl<C: Channels> Station<C> {
             };
             match send(datagram, to) {
                 Ok(_) => transport.datagrams_sent += 1,
-                Err(e) => transport.count_send_error(&e),
+                Err(e) => {
+                    swim_driver::log!(debug, "send to {to} failed: {e}");
+                    transport.count_send_error(&e);
+                }
             }
         });
     }
@@ -202,7 +205,10 @@ impl<C: Channels> Station<C> {
                 }
                 self.core.handle_datagram(from, &datagram[opened.plaintext]);
             }
-            Err(reason) => self.transport.decrypt_drops.count(reason),
+            Err(reason) => {
+                swim_driver::log!(debug, "datagram from {from} dropped: {reason:?}");
+                self.transport.decrypt_drops.count(reason);
+            }
         }
     }
 
@@ -216,6 +222,7 @@ impl<C: Channels> Station<C> {
                 false
             }
             _ => {
+                swim_driver::log!(warn, "receive failed: {error}");
                 self.transport.recv_errors += 1;
                 true
             }

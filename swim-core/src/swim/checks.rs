@@ -18,8 +18,9 @@ use rand_core::Rng;
 use super::{Carry, Outgoing, Swim};
 use crate::address::{Address, Identity};
 use crate::event::Event;
-use crate::member::{Member, MemberState};
+use crate::member::Member;
 use crate::members::Slot;
+use crate::state::MemberState;
 use crate::time::Instant;
 
 /// Checks in flight at once.

@@ -11,7 +11,8 @@ use super::{LocalStatus, Swim};
 use crate::address::{Address, Identity};
 use crate::error::CommandError;
 use crate::event::{Event, LocalEvent};
-use crate::member::{Member, MemberState};
+use crate::member::Member;
+use crate::state::MemberState;
 use crate::storage::Payload;
 use crate::time::Instant;
 

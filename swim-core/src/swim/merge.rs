@@ -10,8 +10,9 @@ use crate::dedup::Sighting;
 use crate::event::{Event, LocalEvent};
 use crate::gossip_queue::{RecordOf, SELF_SLOT};
 use crate::math;
-use crate::member::{Member, MemberState, Precedence};
+use crate::member::{Member, Precedence};
 use crate::members::Slot;
+use crate::state::MemberState;
 use crate::storage::Payload;
 use crate::time::Instant;
 
@@ -461,6 +462,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     pub(super) fn merge_meta(&mut self, id: Identity<A>, version: u32, data: &[u8]) {
         if id.addr == self.me.id.addr {
+            self.refute_meta_about_self(&id, version, data);
             return;
         }
         if data.len() > usize::from(self.config.max_metadata_len) {
@@ -489,6 +491,25 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
         self.requeue(slot, RecordOf::Meta);
         self.emit(Event::MemberUpdated(id));
+    }
+
+    /// Metadata said about the local node that is not its own (forged, or
+    /// from a previous life that reused its version numbers): the node
+    /// reasserts its metadata at a version above it, as it refutes an
+    /// accusation with a higher incarnation, so that its own wins
+    /// everywhere.
+    fn refute_meta_about_self(&mut self, id: &Identity<A>, version: u32, data: &[u8]) {
+        if *id != self.me.id {
+            return;
+        }
+        let ahead = version.wrapping_sub(self.me.meta_version) as i32;
+        let foreign = ahead > 0 || (ahead == 0 && data != self.me.meta.as_slice());
+        if !foreign {
+            return;
+        }
+        self.me.meta_version = version.wrapping_add(1);
+        self.counters.metadata_refuted += 1;
+        self.requeue(SELF_SLOT, RecordOf::Meta);
     }
 
     pub(super) fn merge_broadcast(
@@ -702,9 +723,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         }
     }
 
-    /// Time between two suspicion notices from one node.
+    /// Time between two suspicion notices from one node (at least the
+    /// clock's resolution, so that a notice sent is never due again at
+    /// once).
     fn notice_interval(&self) -> core::time::Duration {
-        self.config.probe_interval / 2
+        (self.config.probe_interval / 2).max(core::time::Duration::from_micros(1))
     }
 
     /// Whether this node, which learned of a suspicion from others, tells

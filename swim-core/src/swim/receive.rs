@@ -6,7 +6,7 @@ use super::{LocalStatus, Outgoing, Relay, Swim, SyncJob};
 use crate::address::Address;
 use crate::counters::DropReason;
 use crate::event::{Event, LocalEvent};
-use crate::member::MemberState;
+use crate::state::MemberState;
 use crate::storage::Payload;
 use crate::time::Instant;
 use crate::wire::codec::Reader;

@@ -9,8 +9,8 @@ use crate::address::Identity;
 use crate::counters::DropReason;
 use crate::digest::bucket_of;
 use crate::gossip_queue::{Entry, RecordOf, SELF_SLOT};
-use crate::member::MemberState;
 use crate::members::Slot;
+use crate::state::MemberState;
 use crate::wire::codec::Writer;
 use crate::wire::{encode_packet_start, encode_record, Message, Record, DIGEST_BUCKETS};
 

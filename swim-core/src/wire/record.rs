@@ -2,7 +2,7 @@
 
 use crate::address::{Address, Identity};
 use crate::counters::DropReason;
-use crate::member::MemberState;
+use crate::state::MemberState;
 
 use super::codec::{Reader, Writer};
 
@@ -23,6 +23,27 @@ pub enum RecordKind {
     /// Application broadcast.
     Broadcast = 5,
 }
+
+impl RecordKind {
+    /// The kind of a membership record about a member in `state`.
+    pub fn of(state: MemberState) -> RecordKind {
+        match state {
+            MemberState::Alive => RecordKind::Alive,
+            MemberState::Suspect => RecordKind::Suspect,
+            MemberState::Dead => RecordKind::Dead,
+            MemberState::Left => RecordKind::Left,
+        }
+    }
+}
+
+/// The inverse of [`RecordKind::of`]: the state of each membership record
+/// tag, in tag order (a test checks that the two agree).
+const STATES_BY_TAG: [MemberState; 4] = [
+    MemberState::Alive,
+    MemberState::Suspect,
+    MemberState::Dead,
+    MemberState::Left,
+];
 
 /// Tag bit of a broadcast record that carries a key.
 const HAS_KEY: u8 = 0x10;
@@ -75,7 +96,7 @@ impl<'a, A: Address> Record<'a, A> {
                 incarnation,
                 accuser,
             } => {
-                out.u8(state.record_kind() as u8)?;
+                out.u8(RecordKind::of(*state) as u8)?;
                 id.encode(out)?;
                 out.varint(u64::from(*incarnation))?;
                 if *state == MemberState::Suspect {
@@ -164,14 +185,7 @@ impl<'a, A: Address> Record<'a, A> {
         if kind != RecordKind::Broadcast as u8 && tag & 0xf0 != 0 {
             return Err(Malformed);
         }
-        let state = match kind {
-            0 => Some(MemberState::Alive),
-            1 => Some(MemberState::Suspect),
-            2 => Some(MemberState::Dead),
-            3 => Some(MemberState::Left),
-            _ => None,
-        };
-        if let Some(state) = state {
+        if let Some(state) = MemberRecord::<A>::state_of_tag(kind) {
             let m = MemberRecord::decode_body(state, r).ok_or(Malformed)?;
             return Ok(Record::Member {
                 state,
@@ -230,13 +244,7 @@ impl<A: Address> MemberRecord<A> {
     /// other kinds and for tags with flag bits (which are malformed).
     #[inline]
     pub fn state_of_tag(tag: u8) -> Option<MemberState> {
-        match tag {
-            0 => Some(MemberState::Alive),
-            1 => Some(MemberState::Suspect),
-            2 => Some(MemberState::Dead),
-            3 => Some(MemberState::Left),
-            _ => None,
-        }
+        STATES_BY_TAG.get(usize::from(tag)).copied()
     }
 
     /// Decodes a membership record whose tag (already read) gave `state`;

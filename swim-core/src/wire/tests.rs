@@ -2,7 +2,7 @@ use core::net::SocketAddr;
 
 use super::*;
 use crate::address::Identity;
-use crate::member::MemberState;
+use crate::state::MemberState;
 use std::println;
 
 const TAG: u32 = 0x1234_5678;
@@ -178,35 +178,48 @@ fn garbage_never_panics() {
 /// generation and incarnation below 2^14, as a persisted counter gives).
 #[test]
 fn size_targets_with_ipv4_identity() {
-    let target = Identity::new(addr("10.0.0.17:7946"), 16_000);
-    let ping = encode(
-        &Message::Ping {
-            seq: 2_000_000,
-            target: target.clone(),
-        },
-        &[],
-    )
-    .1;
-    let ack = encode(&Message::Ack { seq: 2_000_000 }, &[]).1;
+    // What real nodes send: sequence numbers start at a random 31-bit value
+    // (a 4- or 5-byte varint; 5 bytes for 7 in 8 of them) and drivers take
+    // the generation from the clock (seconds since 2025: 4 bytes until
+    // 2029). The incarnation stays small.
+    let generation = 60_000_000;
+    let target = Identity::new(addr("10.0.0.17:7946"), generation);
+    let sizes = |seq: u32| {
+        let ping = encode(
+            &Message::Ping {
+                seq,
+                target: target.clone(),
+            },
+            &[],
+        )
+        .1;
+        (ping, encode(&Message::Ack { seq }, &[]).1)
+    };
+    let (ping_short, ack_short) = sizes((1 << 28) - 1);
+    let (ping, ack) = sizes((1 << 31) - 1);
     let header_only = encode(&Message::Gossip, &[]).1;
     let alive = Record::Member {
         state: MemberState::Alive,
         id: target.clone(),
-        incarnation: 16_000,
+        incarnation: 3,
         accuser: None,
     };
     let update = encode(&Message::Gossip, &[alive]).1 - header_only;
     let suspect = Record::Member {
         state: MemberState::Suspect,
         id: target,
-        incarnation: 16_000,
+        incarnation: 3,
         accuser: Some(addr("10.0.0.18:7946")),
     };
     let suspect_len = encode(&Message::Gossip, &[suspect]).1 - header_only;
-    println!("wire sizes (IPv4): ping {ping} B, ack {ack} B, membership update {update} B, suspicion {suspect_len} B");
+    println!(
+        "wire sizes (IPv4): ping {ping_short}-{ping} B, ack {ack_short}-{ack} B, \
+         membership update {update} B, suspicion {suspect_len} B"
+    );
+    assert_eq!((ping - ping_short, ack - ack_short), (1, 1));
     assert!(ping <= 24, "ping is {ping} bytes");
     assert!(ack <= 16, "ack is {ack} bytes");
-    assert!(update <= 12, "update is {update} bytes");
+    assert!(update <= 14, "update is {update} bytes");
 }
 
 #[test]
@@ -246,3 +259,20 @@ fn digest_flags_and_lengths_are_checked() {
     bad_sync[HEADER_LEN + 1] = SYNC_JOIN;
     assert!(Packet::<SocketAddr>::decode(&bad_sync, TAG).is_err());
 }
+
+#[test]
+fn membership_tags_map_to_states_and_back() {
+    for (tag, state) in STATES_BY_TAG_FOR_TESTS.iter().enumerate() {
+        assert_eq!(RecordKind::of(*state) as usize, tag);
+        assert_eq!(MemberRecord::<u32>::state_of_tag(tag as u8), Some(*state));
+    }
+    assert_eq!(MemberRecord::<u32>::state_of_tag(4), None);
+    assert_eq!(MemberRecord::<u32>::state_of_tag(0x10), None);
+}
+
+const STATES_BY_TAG_FOR_TESTS: [MemberState; 4] = [
+    MemberState::Alive,
+    MemberState::Suspect,
+    MemberState::Dead,
+    MemberState::Left,
+];
