@@ -223,13 +223,14 @@ struct JoinState {
 /// * `A`: the address type ([`Address`]).
 /// * `R`: the random number generator (`rand_core::Rng`); seed it for
 ///   deterministic runs.
-/// * `N`: without the `alloc` feature, the capacity of the member table and
-///   of every queue (events, gossip, broadcasts, outgoing messages).
-/// * `B`: without `alloc`, the largest metadata, broadcast or message blob
-///   held, in bytes.
+/// * `N`: the capacity of the member table and of every queue (events,
+///   gossip, broadcasts, outgoing messages), in every build.
+/// * `B`: the largest metadata, broadcast or message blob held, in bytes.
 ///
-/// With `alloc`, `N` and `B` are ignored and the runtime limits of the
-/// [`Config`] bound every table and queue.
+/// The runtime limits of the [`Config`] bound every table and queue
+/// further. Without `alloc` the storage is inline; with it, on the heap,
+/// and `N` and `B` may be [`UNBOUNDED`](crate::UNBOUNDED) to leave the
+/// bounds to the `Config` alone.
 ///
 /// See the [crate documentation](crate) for the run loop.
 #[derive(Debug)]
