@@ -535,7 +535,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     /// Publishes new metadata for the local node; every member receives it
-    /// and reports [`Event::MemberUpdated`].
+    /// and reports [`Event::MemberUpdated`]. The metadata is one blob: this
+    /// replaces all of it, key-value state set with
+    /// [`Swim::set_local_state`] included.
     pub fn set_metadata(&mut self, now: Instant, metadata: &[u8]) -> Result<(), CommandError> {
         self.clamp(now);
         self.check_not_left()?;
