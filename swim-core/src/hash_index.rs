@@ -1,30 +1,20 @@
-//! The member table's address index in the `alloc` build: an open-addressing
-//! hash table (linear probing, backward-shift deletion) of slot numbers,
-//! hashed with a fixed hasher.
+//! The member table's address index in the `alloc` build: a
+//! `hashbrown::HashTable` of `(hash, slot)` pairs, hashed with a fixed,
+//! keyed hasher.
 //!
-//! Lookups are O(1) on average. The table stores only `(hash, slot)` pairs;
-//! the caller compares addresses against its own storage. It allocates only
-//! when it grows (doubling, at three quarters full), so its size is bounded
-//! by the member table's limit, and it never allocates in steady state.
+//! Lookups are O(1) on average. The table stores only the pairs; the
+//! caller compares addresses against its own storage. It allocates only
+//! when it grows, so its size is bounded by the member table's limit, and
+//! it never allocates in steady state.
 //!
 //! The hasher is keyed with a number the node draws from its own RNG when it
 //! starts, so whoever forges addresses cannot aim them at one bucket chain,
 //! and the same seed still gives the same behaviour. (Iteration order never
 //! comes from this table: it only answers lookups.)
 
-extern crate alloc;
-
-use alloc::vec::Vec;
 use core::hash::{Hash, Hasher};
 
 use crate::slot::Slot;
-
-/// Marks a free bucket. Slots are below `Config::max_members`, a `u32`, so
-/// no slot reaches it.
-const EMPTY: Slot = Slot::MAX;
-
-/// Smallest number of buckets once the table holds anything.
-const MIN_BUCKETS: usize = 8;
 
 /// 32-bit hash of `value` under `key` (FxHash-style mixing, then a
 /// finalizer so that the high bits, which pick the bucket, depend on every
@@ -98,133 +88,48 @@ impl Hasher for FixedHasher {
     }
 }
 
-/// One bucket: the full hash (to skip mismatches and to move entries on
-/// deletion without rehashing addresses) and the slot, or [`EMPTY`].
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    hash: u32,
-    slot: Slot,
-}
-
-const FREE: Bucket = Bucket {
-    hash: 0,
-    slot: EMPTY,
-};
-
-/// Hash → slot index with linear probing.
+/// Hash → slot index.
 #[derive(Debug, Default)]
 pub(crate) struct HashIndex {
-    /// Empty, or a power of two of at least [`MIN_BUCKETS`] buckets, at
-    /// most three quarters used.
-    buckets: Vec<Bucket>,
-    len: usize,
-    /// `32 - log2(buckets.len())`: a hash's home bucket is its top bits.
-    shift: u32,
+    /// `(hash, slot)`: the stored hash rehashes an entry when the table
+    /// grows, without looking addresses up again.
+    table: hashbrown::HashTable<(u32, Slot)>,
+}
+
+/// The 64-bit hash the table works with: the 32-bit hash in both halves,
+/// so that the table's bucket bits (low) and tag bits (high) both depend
+/// on it.
+#[inline]
+fn wide(hash: u32) -> u64 {
+    (u64::from(hash) << 32) | u64::from(hash)
 }
 
 impl HashIndex {
-    /// Bytes of index per member at a load of one half (the table's load
-    /// stays between 3/8 and 3/4 once it has grown).
-    pub const BYTES_PER_ENTRY: usize = 2 * core::mem::size_of::<Bucket>();
-
-    #[inline]
-    fn home(&self, hash: u32) -> usize {
-        (hash >> self.shift) as usize
-    }
+    /// Bytes of index per member at a load of one half: an 8-byte entry
+    /// and a control byte per bucket (the table's load stays between
+    /// 7/16 and 7/8 once it has grown).
+    pub const BYTES_PER_ENTRY: usize = 2 * (core::mem::size_of::<(u32, Slot)>() + 1);
 
     /// The slot stored under `hash` for which `matches` is true.
     #[inline]
     pub fn get(&self, hash: u32, mut matches: impl FnMut(Slot) -> bool) -> Option<Slot> {
-        let mask = self.buckets.len().checked_sub(1)?;
-        let mut i = self.home(hash);
-        // The table is never full, so an empty bucket ends every search;
-        // the bound only guards the loop.
-        for _ in 0..self.buckets.len() {
-            let b = *self.buckets.get(i)?;
-            if b.slot == EMPTY {
-                return None;
-            }
-            if b.hash == hash && matches(b.slot) {
-                return Some(b.slot);
-            }
-            i = (i + 1) & mask;
-        }
-        None
+        self.table
+            .find(wide(hash), |&(h, slot)| h == hash && matches(slot))
+            .map(|&(_, slot)| slot)
     }
 
     /// Adds `slot` under `hash`; the caller guarantees it is absent. Grows
-    /// (the only allocation) when three quarters full.
+    /// (the only allocation) when full.
     pub fn insert(&mut self, hash: u32, slot: Slot) {
-        if (self.len + 1) * 4 > self.buckets.len() * 3 {
-            self.grow();
-        }
-        self.place(Bucket { hash, slot });
-        self.len += 1;
-    }
-
-    fn place(&mut self, bucket: Bucket) {
-        let mask = self.buckets.len() - 1;
-        let mut i = self.home(bucket.hash);
-        while let Some(b) = self.buckets.get_mut(i) {
-            if b.slot == EMPTY {
-                *b = bucket;
-                return;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    fn grow(&mut self) {
-        let count = (self.buckets.len() * 2).max(MIN_BUCKETS);
-        let old = core::mem::replace(&mut self.buckets, alloc::vec![FREE; count]);
-        self.shift = 32 - count.trailing_zeros();
-        for b in old {
-            if b.slot != EMPTY {
-                self.place(b);
-            }
-        }
+        self.table
+            .insert_unique(wide(hash), (hash, slot), |&(h, _)| wide(h));
     }
 
     /// Removes `slot`, stored under `hash`, if present.
     pub fn remove(&mut self, hash: u32, slot: Slot) {
-        let Some(mask) = self.buckets.len().checked_sub(1) else {
-            return;
-        };
-        let mut i = self.home(hash);
-        let mut found = false;
-        for _ in 0..self.buckets.len() {
-            let b = self.buckets[i];
-            if b.slot == EMPTY {
-                return;
-            }
-            if b.slot == slot {
-                found = true;
-                break;
-            }
-            i = (i + 1) & mask;
+        if let Ok(entry) = self.table.find_entry(wide(hash), |&(_, s)| s == slot) {
+            entry.remove();
         }
-        if !found {
-            return;
-        }
-        // Backward shift: pull later entries of the run into the hole when
-        // the hole lies on their probe path, so no tombstones are needed.
-        let mut hole = i;
-        let mut j = (i + 1) & mask;
-        loop {
-            let b = self.buckets[j];
-            if b.slot == EMPTY {
-                break;
-            }
-            let from_home = j.wrapping_sub(self.home(b.hash)) & mask;
-            let from_hole = j.wrapping_sub(hole) & mask;
-            if from_home >= from_hole {
-                self.buckets[hole] = b;
-                hole = j;
-            }
-            j = (j + 1) & mask;
-        }
-        self.buckets[hole] = FREE;
-        self.len -= 1;
     }
 }
 
@@ -264,8 +169,7 @@ mod tests {
                 let found = index.get(hash(k), |s| key_of.get(&s) == Some(&k));
                 assert_eq!(found, reference.get(&k).copied(), "key {k}");
             }
-            assert_eq!(index.len, reference.len());
-            assert!(index.len * 4 <= index.buckets.len() * 3);
+            assert_eq!(index.table.len(), reference.len());
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! [`Swim::set_local_state`](crate::Swim::set_local_state) stores key-value
 //! pairs in the local node's metadata, so they travel with it to every
-//! member; [`MemberView::state`](crate::MemberView::state) reads one back.
+//! member; [`MemberView::state_value`](crate::MemberView::state_value) reads one back.
 //! Encoding: a format byte `0xB7`, then `(blob key, blob value)` pairs, where a
 //! blob is a varint length and its bytes. Metadata that does not start with
 //! the format byte holds no pairs.

@@ -565,3 +565,30 @@ fn digests_from_strangers_and_answers_nobody_asked_for_draw_nothing() {
     let t = a.poll_transmit(Instant::ZERO, &mut buf).expect("the root");
     assert_eq!((t.destination, t.len), (2, request.len()));
 }
+
+/// Metadata emptied after being set: a node that missed the change gets it
+/// from anti-entropy (the digest covers the metadata version, so the empty
+/// record must travel in the repair too).
+#[test]
+fn emptied_metadata_missed_by_gossip_is_repaired() {
+    let mut c = Cluster::new(3, Config::lan(), 31);
+    let now = c.now;
+    c.node_mut(0).set_metadata(now, b"zone=a").unwrap();
+    c.join_all_via(0);
+    c.run_for(Duration::from_secs(10));
+    assert_eq!(c.node(2).member(&0).unwrap().metadata, b"zone=a");
+    // Node 2 hears nothing while node 0 empties its metadata and the
+    // change is gossiped out.
+    c.blocked = Box::new(|_, to| to == 2);
+    let now = c.now;
+    c.node_mut(0).set_metadata(now, b"").unwrap();
+    c.run_for(Duration::from_secs(3));
+    c.blocked = Box::new(|_, _| false);
+    assert_eq!(c.node(2).member(&0).unwrap().metadata, b"zone=a", "missed");
+    let repaired = c.run_until(Duration::from_secs(40), |c| {
+        c.node(2)
+            .member(&0)
+            .is_some_and(|m| m.metadata.is_empty() && m.metadata_version == 2)
+    });
+    assert!(repaired.is_some(), "node 2 still holds the old metadata");
+}

@@ -109,15 +109,7 @@ fn sync_with_busy_slots_is_its_own_error() {
 
 #[test]
 fn events_the_application_did_not_poll_in_time_end_in_a_lagged_marker() {
-    let mut config = Config::lan();
-    config.event_queue_len = 4;
-    let mut node: Swim<u32, rand_pcg::Pcg32> = Swim::new(
-        Identity::new(1, 0),
-        config,
-        rand_core::SeedableRng::seed_from_u64(1),
-        Instant::ZERO,
-    )
-    .unwrap();
+    let mut node = node(Config::lan().with_event_queue_len(4));
     let ids: Vec<Identity<u32>> = (10..20).map(|a| Identity::new(a, 1)).collect();
     for id in &ids {
         let known = swim_core::KnownMember {

@@ -223,13 +223,14 @@ struct JoinState {
 /// * `A`: the address type ([`Address`]).
 /// * `R`: the random number generator (`rand_core::Rng`); seed it for
 ///   deterministic runs.
-/// * `N`: without the `alloc` feature, the capacity of the member table and
-///   of every queue (events, gossip, broadcasts, outgoing messages).
-/// * `B`: without `alloc`, the largest metadata, broadcast or message blob
-///   held, in bytes.
+/// * `N`: the capacity of the member table and of every queue (events,
+///   gossip, broadcasts, outgoing messages), in every build.
+/// * `B`: the largest metadata, broadcast or message blob held, in bytes.
 ///
-/// With `alloc`, `N` and `B` are ignored and the runtime limits of the
-/// [`Config`] bound every table and queue.
+/// The runtime limits of the [`Config`] bound every table and queue
+/// further. Without `alloc` the storage is inline; with it, on the heap,
+/// and `N` and `B` may be [`UNBOUNDED`](crate::UNBOUNDED) to leave the
+/// bounds to the `Config` alone.
 ///
 /// See the [crate documentation](crate) for the run loop.
 #[derive(Debug)]
@@ -534,7 +535,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     /// Publishes new metadata for the local node; every member receives it
-    /// and reports [`Event::MemberUpdated`].
+    /// and reports [`Event::MemberUpdated`]. The metadata is one blob: this
+    /// replaces all of it, key-value state set with
+    /// [`Swim::set_local_state`] included.
     pub fn set_metadata(&mut self, now: Instant, metadata: &[u8]) -> Result<(), CommandError> {
         self.clamp(now);
         self.check_not_left()?;

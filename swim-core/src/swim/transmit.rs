@@ -432,7 +432,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             if self.write_state(&mut w, SELF_SLOT) {
                 wrote_any = true;
                 let mark = w.len();
-                if !self.me.meta.is_empty() && !self.write_meta(&mut w, SELF_SLOT) {
+                let has_meta = !self.me.meta.is_empty() || self.me.meta_version != 0;
+                if has_meta && !self.write_meta(&mut w, SELF_SLOT) {
                     w.truncate(mark);
                 }
             } else {
@@ -451,7 +452,12 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 .is_some_and(|m| m.verified && in_buckets(&m.id.addr))
             {
                 let mark = w.len();
-                let has_meta = self.members.get(next).is_some_and(|m| !m.meta.is_empty());
+                // Metadata emptied after being set has a version the digest
+                // covers: it travels too, or the views would never agree.
+                let has_meta = self
+                    .members
+                    .get(next)
+                    .is_some_and(|m| !m.meta.is_empty() || m.meta_version != 0);
                 let ok = self.write_member_state(&mut w, next)
                     && (!has_meta || self.write_meta(&mut w, next));
                 if !ok {
