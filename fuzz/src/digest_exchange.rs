@@ -36,8 +36,8 @@
 //!    [`QUIET_SECS`] virtual seconds every node holds every other node
 //!    alive at its current generation and incarnation, and a further
 //!    three anti-entropy rounds find the views equal (no repair, no full
-//!    sync), metadata included (a member refutes forged Meta records
-//!    about itself); one open weakness excepted, see [`digest_exchange`].
+//!    sync), metadata and its version included (a member refutes forged
+//!    Meta records about itself; emptied metadata travels in repairs).
 //!
 //! Like `checks.rs`, this file is also compiled into swim-core's
 //! `tests/corpus_replay.rs` by path, so it only uses `std`, `swim_core`,
@@ -769,20 +769,6 @@ impl Harness {
         out
     }
 
-    /// A node `j` with empty metadata whose metadata version differs
-    /// between the others' views.
-    fn empty_metadata_version_split(&self) -> Option<usize> {
-        (0..self.nodes.len()).find(|&j| {
-            let mut versions = self
-                .nodes
-                .iter()
-                .filter_map(|n| n.member(&(j as u32)))
-                .map(|m| m.metadata_version);
-            let first = versions.next();
-            self.nodes[j].local().metadata.is_empty() && versions.any(|v| Some(v) != first)
-        })
-    }
-
     /// A node `i` holding metadata of node `j` other than `j`'s own.
     fn forged_metadata(&self) -> Option<(usize, usize)> {
         self.nodes.iter().enumerate().find_map(|(i, n)| {
@@ -909,28 +895,8 @@ fn config(input: &DigestExchangeInput) -> Config {
     c
 }
 
-/// The `digest_exchange` property (see the module documentation), except
-/// for one weakness of swim-core that it tolerates: a member whose
-/// metadata is empty but whose metadata version moved (a refuted forgery
-/// republishes the empty metadata at a higher version) is never repaired by
-/// anti-entropy in a view that missed the gossip, because table transfers
-/// carry Meta records only for non-empty metadata while the digest covers
-/// the version: the views then never agree again, and every round with
-/// such a view repairs the same bucket. When the views differ only so, the
-/// final "views agree" check is skipped and the tally counts "known: empty
-/// metadata version not repaired". [`digest_exchange_strict`] checks it.
+/// The `digest_exchange` property (see the module documentation).
 pub fn digest_exchange(data: &[u8]) {
-    run(data, false);
-}
-
-/// [`digest_exchange`] without the exception: fails on inputs that leave
-/// an empty metadata's version split between views, until swim-core's
-/// table transfers carry it.
-pub fn digest_exchange_strict(data: &[u8]) {
-    run(data, true);
-}
-
-fn run(data: &[u8], strict: bool) {
     let Some(input) = structured::<DigestExchangeInput>(data) else {
         return;
     };
@@ -972,10 +938,6 @@ fn run(data: &[u8], strict: bool) {
     // Metadata included: a member refutes what others say of its own.
     if let Some((i, j)) = h.forged_metadata() {
         panic!("node {i} holds metadata of node {j} that node {j} does not have");
-    }
-    if !strict && h.empty_metadata_version_split().is_some() {
-        note("known: empty metadata version not repaired");
-        return;
     }
     let before: Vec<Counters> = h.nodes.iter().map(Node::counters).collect();
     h.run(config.push_pull_interval * 3, 1_000_000);
