@@ -1,0 +1,292 @@
+//! `swim agent`: starts the node and the HTTP server, prints what happens,
+//! acts on decommission orders, and leaves on a signal or a request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use swim_transport_udp::{Event, LocalStatus};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::cli::AgentArgs;
+use crate::counters::CounterSet;
+use crate::decommission::{self, Order};
+use crate::drop_watch;
+use crate::events::{EventHub, Record};
+use crate::exit::{Failure, FailureKind};
+use crate::http;
+use crate::http::auth::ControlAuth;
+use crate::join_watch::JoinWatch;
+use crate::orders;
+use crate::secret_file;
+use crate::shared::{Shared, StopReason};
+use crate::signals::Terminate;
+use crate::start;
+
+/// How often the agent looks at the node's progress (join, drops).
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// The window of the dropped-traffic summaries.
+pub const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(10);
+
+/// Runs the agent until it is told to stop; `Err` with exit code 5 when
+/// it stopped because it was decommissioned.
+pub async fn run(args: AgentArgs) -> Result<(), Failure> {
+    let http_addr = start::resolve("--http", &args.http)?;
+    let token = args
+        .http_token_file
+        .as_ref()
+        .map(|path| secret_file::read_private(path, "token file"))
+        .transpose()?;
+    let auth = ControlAuth::new(token);
+    // The HTTP address first: failing there leaves no trace in the cluster.
+    let listener = TcpListener::bind(http_addr)
+        .await
+        .map_err(|e| start::bind_failure("--http", http_addr, &e))?;
+    let config = start::config(&args);
+    let mut node = start::start_node(&args).await?;
+    let events = node.take_events();
+    let hub = EventHub::new(args.json);
+    let (shared, stops) = Shared::new(node, hub, auth);
+    let shared = Arc::new(shared);
+    announce(&shared, &args, http_addr).await;
+
+    let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(listener, shared.clone(), async {
+        let _ = server_stopped.await;
+    }));
+    let seeds = shared_seeds(&args);
+    let watcher = tokio::spawn(watch(
+        shared.clone(),
+        seeds,
+        config.join_retry_initial,
+        config.join_retry_max,
+    ));
+    let reason = event_loop(&shared, events, stops).await?;
+    let _ = server_stop.send(());
+    watcher.abort();
+    let _ = server.await;
+    let _ = watcher.await;
+    stop(shared, reason).await
+}
+
+fn shared_seeds(args: &AgentArgs) -> Vec<std::net::SocketAddr> {
+    args.join
+        .iter()
+        .filter_map(|s| start::resolve("--join", s).ok())
+        .collect()
+}
+
+async fn announce(shared: &Shared, args: &AgentArgs, http_addr: std::net::SocketAddr) {
+    let node = &shared.node;
+    let (generation, incarnation) = node
+        .local()
+        .await
+        .map(|l| (l.identity.generation, l.incarnation))
+        .unwrap_or_default();
+    let protection = node.protection();
+    if shared.hub.json() {
+        let line = serde_json::json!({
+            "event": "started", "unix_ms": crate::clock::unix_millis(),
+            "addr": node.advertise_addr().to_string(), "bind": node.local_addr().to_string(),
+            "generation": generation, "incarnation": incarnation,
+            "http": format!("http://{http_addr}/"), "protection": protection.name(),
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        println!("{line}");
+    } else {
+        println!(
+            "swim agent {}: node {} (bound to {}, generation {generation}, incarnation {incarnation}), {}",
+            env!("CARGO_PKG_VERSION"),
+            node.advertise_addr(),
+            node.local_addr(),
+            protection.name()
+        );
+        println!("status page and API: http://{http_addr}/");
+    }
+    if !protection.is_authenticated() {
+        shared.hub.notice(
+            "plaintext",
+            "traffic is plaintext: anyone who reaches the port can read and forge it, and decommissioning is off; use --key-file (see `swim keygen`) or --quic",
+        );
+    }
+    if !http_addr.ip().is_loopback() && !shared.auth.has_token() {
+        shared.hub.notice(
+            "http",
+            format!("the HTTP API listens on {http_addr}: anyone reaching it can read the member list; control requests are taken from loopback only (set --http-token-file to allow others)"),
+        );
+    }
+    if args.join.is_empty() {
+        shared.hub.notice(
+            "join",
+            "no --join given: waiting for others to join this node",
+        );
+    } else {
+        shared
+            .hub
+            .notice("join", format!("joining through {}", args.join.join(", ")));
+    }
+}
+
+/// Prints and publishes events, acts on orders, until a stop request or
+/// a signal.
+async fn event_loop(
+    shared: &Arc<Shared>,
+    mut events: mpsc::Receiver<Event>,
+    mut stops: mpsc::Receiver<StopReason>,
+) -> Result<StopReason, Failure> {
+    let mut terminate =
+        Terminate::new().map_err(|e| Failure::internal(format!("signal handlers: {e}")))?;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => handle_event(shared, event).await,
+                None => {
+                    shared.hub.notice("stopped", "the node stopped on its own");
+                    return Ok(StopReason::Signal);
+                }
+            },
+            reason = stops.recv() => return Ok(reason.unwrap_or(StopReason::Signal)),
+            () = terminate.recv() => return Ok(StopReason::Signal),
+        }
+    }
+}
+
+/// One node event: an order, or a record to publish.
+pub async fn handle_event(shared: &Shared, event: Event) {
+    match &event {
+        Event::Broadcast {
+            origin,
+            key: Some(key),
+            payload,
+            ..
+        } if decommission::is_reserved_key(*key) => {
+            if let Some(order) = Order::decode(payload) {
+                orders::obey(shared, order, *origin).await;
+            }
+            return;
+        }
+        Event::Message { from, payload } if decommission::looks_like_order(payload) => {
+            if let Some(order) = Order::decode(payload) {
+                orders::obey(shared, order, *from).await;
+            }
+            return;
+        }
+        _ => {}
+    }
+    let me = shared.node.advertise_addr();
+    let generation = shared
+        .node
+        .local()
+        .await
+        .map(|l| l.identity.generation)
+        .unwrap_or_default();
+    shared
+        .hub
+        .publish(Record::from_event(&event, me, generation));
+}
+
+/// Follows the join and summarises dropped traffic, until aborted.
+async fn watch(
+    shared: Arc<Shared>,
+    seeds: Vec<std::net::SocketAddr>,
+    retry_initial: Duration,
+    retry_max: Duration,
+) {
+    let started = Instant::now();
+    let at_start = shared.node.counters().await.unwrap_or_default();
+    let mut join = (!seeds.is_empty()).then(|| JoinWatch::new(seeds, retry_initial, retry_max));
+    let mut drop_base: CounterSet = at_start.clone();
+    let mut drop_checked = Instant::now();
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    loop {
+        tick.tick().await;
+        let Ok(now) = shared.node.counters().await else {
+            return;
+        };
+        if let Some(watch) = &mut join {
+            match shared.node.local().await.map(|l| l.status) {
+                Ok(LocalStatus::Joining) => {
+                    for line in watch.still_joining(started.elapsed(), &at_start, &now) {
+                        shared.hub.notice("join-retry", line);
+                    }
+                }
+                Ok(LocalStatus::Joined) => {
+                    shared.hub.notice("join", watch.joined());
+                    join = None;
+                }
+                _ => join = None,
+            }
+        }
+        if drop_checked.elapsed() >= DROP_SUMMARY_EVERY {
+            if let Some(line) =
+                drop_watch::summarise(&drop_base, &now, DROP_SUMMARY_EVERY.as_secs())
+            {
+                shared.hub.notice("drops", line);
+            }
+            drop_base = now;
+            drop_checked = Instant::now();
+        }
+    }
+}
+
+/// Leaves (if the node ever joined) and stops the node.
+async fn stop(shared: Arc<Shared>, reason: StopReason) -> Result<(), Failure> {
+    let status = shared.node.local().await.map(|l| l.status).ok();
+    let joined = matches!(status, Some(LocalStatus::Joined));
+    let why = match reason {
+        StopReason::Signal => "signal received",
+        StopReason::LeaveRequested => "leave requested over HTTP",
+        StopReason::Decommissioned { .. } => "decommissioned",
+    };
+    if joined {
+        shared.hub.notice(
+            "leaving",
+            format!("{why}: leaving the cluster gracefully..."),
+        );
+    } else {
+        shared.hub.notice(
+            "stopping",
+            format!("{why}: stopping (this node never joined a cluster, nothing to leave)"),
+        );
+    }
+    let shared = match Arc::try_unwrap(shared) {
+        Ok(shared) => {
+            let hub = shared.hub;
+            let result = shared.node.shutdown(joined).await;
+            finish(&hub, result.map_err(|e| e.to_string()), joined);
+            return outcome(reason);
+        }
+        Err(shared) => shared,
+    };
+    // Some task still holds the node: leave through the shared handle.
+    let result = if joined {
+        shared.node.leave().await.map_err(|e| e.to_string())
+    } else {
+        Ok(())
+    };
+    finish(&shared.hub, result, joined);
+    outcome(reason)
+}
+
+fn finish(hub: &EventHub, result: Result<(), String>, joined: bool) {
+    match result {
+        Ok(()) if joined => hub.notice("stopped", "left the cluster; stopped"),
+        Ok(()) => hub.notice("stopped", "stopped"),
+        Err(e) => hub.notice(
+            "stopped",
+            format!("stopped; the leave did not complete: {e}"),
+        ),
+    }
+}
+
+fn outcome(reason: StopReason) -> Result<(), Failure> {
+    match reason {
+        StopReason::Decommissioned { by } => Err(Failure::new(
+            FailureKind::Decommissioned,
+            format!(
+                "this node was decommissioned (order from {by}); it left the cluster and stopped"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
