@@ -1,6 +1,8 @@
 //! `swim agent`: starts the node and the HTTP server, prints what happens,
 //! acts on decommission orders, and leaves on a signal or a request.
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,9 @@ pub const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(10);
 /// Runs the agent until it is told to stop; `Err` with exit code 5 when
 /// it stopped because it was decommissioned.
 pub async fn run(args: AgentArgs) -> Result<(), Failure> {
+    if let Some(dir) = &args.data_dir {
+        refuse_if_decommissioned(dir)?;
+    }
     let http_addr = start::resolve("--http", &args.http)?;
     let token = args
         .http_token_file
@@ -42,6 +47,8 @@ pub async fn run(args: AgentArgs) -> Result<(), Failure> {
     let listener = TcpListener::bind(http_addr)
         .await
         .map_err(|e| start::bind_failure("--http", http_addr, &e))?;
+    // The real port when asked for port 0.
+    let http_addr = listener.local_addr().unwrap_or(http_addr);
     let config = start::config(&args);
     let mut node = start::start_node(&args).await?;
     let events = node.take_events();
@@ -62,6 +69,9 @@ pub async fn run(args: AgentArgs) -> Result<(), Failure> {
         config.join_retry_max,
     ));
     let reason = event_loop(&shared, events, stops).await?;
+    if let (StopReason::Decommissioned { by }, Some(dir)) = (reason, &args.data_dir) {
+        mark_decommissioned(&shared.hub, dir, by);
+    }
     let _ = server_stop.send(());
     watcher.abort();
     let _ = server.await;
@@ -226,6 +236,39 @@ async fn watch(
             drop_base = now;
             drop_checked = Instant::now();
         }
+    }
+}
+
+/// The file in the data directory that keeps a decommissioned node from
+/// starting again.
+pub const DECOMMISSIONED_FILE: &str = "decommissioned";
+
+fn refuse_if_decommissioned(dir: &Path) -> Result<(), Failure> {
+    let marker = dir.join(DECOMMISSIONED_FILE);
+    match std::fs::read_to_string(&marker) {
+        Ok(text) => Err(Failure::new(
+            FailureKind::Decommissioned,
+            format!(
+                "this node was decommissioned ({}); it will not start again with this data directory (remove {} to start it as a new node)",
+                text.trim(),
+                marker.display()
+            ),
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
+fn mark_decommissioned(hub: &EventHub, dir: &Path, by: SocketAddr) {
+    let marker = dir.join(DECOMMISSIONED_FILE);
+    let text = format!(
+        "order from {by} at unix time {} ms\n",
+        crate::clock::unix_millis()
+    );
+    if let Err(e) = std::fs::write(&marker, text) {
+        hub.notice(
+            "decommissioned",
+            format!("could not write {}: {e}", marker.display()),
+        );
     }
 }
 

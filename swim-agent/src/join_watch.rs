@@ -105,7 +105,7 @@ pub fn likely_reason(before: &CounterSet, now: &CounterSet) -> Option<&'static s
     } else if grew("transport_connects_failed") {
         Some("QUIC connections fail: unreachable, or a certificate from another CA")
     } else if now.value("protocol_datagrams_in") == before.value("protocol_datagrams_in") {
-        Some("nothing came back at all")
+        Some("no datagram came back at all")
     } else {
         None
     }
@@ -136,7 +136,7 @@ mod tests {
         assert!(lines[0].contains("try 1"));
         assert_eq!(
             lines[4],
-            "no answer from 127.0.0.1:7000 after 5 tries: check the address, the label and the key (nothing came back at all)"
+            "no answer from 127.0.0.1:7000 after 5 tries: check the address, the label and the key (no datagram came back at all)"
         );
     }
 
