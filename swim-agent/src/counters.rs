@@ -193,6 +193,7 @@ pub fn add_udp(set: &mut CounterSet, c: &swim_transport_udp::TransportCounters) 
         wakeups => "Wake-ups of the node thread by its handle",
         replay_evictions => "Senders the replay filter forgot (table full)",
         opened_with_secondary_key => "Datagrams opened with a key other than the primary",
+        seal_errors => "Outgoing datagrams that could not be sealed (dropped)",
         decrypt_drops.truncated => "Sealed datagrams dropped: truncated",
         decrypt_drops.plaintext => "Datagrams dropped: plaintext where a key is required",
         decrypt_drops.unknown_version => "Sealed datagrams dropped: unknown envelope version",
@@ -251,6 +252,51 @@ pub fn add_quic(set: &mut CounterSet, c: &swim_transport_quic::TransportCounters
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every field name in a counters struct's `Debug` text.
+    fn debug_fields(debug: &str) -> Vec<String> {
+        debug
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .filter_map(|w| w.strip_suffix(':'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn assert_complete(set: &CounterSet, debug: &str) {
+        for field in debug_fields(debug) {
+            assert!(
+                set.samples()
+                    .iter()
+                    .any(|s| s.name.ends_with(&format!("_{field}"))
+                        || s.name.contains(&format!("_{field}_"))),
+                "counter {field} is not exported"
+            );
+        }
+    }
+
+    #[test]
+    fn every_counter_of_every_transport_is_exported() {
+        let mut udp = CounterSet::default();
+        add_protocol(&mut udp, &Counters::default());
+        add_driver(&mut udp, &CoreCounters::default());
+        add_udp(&mut udp, &swim_transport_udp::TransportCounters::default());
+        assert_complete(&udp, &format!("{:?}", Counters::default()));
+        assert_complete(&udp, &format!("{:?}", CoreCounters::default()));
+        assert_complete(
+            &udp,
+            &format!("{:?}", swim_transport_udp::TransportCounters::default()),
+        );
+        let mut quic = CounterSet::default();
+        add_quic(
+            &mut quic,
+            &swim_transport_quic::TransportCounters::default(),
+        );
+        assert_complete(
+            &quic,
+            &format!("{:?}", swim_transport_quic::TransportCounters::default()),
+        );
+    }
 
     #[test]
     fn names_are_grouped_and_values_read_back() {
