@@ -1,6 +1,7 @@
 //! `GET /`: the status page, rendered on the server (it reads fine without
 //! JavaScript); a small script re-fetches it when a server-sent event
-//! arrives, and every 5 s for the "since" column.
+//! arrives, and every 5 s for the "since" column. The header says whether
+//! live updates run (the script replaces the text it is served with).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ const COUNTERS_SHOWN: &[(&str, &str)] = &[
     ("protocol_suspicions_raised", "suspicions raised"),
     ("protocol_suspicions_refuted", "suspicions refuted"),
     ("protocol_members_declared_dead", "declared dead"),
-    ("protocol_records_refused", "decommissioned records refused"),
+    ("protocol_records_refused", "refused (decommissioned)"),
     ("protocol_drops_wrong_cluster", "dropped: other label"),
     (
         "transport_decrypt_drops_unauthenticated",
@@ -95,21 +96,24 @@ pub fn render_status(
     } else {
         format!("degraded (Lifeguard score {})", local.health)
     };
-    let _ = write!(
-        out,
-        "<section class=\"local\"><h2>This node</h2><dl>\
-         <dt>address</dt><dd>{}</dd><dt>status</dt><dd class=\"status-{}\">{}</dd>\
-         <dt>health</dt><dd>{}</dd><dt>generation / incarnation</dt><dd>{} / {}</dd>\
-         <dt>traffic</dt><dd>{}</dd><dt>up</dt><dd>{}</dd></dl></section>",
-        escape(&local.addr),
-        escape(&local.status),
-        escape(&local.status),
-        escape(&health),
-        local.generation,
-        local.incarnation,
-        escape(&local.protection),
-        clock::human_duration(local.uptime_secs),
+    let facts = [
+        ("address", escape(&local.addr)),
+        ("status", escape(&local.status)),
+        ("health", escape(&health)),
+        (
+            "generation / incarnation",
+            format!("{} / {}", local.generation, local.incarnation),
+        ),
+        ("traffic", escape(&local.protection)),
+        ("up", clock::human_duration(local.uptime_secs)),
+    ];
+    out.push_str(
+        "<div class=\"col\"><section class=\"local\"><h2>This node</h2><dl class=\"facts\">",
     );
+    for (name, value) in facts {
+        let _ = write!(out, "<div><dt>{name}</dt><dd>{value}</dd></div>");
+    }
+    out.push_str("</dl></section>");
     let _ = write!(
         out,
         "<section><h2>Members <span class=\"count\">{active} active of {}</span></h2>\
@@ -142,14 +146,7 @@ pub fn render_status(
         );
     }
     out.push_str("</tbody></table></section>");
-    out.push_str("<section class=\"side\"><h2>Counters</h2><table class=\"counters\">");
-    for (name, label) in COUNTERS_SHOWN {
-        if let Some(value) = counters.get(name) {
-            let _ = write!(out, "<tr><td>{label}</td><td>{value}</td></tr>");
-        }
-    }
-    out.push_str("</table><p><a href=\"/v1/counters\">all counters</a> · <a href=\"/metrics\">metrics</a></p></section>");
-    out.push_str("<section class=\"side\"><h2>Recent events</h2><ul class=\"events\">");
+    out.push_str("<section><h2>Recent events</h2><ul class=\"events\">");
     for record in events.iter().rev().take(EVENTS_SHOWN) {
         let line = record.to_text_line();
         let text = line.split_once("] ").map_or("", |(_, rest)| rest);
@@ -160,7 +157,15 @@ pub fn render_status(
             escape(text)
         );
     }
-    out.push_str("</ul></section>");
+    out.push_str("</ul></section></div><div class=\"col\">");
+    out.push_str("<section><h2>Counters</h2><table class=\"counters\">");
+    for (name, label) in COUNTERS_SHOWN {
+        if let Some(value) = counters.get(name) {
+            let _ = write!(out, "<tr><td>{label}</td><td>{value}</td></tr>");
+        }
+    }
+    out.push_str("</table><p><a href=\"/v1/counters\">all counters</a> · <a href=\"/metrics\">metrics</a></p></section>");
+    out.push_str("</div>");
     out
 }
 
@@ -174,13 +179,11 @@ body {{ font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; backgro
 header {{ background: #1d2330; color: #fff; padding: 10px 20px; display: flex; gap: 16px; align-items: baseline; }}
 header h1 {{ font-size: 18px; margin: 0; }}
 #live {{ margin-left: auto; font-size: 12px; opacity: .8; }}
-main {{ display: grid; grid-template-columns: 1fr 320px; gap: 16px; padding: 16px 20px; }}
+main {{ display: grid; grid-template-columns: minmax(0, 1fr) 300px; gap: 16px; padding: 16px 20px; align-items: start; }}
+.col {{ display: flex; flex-direction: column; gap: 16px; min-width: 0; }}
 section {{ background: #fff; border-radius: 6px; padding: 8px 14px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }}
-section.local, section:nth-of-type(2) {{ grid-column: 1; }}
-section.side {{ grid-column: 2; }}
-section.local {{ grid-row: 1; }} section.side:nth-of-type(3) {{ grid-row: 1; }}
 h2 {{ font-size: 14px; margin: 4px 0 8px; }} .count {{ font-weight: normal; color: #667; }}
-dl {{ display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }} dt {{ color: #667; }} dd {{ margin: 0; }}
+dl.facts {{ display: flex; flex-wrap: wrap; gap: 6px 28px; margin: 0 0 4px; }} dt {{ color: #667; font-size: 12px; }} dd {{ margin: 0; }}
 table {{ border-collapse: collapse; width: 100%; }} th, td {{ text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; }}
 th {{ color: #667; font-weight: 600; font-size: 12px; }}
 .badge {{ padding: 1px 8px; border-radius: 9px; font-size: 12px; background: #ddd; }}
@@ -190,11 +193,12 @@ th {{ color: #667; font-weight: 600; font-size: 12px; }}
 .events {{ list-style: none; padding: 0; margin: 0; font-size: 12px; }} .events time {{ color: #667; }}
 .counters td:last-child {{ text-align: right; font-variant-numeric: tabular-nums; }}
 </style></head>
-<body><header><h1>swim</h1><span>{addr}</span><span id="live">live updates: connecting…</span></header>
+<body><header><h1>swim</h1><span>{addr}</span><span id="live">live updates: off (they need JavaScript)</span></header>
 <main id="status">{body}</main>
 <script>
 (function () {{
   var status = document.getElementById('status'), live = document.getElementById('live'), pending = null;
+  live.textContent = 'live updates: connecting…';
   function refresh() {{
     pending = null;
     fetch('/?fragment=1').then(function (r) {{ return r.ok ? r.text() : null; }})
