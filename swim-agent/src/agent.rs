@@ -73,9 +73,17 @@ pub async fn run(args: AgentArgs) -> Result<(), Failure> {
         mark_decommissioned(&shared.hub, dir, by);
     }
     let _ = server_stop.send(());
+    shared.close_event_streams();
     watcher.abort();
     let _ = server.await;
     let _ = watcher.await;
+    // Connections still being served hold the shared state for a moment.
+    for _ in 0..20 {
+        if Arc::strong_count(&shared) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     stop(shared, reason).await
 }
 
@@ -102,16 +110,16 @@ async fn announce(shared: &Shared, args: &AgentArgs, http_addr: std::net::Socket
             "http": format!("http://{http_addr}/"), "protection": protection.name(),
             "version": env!("CARGO_PKG_VERSION"),
         });
-        println!("{line}");
+        crate::output::line(&line.to_string());
     } else {
-        println!(
+        crate::output::line(&format!(
             "swim agent {}: node {} (bound to {}, generation {generation}, incarnation {incarnation}), {}",
             env!("CARGO_PKG_VERSION"),
             node.advertise_addr(),
             node.local_addr(),
             protection.name()
-        );
-        println!("status page and API: http://{http_addr}/");
+        ));
+        crate::output::line(&format!("status page and API: http://{http_addr}/"));
     }
     if !protection.is_authenticated() {
         shared.hub.notice(

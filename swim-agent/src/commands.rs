@@ -43,29 +43,29 @@ fn call(
 pub fn members(agent: &AgentAddress, json: bool) -> Result<(), Failure> {
     let response = call(agent, "GET", "/v1/members", None)?;
     if json {
-        println!("{}", response.body.trim());
+        crate::output::line(response.body.trim());
         return Ok(());
     }
     let members: Vec<MemberInfo> = serde_json::from_str(&response.body)
         .map_err(|e| Failure::internal(format!("unexpected answer from the agent: {e}")))?;
-    print!("{}", views::member_table(&members));
+    crate::output::text(&views::member_table(&members));
     Ok(())
 }
 
 /// `swim join SEED...`.
 pub fn join(agent: &AgentAddress, seeds: &[String]) -> Result<(), Failure> {
     call(agent, "POST", "/v1/join", Some(json!({ "seeds": seeds })))?;
-    println!("joining through {}", seeds.join(", "));
+    crate::output::line(&format!("joining through {}", seeds.join(", ")));
     Ok(())
 }
 
 /// `swim leave`.
 pub fn leave(agent: &AgentAddress) -> Result<(), Failure> {
     call(agent, "POST", "/v1/leave", None)?;
-    println!(
+    crate::output::line(&format!(
         "the agent at {} is leaving the cluster and will exit",
         agent.http
-    );
+    ));
     Ok(())
 }
 
@@ -77,7 +77,7 @@ pub fn broadcast(agent: &AgentAddress, payload: &str, key: Option<u64>) -> Resul
         "/v1/broadcast",
         Some(json!({ "payload": payload, "key": key })),
     )?;
-    println!("broadcast sent");
+    crate::output::line("broadcast sent");
     Ok(())
 }
 
@@ -89,7 +89,7 @@ pub fn message(agent: &AgentAddress, to: &str, payload: &str) -> Result<(), Fail
         "/v1/message",
         Some(json!({ "to": to, "payload": payload })),
     )?;
-    println!("message sent to {to}");
+    crate::output::line(&format!("message sent to {to}"));
     Ok(())
 }
 
@@ -107,6 +107,6 @@ pub fn decommission(
     )?;
     let value: serde_json::Value = serde_json::from_str(&response.body).unwrap_or_default();
     let generation = &value["decommissioned"]["generation"];
-    println!("{addr} (generation {generation} and older) decommissioned: every agent refuses it, and it stops if it runs");
+    crate::output::line(&format!("{addr} (generation {generation} and older) decommissioned: every agent refuses it, and it stops if it runs"));
     Ok(())
 }

@@ -168,7 +168,7 @@ impl EventHub {
         } else {
             record.to_text_line()
         };
-        println!("{line}");
+        crate::output::line(&line);
         if let Ok(mut recent) = self.recent.lock() {
             if recent.len() == RECENT_CAPACITY {
                 recent.pop_front();

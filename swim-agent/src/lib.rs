@@ -29,6 +29,7 @@ pub mod join_watch;
 pub mod keyfile;
 pub mod node;
 pub mod orders;
+pub mod output;
 pub mod secret_file;
 pub mod shared;
 pub mod signals;
@@ -65,34 +66,34 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         } => commands::decommission(&agent, &addr, generation),
         Command::Keygen { path } => {
             keyfile::generate(&path)?;
-            println!(
+            crate::output::line(&format!(
                 "wrote a new cluster key to {} (mode 0600); give every agent --key-file {}",
                 path.display(),
                 path.display()
-            );
+            ));
             Ok(())
         }
         Command::Ca { command } => match command {
             CaCommand::Init { dir, name } => {
                 certs::init_ca(&dir, &name)?;
-                println!(
+                crate::output::line(&format!(
                     "wrote {} and {} (keep the key safe: whoever holds it can admit nodes)",
                     dir.join(certs::CA_CERT_FILE).display(),
                     dir.join(certs::CA_KEY_FILE).display()
-                );
+                ));
                 Ok(())
             }
             CaCommand::Issue { addr, ca_dir, out } => {
                 let addr = start::resolve("address", &addr)?;
                 let files = certs::issue(&ca_dir, addr, &out)?;
-                println!(
+                crate::output::line(&format!(
                     "wrote {} and {} for {addr}: start it with --quic --ca {} --cert {} --cert-key {}",
                     files.cert.display(),
                     files.key.display(),
                     ca_dir.join(certs::CA_CERT_FILE).display(),
                     files.cert.display(),
                     files.key.display()
-                );
+                ));
                 Ok(())
             }
         },

@@ -2,9 +2,10 @@
 //! rule and the way to ask the agent to stop.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::events::EventHub;
 use crate::http::auth::ControlAuth;
@@ -37,7 +38,12 @@ pub struct Shared {
     /// Who may use the control endpoints.
     pub auth: ControlAuth,
     stop: mpsc::Sender<StopReason>,
+    event_subscribers: AtomicUsize,
+    closing: watch::Sender<bool>,
 }
+
+/// Most server-sent event streams open at once; more are refused (503).
+pub const MAX_EVENT_SUBSCRIBERS: usize = 64;
 
 impl Shared {
     /// The shared state, and the receiver of stop requests.
@@ -55,8 +61,38 @@ impl Shared {
             started: Instant::now(),
             auth,
             stop,
+            event_subscribers: AtomicUsize::new(0),
+            closing: watch::Sender::new(false),
         };
         (shared, stops)
+    }
+
+    /// Takes one of the [`MAX_EVENT_SUBSCRIBERS`] event stream slots;
+    /// `false` when all are taken. Give it back with
+    /// [`Shared::release_event_subscriber`].
+    pub fn take_event_subscriber(&self) -> bool {
+        self.event_subscribers
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_EVENT_SUBSCRIBERS).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back an event stream slot.
+    pub fn release_event_subscriber(&self) {
+        let _ = self
+            .event_subscribers
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    /// Tells the open event streams to end (the agent is stopping).
+    pub fn close_event_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Changes to `true` when the event streams must end.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Asks the agent to stop; a no-op if a stop is pending already.
