@@ -179,7 +179,7 @@ pub async fn handle_event(shared: &Shared, event: Event) {
             ..
         } if decommission::is_reserved_key(*key) => {
             if let Some(order) = Order::decode(payload) {
-                orders::obey(shared, order, *origin).await;
+                orders::obey(shared, order, origin.addr).await;
             }
             return;
         }

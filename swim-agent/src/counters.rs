@@ -176,6 +176,10 @@ pub fn add_driver(set: &mut CounterSet, c: &CoreCounters) {
         timer_runs => "Times the protocol's timers ran",
         identity_writes => "Identities handed to the background writer",
         identity_write_errors => "Failed writes of the identity file",
+        members_loaded => "Members loaded from the saved member table at start",
+        members_not_loaded => "Saved members that could not be loaded",
+        member_table_saves => "Saves of the member table started",
+        member_table_save_errors => "Saves of the member table that failed",
     });
 }
 

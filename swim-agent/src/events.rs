@@ -68,7 +68,8 @@ impl Record {
             Event::Broadcast {
                 origin, payload, ..
             } => {
-                record.addr = Some(*origin);
+                record.addr = Some(origin.addr);
+                record.generation = Some(origin.generation);
                 record.data = Some(String::from_utf8_lossy(payload).into_owned());
             }
             Event::Message { from, payload } => {
@@ -87,6 +88,11 @@ impl Record {
                     }
                     _ => {}
                 }
+            }
+            Event::Lagged { dropped } => {
+                record.data = Some(format!(
+                    "{dropped} events were lost (the agent did not keep up); the member list is current"
+                ));
             }
             _ => {}
         }
@@ -134,6 +140,9 @@ pub fn kind(event: &Event) -> &'static str {
         Event::Local(LocalEvent::Refuted { .. }) => "local-refuted",
         Event::Local(LocalEvent::Left) => "local-left",
         Event::Local(LocalEvent::NewGeneration { .. }) => "local-new-generation",
+        Event::Local(_) => "local-other",
+        Event::Lagged { .. } => "lagged",
+        _ => "other",
     }
 }
 

@@ -25,8 +25,8 @@ pub struct MemberInfo {
     /// Seconds since its state last changed (for this node: since the
     /// agent started).
     pub since_secs: u64,
-    /// Round-trip time in milliseconds; `null`: not measured by the
-    /// protocol's public view yet.
+    /// Round trip of the last probe it answered directly, in milliseconds;
+    /// `null` until it has answered one (and for this node).
     pub rtt_ms: Option<f64>,
     /// True for the node that answered.
     #[serde(rename = "self")]
@@ -76,6 +76,7 @@ pub fn status_name(status: LocalStatus) -> &'static str {
         LocalStatus::Joined => "joined",
         LocalStatus::Leaving => "leaving",
         LocalStatus::Left => "left",
+        _ => "unknown",
     }
 }
 
@@ -93,7 +94,7 @@ pub fn member_info(member: &Member, now: Instant) -> MemberInfo {
         state: state_name(member.state).to_string(),
         metadata: metadata_text(&member.metadata),
         since_secs: now.saturating_duration_since(member.since).as_secs(),
-        rtt_ms: None,
+        rtt_ms: member.rtt.map(|rtt| rtt.as_secs_f64() * 1000.0),
         is_self: false,
     }
 }

@@ -122,10 +122,11 @@ pub fn render_status(
         members.len()
     );
     for m in members {
-        let rtt = m
-            .rtt_ms
-            .map(|r| format!("{r:.1} ms"))
-            .unwrap_or_else(|| "unknown".into());
+        let rtt = match (m.is_self, m.rtt_ms) {
+            (true, _) => "-".to_string(),
+            (false, Some(r)) => format!("{r:.1} ms"),
+            (false, None) => "not yet".to_string(),
+        };
         let addr = if m.is_self {
             format!("{} <small>(this node)</small>", escape(&m.addr))
         } else {
@@ -264,6 +265,6 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("role=&lt;db&gt;"));
-        assert!(html.contains("<td>unknown</td>"));
+        assert!(html.contains("<td>not yet</td>"));
     }
 }

@@ -172,7 +172,11 @@ pub fn counters_json(c: &swim_transport_udp::NodeCounters) -> serde_json::Value 
         events_dropped,
         timer_runs,
         identity_writes,
-        identity_write_errors
+        identity_write_errors,
+        members_loaded,
+        members_not_loaded,
+        member_table_saves,
+        member_table_save_errors,
     );
     serde_json::json!({
         "event": "counters", "time": time_of_day(), "unix_ms": unix_millis() as u64,
