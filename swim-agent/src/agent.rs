@@ -160,7 +160,7 @@ async fn event_loop(
                 Some(event) => handle_event(shared, event).await,
                 None => {
                     shared.hub.notice("stopped", "the node stopped on its own");
-                    return Ok(StopReason::Signal);
+                    return Ok(StopReason::NodeStopped);
                 }
             },
             reason = stops.recv() => return Ok(reason.unwrap_or(StopReason::Signal)),
@@ -288,6 +288,7 @@ async fn stop(shared: Arc<Shared>, reason: StopReason) -> Result<(), Failure> {
         StopReason::Signal => "signal received",
         StopReason::LeaveRequested => "leave requested over HTTP",
         StopReason::Decommissioned { .. } => "decommissioned",
+        StopReason::NodeStopped => "the node stopped",
     };
     if joined {
         shared.hub.notice(
@@ -338,6 +339,9 @@ fn outcome(reason: StopReason) -> Result<(), Failure> {
                 "this node was decommissioned (order from {by}); it left the cluster and stopped"
             ),
         )),
-        _ => Ok(()),
+        StopReason::NodeStopped => Err(Failure::internal(
+            "the node stopped unexpectedly (see the lines above)",
+        )),
+        StopReason::Signal | StopReason::LeaveRequested => Ok(()),
     }
 }

@@ -18,6 +18,8 @@ pub enum StopReason {
     Signal,
     /// `POST /v1/leave`: leave gracefully, exit 0.
     LeaveRequested,
+    /// The node's task ended by itself (it should not): exit 1.
+    NodeStopped,
     /// The node learned it was decommissioned (by the order's sender):
     /// leave, exit 5.
     Decommissioned {
