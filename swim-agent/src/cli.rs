@@ -152,8 +152,9 @@ pub struct AgentArgs {
     /// Metadata entry KEY=VALUE (repeatable).
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     pub meta: Vec<String>,
-    /// Directory keeping the node's identity (generation, incarnation)
-    /// across restarts.
+    /// Directory keeping the node's identity (generation, incarnation) and
+    /// member table across restarts; a decommissioned node leaves a marker
+    /// there that keeps it from starting again.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Timing preset.

@@ -468,6 +468,18 @@ fn control_requests_need_the_token_once_one_is_configured() {
     .expect("the broadcast arrives");
     // Reading stays open.
     assert_eq!(a.get("/v1/local")["status"], "joined");
+    // Bodies are bounded: over 16 KiB is refused when the handler reads it.
+    let token_text = std::fs::read_to_string(token).unwrap();
+    let huge = serde_json::json!({ "payload": "x".repeat(20 * 1024) }).to_string();
+    let r = swim_agent::client::request(
+        &a.http,
+        "POST",
+        "/v1/broadcast",
+        Some(token_text.trim()),
+        Some(&huge),
+    )
+    .unwrap();
+    assert_eq!(r.status, 413, "{}", r.body);
 }
 
 #[test]
