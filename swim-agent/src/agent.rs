@@ -20,6 +20,7 @@ use crate::http;
 use crate::http::auth::ControlAuth;
 use crate::join_watch::JoinWatch;
 use crate::orders;
+use crate::refusals::RefusalFile;
 use crate::secret_file;
 use crate::shared::{Shared, StopReason};
 use crate::signals::Terminate;
@@ -53,9 +54,11 @@ pub async fn run(args: AgentArgs) -> Result<(), Failure> {
     let mut node = start::start_node(&args).await?;
     let events = node.take_events();
     let hub = EventHub::new(args.json);
-    let (shared, stops) = Shared::new(node, hub, auth);
+    let refusals = RefusalFile::new(args.data_dir.as_deref());
+    let (shared, stops) = Shared::new(node, hub, auth, refusals);
     let shared = Arc::new(shared);
     announce(&shared, &args, http_addr).await;
+    refuse_again(&shared).await;
 
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(listener, shared.clone(), async {
@@ -143,6 +146,36 @@ async fn announce(shared: &Shared, args: &AgentArgs, http_addr: std::net::Socket
             .hub
             .notice("join", format!("joining through {}", args.join.join(", ")));
     }
+}
+
+/// Refuses the identities decommissioned before this start.
+async fn refuse_again(shared: &Shared) {
+    let kept = shared.refusals.load();
+    if kept.is_empty() {
+        return;
+    }
+    let mut refused = 0;
+    for identity in &kept {
+        match shared.node.refuse(identity).await {
+            Ok(()) => refused += 1,
+            Err(e) => shared.hub.notice(
+                "decommission-failed",
+                format!("could not refuse {} again: {e}", identity.addr),
+            ),
+        }
+    }
+    let from = shared
+        .refusals
+        .path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    shared.hub.notice(
+        "decommission",
+        format!(
+            "refusing {refused} decommissioned identit{} again (kept in {from})",
+            if refused == 1 { "y" } else { "ies" }
+        ),
+    );
 }
 
 /// Prints and publishes events, acts on orders, until a stop request or

@@ -30,6 +30,7 @@ pub mod keyfile;
 pub mod node;
 pub mod orders;
 pub mod output;
+pub mod refusals;
 pub mod secret_file;
 pub mod shared;
 pub mod signals;

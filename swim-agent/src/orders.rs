@@ -82,6 +82,7 @@ pub async fn issue(
         .refuse(&order.identity)
         .await
         .map_err(|e| IssueError::Node(e.to_string()))?;
+    keep(shared, &order.identity);
     shared.hub.notice(
         "decommission",
         format!(
@@ -89,6 +90,19 @@ pub async fn issue(
         ),
     );
     Ok(order.identity)
+}
+
+/// Keeps a refusal for the next start (with a data directory).
+fn keep(shared: &Shared, identity: &Identity<SocketAddr>) {
+    if let Err(e) = shared.refusals.record(identity) {
+        shared.hub.notice(
+            "decommission-failed",
+            format!(
+                "the refusal of {} will not survive a restart: {e}",
+                identity.addr
+            ),
+        );
+    }
 }
 
 /// Acts on an order received from `from` (a broadcast's origin or a
@@ -136,13 +150,16 @@ pub async fn obey(shared: &Shared, order: Order, from: SocketAddr) {
         let _ = shared.node.send_message(target.addr, &order.encode()).await;
     }
     match shared.node.refuse(&target).await {
-        Ok(()) => shared.hub.notice(
-            "decommission",
-            format!(
-                "{} (generation {} and older) decommissioned by {from}: refused from now on",
-                target.addr, target.generation
-            ),
-        ),
+        Ok(()) => {
+            keep(shared, &target);
+            shared.hub.notice(
+                "decommission",
+                format!(
+                    "{} (generation {} and older) decommissioned by {from}: refused from now on",
+                    target.addr, target.generation
+                ),
+            );
+        }
         Err(e) => shared.hub.notice(
             "decommission-failed",
             format!("could not refuse {}: {e}", target.addr),

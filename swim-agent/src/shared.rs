@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use crate::events::EventHub;
 use crate::http::auth::ControlAuth;
 use crate::node::AgentNode;
+use crate::refusals::RefusalFile;
 
 /// Why the agent stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub struct Shared {
     pub started: Instant,
     /// Who may use the control endpoints.
     pub auth: ControlAuth,
+    /// The decommissioned identities, kept for the next start.
+    pub refusals: RefusalFile,
     stop: mpsc::Sender<StopReason>,
     event_subscribers: AtomicUsize,
     closing: watch::Sender<bool>,
@@ -53,6 +56,7 @@ impl Shared {
         node: AgentNode,
         hub: EventHub,
         auth: ControlAuth,
+        refusals: RefusalFile,
     ) -> (Self, mpsc::Receiver<StopReason>) {
         // One request is enough: the first one wins, later ones are
         // dropped (the agent is stopping already).
@@ -62,6 +66,7 @@ impl Shared {
             hub,
             started: Instant::now(),
             auth,
+            refusals,
             stop,
             event_subscribers: AtomicUsize::new(0),
             closing: watch::Sender::new(false),

@@ -227,7 +227,9 @@ fn decommission_stops_a_running_node_of_a_keyed_cluster_for_good() {
     let key = keygen(dir.path(), "cluster.key");
     let data = dir.path().join("c-data");
     let data = data.to_str().unwrap();
-    let a = Agent::start(&["--key-file", &key]);
+    let a_data = dir.path().join("a-data");
+    let a_data = a_data.to_str().unwrap();
+    let mut a = Agent::start(&["--key-file", &key, "--data-dir", a_data]);
     let b = Agent::start(&["--key-file", &key, "--join", &a.addr]);
     let mut c = Agent::start(&["--key-file", &key, "--join", &a.addr, "--data-dir", data]);
     for agent in [&a, &b, &c] {
@@ -274,6 +276,18 @@ fn decommission_stops_a_running_node_of_a_keyed_cluster_for_good() {
         Duration::from_secs(1),
     )
     .expect("the other agents log the order");
+
+    // The other agents keep the refusal for their next start.
+    let kept = std::fs::read_to_string(format!("{a_data}/refused")).unwrap();
+    assert_eq!(kept, format!("{} {}\n", c.addr, c.generation));
+    a.kill();
+    let a_again = Agent::start(&["--key-file", &key, "--data-dir", a_data]);
+    a_again
+        .wait_line(
+            |l| l.contains("refusing 1 decommissioned identity again"),
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("{:?}", a_again.stdout()));
 
     // Its data directory will not start it again.
     let out = swim(
