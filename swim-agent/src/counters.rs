@@ -113,6 +113,7 @@ pub fn add_protocol(set: &mut CounterSet, c: &Counters) {
         suspicions_raised => "Suspicions raised after a failed probe",
         suspicion_notices => "Suspicions sent to the suspect itself",
         suspicions_refuted => "Accusations against this node that it refuted",
+        metadata_refuted => "Metadata records about this node that were not its own, answered",
         last_chance_probes => "Last-chance pings to suspects",
         members_declared_dead => "Members declared dead when their suspicion timed out",
         stale_updates => "Updates that arrived already known or older",

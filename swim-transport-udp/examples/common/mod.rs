@@ -88,6 +88,7 @@ pub fn counters_json(c: &swim_transport_udp::NodeCounters) -> serde_json::Value 
         suspicions_raised,
         suspicion_notices,
         suspicions_refuted,
+        metadata_refuted,
         last_chance_probes,
         members_declared_dead,
         stale_updates,
