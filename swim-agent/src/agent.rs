@@ -1,41 +1,33 @@
 //! `swim agent`: starts the node and the HTTP server, prints what happens,
 //! acts on decommission orders, and leaves on a signal or a request.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use swim_transport_udp::{Event, LocalStatus};
+use swim_transport_udp::Event;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::cli::AgentArgs;
-use crate::counters::CounterSet;
 use crate::decommission::{self, Order};
-use crate::drop_watch;
 use crate::events::{EventHub, Record};
-use crate::exit::{Failure, FailureKind};
+use crate::exit::Failure;
 use crate::http;
 use crate::http::auth::ControlAuth;
-use crate::join_watch::JoinWatch;
 use crate::orders;
+use crate::progress;
 use crate::refusals::RefusalFile;
 use crate::secret_file;
 use crate::shared::{Shared, StopReason};
+use crate::shutdown;
 use crate::signals::Terminate;
 use crate::start;
-
-/// How often the agent looks at the node's progress (join, drops).
-const WATCH_EVERY: Duration = Duration::from_secs(1);
-/// The window of the dropped-traffic summaries.
-pub const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
 /// Runs the agent until it is told to stop; `Err` with exit code 5 when
 /// it stopped because it was decommissioned.
 pub async fn run(args: AgentArgs) -> Result<(), Failure> {
     if let Some(dir) = &args.data_dir {
-        refuse_if_decommissioned(dir)?;
+        shutdown::refuse_if_decommissioned(dir)?;
     }
     let http_addr = start::resolve("--http", &args.http)?;
     let token = args
@@ -65,7 +57,7 @@ pub async fn run(args: AgentArgs) -> Result<(), Failure> {
         let _ = server_stopped.await;
     }));
     let seeds = shared_seeds(&args);
-    let watcher = tokio::spawn(watch(
+    let watcher = tokio::spawn(progress::follow(
         shared.clone(),
         seeds,
         config.join_retry_initial,
@@ -73,7 +65,7 @@ pub async fn run(args: AgentArgs) -> Result<(), Failure> {
     ));
     let reason = event_loop(&shared, events, stops).await?;
     if let (StopReason::Decommissioned { by }, Some(dir)) = (reason, &args.data_dir) {
-        mark_decommissioned(&shared.hub, dir, by);
+        shutdown::mark_decommissioned(&shared.hub, dir, by);
     }
     let _ = server_stop.send(());
     shared.close_event_streams();
@@ -87,7 +79,7 @@ pub async fn run(args: AgentArgs) -> Result<(), Failure> {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    stop(shared, reason).await
+    shutdown::stop(shared, reason).await
 }
 
 fn shared_seeds(args: &AgentArgs) -> Vec<std::net::SocketAddr> {
@@ -234,147 +226,4 @@ pub async fn handle_event(shared: &Shared, event: Event) {
     shared
         .hub
         .publish(Record::from_event(&event, me, generation));
-}
-
-/// Follows the join and summarises dropped traffic, until aborted.
-async fn watch(
-    shared: Arc<Shared>,
-    seeds: Vec<std::net::SocketAddr>,
-    retry_initial: Duration,
-    retry_max: Duration,
-) {
-    let started = Instant::now();
-    let at_start = shared.node.counters().await.unwrap_or_default();
-    let mut join = (!seeds.is_empty()).then(|| JoinWatch::new(seeds, retry_initial, retry_max));
-    let mut drop_base: CounterSet = at_start.clone();
-    let mut drop_checked = Instant::now();
-    let mut tick = tokio::time::interval(WATCH_EVERY);
-    loop {
-        tick.tick().await;
-        let Ok(now) = shared.node.counters().await else {
-            return;
-        };
-        if let Some(watch) = &mut join {
-            match shared.node.local().await.map(|l| l.status) {
-                Ok(LocalStatus::Joining) => {
-                    for line in watch.still_joining(started.elapsed(), &at_start, &now) {
-                        shared.hub.notice("join-retry", line);
-                    }
-                }
-                Ok(LocalStatus::Joined) => {
-                    shared.hub.notice("join", watch.joined());
-                    join = None;
-                }
-                _ => join = None,
-            }
-        }
-        if drop_checked.elapsed() >= DROP_SUMMARY_EVERY {
-            if let Some(line) =
-                drop_watch::summarise(&drop_base, &now, DROP_SUMMARY_EVERY.as_secs())
-            {
-                shared.hub.notice("drops", line);
-            }
-            drop_base = now;
-            drop_checked = Instant::now();
-        }
-    }
-}
-
-/// The file in the data directory that keeps a decommissioned node from
-/// starting again.
-pub const DECOMMISSIONED_FILE: &str = "decommissioned";
-
-fn refuse_if_decommissioned(dir: &Path) -> Result<(), Failure> {
-    let marker = dir.join(DECOMMISSIONED_FILE);
-    match std::fs::read_to_string(&marker) {
-        Ok(text) => Err(Failure::new(
-            FailureKind::Decommissioned,
-            format!(
-                "this node was decommissioned ({}); it will not start again with this data directory (remove {} to start it as a new node)",
-                text.trim(),
-                marker.display()
-            ),
-        )),
-        Err(_) => Ok(()),
-    }
-}
-
-fn mark_decommissioned(hub: &EventHub, dir: &Path, by: SocketAddr) {
-    let marker = dir.join(DECOMMISSIONED_FILE);
-    let text = format!(
-        "order from {by} at unix time {} ms\n",
-        crate::clock::unix_millis()
-    );
-    if let Err(e) = std::fs::write(&marker, text) {
-        hub.notice(
-            "decommissioned",
-            format!("could not write {}: {e}", marker.display()),
-        );
-    }
-}
-
-/// Leaves (if the node ever joined) and stops the node.
-async fn stop(shared: Arc<Shared>, reason: StopReason) -> Result<(), Failure> {
-    let status = shared.node.local().await.map(|l| l.status).ok();
-    let joined = matches!(status, Some(LocalStatus::Joined));
-    let why = match reason {
-        StopReason::Signal => "signal received",
-        StopReason::LeaveRequested => "leave requested over HTTP",
-        StopReason::Decommissioned { .. } => "decommissioned",
-        StopReason::NodeStopped => "the node stopped",
-    };
-    if joined {
-        shared.hub.notice(
-            "leaving",
-            format!("{why}: leaving the cluster gracefully..."),
-        );
-    } else {
-        shared.hub.notice(
-            "stopping",
-            format!("{why}: stopping (this node never joined a cluster, nothing to leave)"),
-        );
-    }
-    let shared = match Arc::try_unwrap(shared) {
-        Ok(shared) => {
-            let hub = shared.hub;
-            let result = shared.node.shutdown(joined).await;
-            finish(&hub, result.map_err(|e| e.to_string()), joined);
-            return outcome(reason);
-        }
-        Err(shared) => shared,
-    };
-    // Some task still holds the node: leave through the shared handle.
-    let result = if joined {
-        shared.node.leave().await.map_err(|e| e.to_string())
-    } else {
-        Ok(())
-    };
-    finish(&shared.hub, result, joined);
-    outcome(reason)
-}
-
-fn finish(hub: &EventHub, result: Result<(), String>, joined: bool) {
-    match result {
-        Ok(()) if joined => hub.notice("stopped", "left the cluster; stopped"),
-        Ok(()) => hub.notice("stopped", "stopped"),
-        Err(e) => hub.notice(
-            "stopped",
-            format!("stopped; the leave did not complete: {e}"),
-        ),
-    }
-}
-
-fn outcome(reason: StopReason) -> Result<(), Failure> {
-    match reason {
-        StopReason::Decommissioned { by } => Err(Failure::new(
-            FailureKind::Decommissioned,
-            format!(
-                "this node was decommissioned (order from {by}); it left the cluster and stopped"
-            ),
-        )),
-        StopReason::NodeStopped => Err(Failure::internal(
-            "the node stopped unexpectedly (see the lines above)",
-        )),
-        StopReason::Signal | StopReason::LeaveRequested => Ok(()),
-    }
 }
