@@ -541,4 +541,16 @@ fn quic_agents_join_with_certificates_from_swim_ca() {
         agent.wait_members(all_alive(2), SETTLE);
         assert_eq!(agent.get("/v1/local")["protection"], "QUIC with mutual TLS");
     }
+    // Certificate holders may decommission: the second node stops.
+    let target = agents[1].addr.clone();
+    let out = swim(
+        &["decommission", &target, "--http", &agents[0].http],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let status = agents[1]
+        .wait_exit(Duration::from_secs(15))
+        .expect("it stops");
+    assert_eq!(status.code(), Some(5));
+    agents[0].wait_members(|list| list.len() == 1, SETTLE);
 }
