@@ -10,10 +10,14 @@
 // node, the events and the commands, plus the thread tokio reads standard
 // input on.
 //
-// Encryption: `--gen-key > cluster.key` writes a fresh key (hex); every
-// member then starts with `--key-file cluster.key` (or with the hex key in
-// an environment variable named by `--key-env`). Keys are never taken from
-// the command line itself, where `ps` would show them.
+// Encryption: `--gen-key cluster.key` writes a fresh key (hex) to a new
+// file only its owner can read; every member then starts with
+// `--key-file cluster.key` (or with the hex key in an environment variable
+// named by `--key-env`). Keys are never taken from the command line itself,
+// where `ps` would show them.
+//
+// The `swim` agent (crate swim-agent) is the operator's version of this
+// example, with an HTTP status page and API.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -68,9 +72,10 @@ struct Args {
     /// by commas, the first one seals) held by this environment variable.
     #[arg(long, value_name = "VAR")]
     key_env: Option<String>,
-    /// Print a fresh random key (hex) for `--key-file` and exit.
-    #[arg(long)]
-    gen_key: bool,
+    /// Write a fresh random key (hex) for `--key-file` to a new file PATH
+    /// (mode 0600; an existing file is never overwritten) and exit.
+    #[arg(long, value_name = "PATH")]
+    gen_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -85,14 +90,14 @@ enum Preset {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.gen_key {
-        return match Keyring::generate_key() {
-            Ok(key) => {
-                println!("{}", to_hex(&key[..]));
+    if let Some(path) = &args.gen_key {
+        return match write_new_key(path) {
+            Ok(()) => {
+                println!("wrote a new key to {} (mode 0600)", path.display());
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}: {e}", path.display());
                 ExitCode::FAILURE
             }
         };
@@ -182,19 +187,33 @@ async fn run(args: Args) -> Result<ExitCode, String> {
                 Ok(None) | Err(_) => stdin_open = false,
             },
             event = events.recv(), if events_open => match event {
-                Some(event) => print_event(json, &event),
+                Some(event) => print_event(json, &event, node.advertise_addr()),
                 None => events_open = false,
             },
             () = terminate.recv() => break,
         }
     }
+    // A node that never joined has nothing to leave (and no `left` to
+    // report).
+    let joined = matches!(
+        node.local().await.map(|l| l.status),
+        Ok(swim_transport_udp::LocalStatus::Joined)
+    );
+    let local_addr = node.advertise_addr();
     if !json {
-        println!("[{}] leaving the cluster...", common::time_of_day());
+        if joined {
+            println!("[{}] leaving the cluster...", common::time_of_day());
+        } else {
+            println!(
+                "[{}] stopping (this node never joined a cluster)",
+                common::time_of_day()
+            );
+        }
     }
-    let result = node.shutdown(true).await;
+    let result = node.shutdown(joined).await;
     // The events of the leave (and any not printed yet).
     while let Ok(event) = events.try_recv() {
-        print_event(json, &event);
+        print_event(json, &event, local_addr);
     }
     match result {
         Ok(counters) => {
@@ -204,8 +223,10 @@ async fn run(args: Args) -> Result<ExitCode, String> {
                     json!({"event": "stopped", "datagrams_in": counters.protocol.datagrams_in,
                     "datagrams_out": counters.protocol.datagrams_out, "drops": counters.protocol.drops.total()})
                 );
-            } else {
+            } else if joined {
                 println!("[{}] left; bye", common::time_of_day());
+            } else {
+                println!("[{}] stopped; bye", common::time_of_day());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -252,6 +273,21 @@ fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A fresh key in a new file readable by its owner only.
+fn write_new_key(path: &std::path::Path) -> Result<(), String> {
+    use std::io::Write;
+    let key = Keyring::generate_key().map_err(|e| e.to_string())?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| e.to_string())?;
+    writeln!(file, "{}", to_hex(&key[..])).map_err(|e| e.to_string())
+}
+
 fn parse_meta(entries: &[String]) -> Result<Vec<u8>, String> {
     let mut lines = Vec::new();
     for entry in entries {
@@ -266,6 +302,19 @@ fn parse_meta(entries: &[String]) -> Result<Vec<u8>, String> {
 fn meta_text(metadata: &[u8]) -> String {
     String::from_utf8_lossy(metadata).replace('\n', ",")
 }
+
+/// The commands read on standard input, for `help`.
+const COMMANDS: [&str; 9] = [
+    "Enter or `members`",
+    "meta K=V [K=V...]",
+    "broadcast TEXT",
+    "send ADDR TEXT",
+    "counters",
+    "keys",
+    "key install|use|remove FILE",
+    "help",
+    "quit",
+];
 
 /// Handles one line of standard input; false to leave and exit.
 async fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool {
@@ -299,17 +348,31 @@ async fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool 
             .await
             .map(|ids| {
                 let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-                println!("key ids (primary first): {}", ids.join(" "));
+                if json {
+                    println!("{}", json!({"event": "keys", "key_ids": ids}));
+                } else {
+                    println!("key ids (primary first): {}", ids.join(" "));
+                }
             })
             .map_err(|e| e.to_string()),
-        "key" => key_command(node, rest).await,
+        "key" => key_command(node, json, rest).await,
         "counters" => node
             .counters()
             .await
-            .map(|c| println!("{c:#?}"))
+            .map(|c| {
+                if json {
+                    println!("{}", common::counters_json(&c));
+                } else {
+                    println!("{c:#?}");
+                }
+            })
             .map_err(|e| e.to_string()),
         "help" | "?" => {
-            println!("commands: Enter or `members` | meta K=V [K=V...] | broadcast TEXT | send ADDR TEXT | counters | keys | key install|use|remove FILE | quit");
+            if json {
+                println!("{}", json!({"event": "help", "commands": COMMANDS}));
+            } else {
+                println!("commands: {}", COMMANDS.join(" | "));
+            }
             Ok(())
         }
         other => Err(format!("unknown command {other:?} (try `help`)")),
@@ -321,7 +384,7 @@ async fn command(node: &Node, json: bool, line: &str, started: Instant) -> bool 
 }
 
 /// `key install|use|remove FILE`: the key is read from a file, never typed.
-async fn key_command(node: &Node, rest: &str) -> Result<(), String> {
+async fn key_command(node: &Node, json: bool, rest: &str) -> Result<(), String> {
     let Some((action, path)) = rest.split_once(' ') else {
         return Err("usage: key install|use|remove FILE".into());
     };
@@ -335,7 +398,11 @@ async fn key_command(node: &Node, rest: &str) -> Result<(), String> {
         other => return Err(format!("unknown key action {other:?}")),
     };
     result.map_err(|e| e.to_string())?;
-    println!("ok: key {action} done");
+    if json {
+        println!("{}", json!({"event": "key", "action": action, "ok": true}));
+    } else {
+        println!("ok: key {action} done");
+    }
     Ok(())
 }
 
@@ -374,7 +441,7 @@ async fn print_started(json: bool, node: &Node, local: &LocalInfo, seeds: &[Stri
     }
 }
 
-fn print_event(json: bool, event: &Event) {
+fn print_event(json: bool, event: &Event, local_addr: SocketAddr) {
     let kind = common::kind(event);
     let (addr, generation, detail) = if let Some(id) = event.member() {
         (Some(id.addr), Some(id.generation), None)
@@ -392,9 +459,15 @@ fn print_event(json: bool, event: &Event) {
                 None,
                 Some(String::from_utf8_lossy(payload).into_owned()),
             ),
-            Event::Local(LocalEvent::Refuted { incarnation, .. }) => {
-                (None, None, Some(format!("incarnation {incarnation}")))
+            Event::Local(LocalEvent::Refuted { incarnation, .. }) => (
+                Some(local_addr),
+                None,
+                Some(format!("incarnation {incarnation}")),
+            ),
+            Event::Local(LocalEvent::NewGeneration { generation }) => {
+                (Some(local_addr), Some(*generation), None)
             }
+            Event::Local(_) => (Some(local_addr), None, None),
             _ => (None, None, None),
         }
     };

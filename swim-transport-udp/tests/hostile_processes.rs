@@ -72,13 +72,12 @@ fn unix_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// One `node --json` process: its JSON lines, and the other lines it printed
-/// (the `counters` command prints Rust debug output).
+/// One `node --json` process and the JSON lines it printed (its events,
+/// member tables and counters).
 struct Process {
     child: Child,
     stdin: ChildStdin,
     json: Arc<Mutex<Vec<Value>>>,
-    text: Arc<Mutex<Vec<String>>>,
     addr: SocketAddr,
     generation: u32,
     label: &'static str,
@@ -107,13 +106,12 @@ impl Process {
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         let json = Arc::new(Mutex::new(Vec::new()));
-        let text = Arc::new(Mutex::new(Vec::new()));
-        let (json_sink, text_sink) = (Arc::clone(&json), Arc::clone(&text));
+        let json_sink = Arc::clone(&json);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(value) if value.is_object() => json_sink.lock().unwrap().push(value),
-                    _ => text_sink.lock().unwrap().push(line),
+                // With --json every line is a JSON object.
+                if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(&line) {
+                    json_sink.lock().unwrap().push(value);
                 }
             }
         });
@@ -121,7 +119,6 @@ impl Process {
             child,
             stdin,
             json,
-            text,
             addr: "0.0.0.0:0".parse().unwrap(),
             generation: 0,
             label,
@@ -206,32 +203,45 @@ impl Process {
     /// Counters printed after this call, by path (`protocol.claims_refused`,
     /// `protocol.drops.wrong_target`, `transport.send_refused`...).
     fn counters(&mut self) -> BTreeMap<String, u64> {
-        let dumps = |p: &Process| p.text.lock().unwrap().iter().filter(|l| *l == "}").count();
-        let before = dumps(self);
+        let count = |p: &Process| {
+            let lines = p.json.lock().unwrap();
+            lines.iter().filter(|v| v["event"] == "counters").count()
+        };
+        let before = count(self);
         self.command("counters");
-        poll("the node prints its counters", || dumps(self) > before);
-        let text = self.text.lock().unwrap();
-        let end = text.iter().rposition(|l| l == "}").unwrap();
-        let start = text[..end]
+        poll("the node prints its counters", || count(self) > before);
+        let dump = self
+            .json
+            .lock()
+            .unwrap()
             .iter()
-            .rposition(|l| l.ends_with("Counters {") && !l.starts_with(' '))
-            .expect("a counters dump starts");
-        let mut path: Vec<String> = Vec::new();
-        let mut counters = BTreeMap::new();
-        for line in &text[start + 1..end] {
-            let line = line.trim().trim_end_matches(',');
-            if let Some(name) = line.strip_suffix('{') {
-                let name = name.split(':').next().unwrap().trim();
-                path.push(name.to_string());
-            } else if line == "}" {
-                path.pop();
-            } else if let Some((name, value)) = line.split_once(": ") {
-                if let Ok(value) = value.parse() {
-                    path.push(name.to_string());
-                    counters.insert(path.join("."), value);
-                    path.pop();
+            .rev()
+            .find(|v| v["event"] == "counters")
+            .cloned()
+            .unwrap();
+        fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, u64>) {
+            match value {
+                Value::Object(fields) => {
+                    for (name, inner) in fields {
+                        let path = if prefix.is_empty() {
+                            name.clone()
+                        } else {
+                            format!("{prefix}.{name}")
+                        };
+                        flatten(&path, inner, out);
+                    }
                 }
+                Value::Number(n) => {
+                    if let Some(n) = n.as_u64() {
+                        out.insert(prefix.to_string(), n);
+                    }
+                }
+                _ => {}
             }
+        }
+        let mut counters = BTreeMap::new();
+        for group in ["protocol", "transport", "driver"] {
+            flatten(group, &dump[group], &mut counters);
         }
         counters
     }
