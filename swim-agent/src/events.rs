@@ -53,7 +53,7 @@ impl Record {
     /// to `local-*` events.
     pub fn from_event(event: &Event, local: SocketAddr, local_generation: u32) -> Record {
         let mut record = Record {
-            event: kind(event).to_string(),
+            event: event.kind_name().to_string(),
             unix_ms: clock::unix_millis(),
             addr: None,
             generation: None,
@@ -121,28 +121,6 @@ impl Record {
             (None, Some(data)) => format!("[{time}] {data}"),
             (None, None) => format!("[{time}] {}", self.event),
         }
-    }
-}
-
-/// A short lowercase name for an event kind.
-pub fn kind(event: &Event) -> &'static str {
-    match event {
-        Event::MemberJoined(_) => "joined",
-        Event::MemberSuspected(_) => "suspect",
-        Event::MemberAlive(_) => "alive",
-        Event::MemberFailed(_) => "failed",
-        Event::MemberLeft(_) => "left",
-        Event::MemberUpdated(_) => "updated",
-        Event::MemberRemoved(_) => "removed",
-        Event::Broadcast { .. } => "broadcast",
-        Event::Message { .. } => "message",
-        Event::Local(LocalEvent::Joined) => "local-joined",
-        Event::Local(LocalEvent::Refuted { .. }) => "local-refuted",
-        Event::Local(LocalEvent::Left) => "local-left",
-        Event::Local(LocalEvent::NewGeneration { .. }) => "local-new-generation",
-        Event::Local(_) => "local-other",
-        Event::Lagged { .. } => "lagged",
-        _ => "other",
     }
 }
 

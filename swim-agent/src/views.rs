@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use swim_transport_udp::{LocalInfo, LocalStatus, Member, MemberState};
+use swim_transport_udp::{LocalInfo, LocalStatus, Member};
 
 /// One member as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,16 +58,6 @@ pub struct LocalView {
     pub version: String,
 }
 
-/// A member state's name.
-pub fn state_name(state: MemberState) -> &'static str {
-    match state {
-        MemberState::Alive => "alive",
-        MemberState::Suspect => "suspect",
-        MemberState::Dead => "dead",
-        MemberState::Left => "left",
-    }
-}
-
 /// A local status's name.
 pub fn status_name(status: LocalStatus) -> &'static str {
     match status {
@@ -91,7 +81,7 @@ pub fn member_info(member: &Member, now: Instant) -> MemberInfo {
         addr: member.addr().to_string(),
         generation: member.identity.generation,
         incarnation: member.incarnation,
-        state: state_name(member.state).to_string(),
+        state: member.state.name().to_string(),
         metadata: metadata_text(&member.metadata),
         since_secs: now.saturating_duration_since(member.since).as_secs(),
         rtt_ms: member.rtt.map(|rtt| rtt.as_secs_f64() * 1000.0),

@@ -53,6 +53,29 @@ pub enum Event<A, const N: usize> {
 }
 
 impl<A, const N: usize> Event<A, N> {
+    /// A short lowercase name of the event's kind, for logs and JSON:
+    /// `joined`, `suspect`, `alive`, `failed`, `left`, `updated`,
+    /// `removed`, `broadcast`, `message`, `local-joined`, `local-refuted`,
+    /// `local-left`, `local-new-generation`, `lagged`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Event::MemberJoined(_) => "joined",
+            Event::MemberSuspected(_) => "suspect",
+            Event::MemberAlive(_) => "alive",
+            Event::MemberFailed(_) => "failed",
+            Event::MemberLeft(_) => "left",
+            Event::MemberUpdated(_) => "updated",
+            Event::MemberRemoved(_) => "removed",
+            Event::Broadcast { .. } => "broadcast",
+            Event::Message { .. } => "message",
+            Event::Local(LocalEvent::Joined) => "local-joined",
+            Event::Local(LocalEvent::Refuted { .. }) => "local-refuted",
+            Event::Local(LocalEvent::Left) => "local-left",
+            Event::Local(LocalEvent::NewGeneration { .. }) => "local-new-generation",
+            Event::Lagged { .. } => "lagged",
+        }
+    }
+
     /// The member a membership event is about (`MemberJoined` to
     /// `MemberRemoved`); `None` for broadcasts, messages and local events.
     pub fn member(&self) -> Option<&Identity<A>> {

@@ -20,4 +20,14 @@ impl MemberState {
     pub fn is_active(self) -> bool {
         matches!(self, MemberState::Alive | MemberState::Suspect)
     }
+
+    /// The state's lowercase name: `alive`, `suspect`, `dead` or `left`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemberState::Alive => "alive",
+            MemberState::Suspect => "suspect",
+            MemberState::Dead => "dead",
+            MemberState::Left => "left",
+        }
+    }
 }

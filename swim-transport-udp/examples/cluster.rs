@@ -80,7 +80,7 @@ impl Demo {
                     self.stamp(report.at),
                     report.node,
                     self.addrs[report.node],
-                    common::kind(&report.event),
+                    report.event.kind_name(),
                     subject
                 );
             }
@@ -127,7 +127,7 @@ impl Demo {
             members.sort_by_key(|m| m.addr());
             let view: Vec<String> = members
                 .iter()
-                .map(|m| format!("{} {}", m.addr(), common::state_name(m.state)))
+                .map(|m| format!("{} {}", m.addr(), m.state.name()))
                 .collect();
             let counters = node.counters().map(|c| c.protocol).unwrap_or_default();
             println!(

@@ -442,7 +442,7 @@ async fn print_started(json: bool, node: &Node, local: &LocalInfo, seeds: &[Stri
 }
 
 fn print_event(json: bool, event: &Event, local_addr: SocketAddr) {
-    let kind = common::kind(event);
+    let kind = event.kind_name();
     let (addr, generation, detail) = if let Some(id) = event.member() {
         (Some(id.addr), Some(id.generation), None)
     } else {
@@ -499,7 +499,7 @@ fn print_event(json: bool, event: &Event, local_addr: SocketAddr) {
 fn member_json(m: &Member) -> Value {
     json!({
         "addr": m.addr().to_string(), "generation": m.identity.generation, "incarnation": m.incarnation,
-        "state": common::state_name(m.state), "metadata": meta_text(&m.metadata),
+        "state": m.state.name(), "metadata": meta_text(&m.metadata),
     })
 }
 
@@ -545,7 +545,7 @@ async fn print_members(node: &Node, json: bool, started: Instant) {
             m.addr().to_string(),
             m.identity.generation,
             m.incarnation,
-            common::state_name(m.state),
+            m.state.name(),
             format!("{:.0}s", m.since.elapsed().as_secs_f64()),
             meta_text(&m.metadata)
         );
