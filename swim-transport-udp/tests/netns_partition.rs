@@ -18,7 +18,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -190,15 +189,7 @@ impl Process {
             .spawn()
             .expect("ip netns exec starts");
         let stdout = child.stdout.take().expect("piped");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value =
-                    serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-                sink.lock().unwrap().push(value);
-            }
-        });
+        let lines = common::collect_json_lines(stdout);
         Process { child, lines }
     }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -46,15 +46,7 @@ impl Process {
             .expect("the node example starts");
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value =
-                    serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-                sink.lock().unwrap().push(value);
-            }
-        });
+        let lines = common::collect_json_lines(stdout);
         let mut process = Process {
             child,
             stdin,

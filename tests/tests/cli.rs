@@ -10,12 +10,25 @@ fn simulate(args: &[&str]) -> std::process::Output {
         .expect("simulate runs")
 }
 
+/// Runs `simulate`, which must succeed; its standard output and error.
+fn simulate_ok(args: &[&str]) -> (String, String) {
+    let out = simulate(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// A JSON report written by `simulate`.
+fn read_report(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
 #[test]
 fn small_run_writes_json_and_svg() {
     let dir = std::env::temp_dir().join(format!("swim-sim-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (json, svg) = (dir.join("r.json"), dir.join("r.svg"));
-    let out = simulate(&[
+    let (stdout, stderr) = simulate_ok(&[
         "-n",
         "12",
         "-d",
@@ -34,18 +47,9 @@ fn small_run_writes_json_and_svg() {
         "--svg",
         svg.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("invariant violations"), "{stdout}");
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("virtual"),
-        "no progress lines"
-    );
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(stderr.contains("virtual"), "no progress lines");
+    let report = read_report(&json);
     assert_eq!(report["nodes"], 12);
     assert_eq!(report["violations"], 0);
     assert_eq!(report["detection"]["undetected"], 0);
@@ -88,7 +92,7 @@ fn attack_flags_report_the_adversary() {
     let dir = std::env::temp_dir().join(format!("swim-sim-cli-adv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("r.json");
-    let out = simulate(&[
+    let (stdout, _) = simulate_ok(&[
         "-n",
         "12",
         "-d",
@@ -111,12 +115,6 @@ fn attack_flags_report_the_adversary() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     for row in [
         "worst amplification",
         "max Lifeguard health",
@@ -124,7 +122,7 @@ fn attack_flags_report_the_adversary() {
     ] {
         assert!(stdout.contains(row), "no {row}: {stdout}");
     }
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = read_report(&json);
     let adversary = &report["adversary"];
     assert!(adversary["forged_datagrams"]
         .as_u64()
@@ -141,7 +139,7 @@ fn seed_range_prints_a_line_per_seed_and_the_aggregate() {
     let dir = std::env::temp_dir().join(format!("swim-sim-cli-seeds-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("s.json");
-    let out = simulate(&[
+    let (stdout, _) = simulate_ok(&[
         "-n",
         "10",
         "-d",
@@ -156,12 +154,6 @@ fn seed_range_prints_a_line_per_seed_and_the_aggregate() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<&str> = stdout
         .lines()
         .filter(|l| {
@@ -176,7 +168,7 @@ fn seed_range_prints_a_line_per_seed_and_the_aggregate() {
             "no {label}: {stdout}"
         );
     }
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let s = read_report(&json);
     let seeds = s["seeds"].as_array().unwrap();
     assert_eq!(seeds.len(), 3);
     assert_eq!(seeds[0]["seed"], 3);
@@ -211,7 +203,7 @@ fn traffic_split_and_heal_time_in_text_and_json() {
     let dir = std::env::temp_dir().join(format!("swim-sim-cli-ae-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("r.json");
-    let out = simulate(&[
+    let (stdout, _) = simulate_ok(&[
         "-n",
         "12",
         "-d",
@@ -227,12 +219,6 @@ fn traffic_split_and_heal_time_in_text_and_json() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     for row in [
         "steady state from",
         "join traffic per node",
@@ -242,7 +228,7 @@ fn traffic_split_and_heal_time_in_text_and_json() {
     ] {
         assert!(stdout.contains(row), "no {row}: {stdout}");
     }
-    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = read_report(&json);
     let t = &r["traffic"];
     assert_eq!(t["steady_from_secs"], 5.0);
     let kinds: Vec<&str> = t["steady"]["by_kind"]
@@ -260,7 +246,7 @@ fn traffic_split_and_heal_time_in_text_and_json() {
     let end = r["virtual_secs"].as_f64().unwrap();
     assert!(end < 35.0 + heal + 0.5, "{end}");
     // Per seed: a heal column and the steady traffic.
-    let out = simulate(&[
+    let (stdout, _) = simulate_ok(&[
         "-n",
         "12",
         "-d",
@@ -276,13 +262,12 @@ fn traffic_split_and_heal_time_in_text_and_json() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
+
     assert!(
         stdout.contains("heal") && stdout.contains("steady-B/s"),
         "{stdout}"
     );
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let s = read_report(&json);
     assert_eq!(s["aggregate"]["heal_secs"]["runs"], 2);
     assert!(s["seeds"][1]["heal_secs"].is_number());
     std::fs::remove_dir_all(&dir).unwrap();

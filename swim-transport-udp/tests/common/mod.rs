@@ -98,3 +98,20 @@ pub fn join_datagram(from: SocketAddr, config: Config, seed: SocketAddr) -> Vec<
     buf.truncate(t.len);
     buf
 }
+
+/// Collects, on a thread of its own, every line a child process writes to
+/// `stdout`; each must be a JSON value (the node example with `--json`).
+pub fn collect_json_lines(
+    stdout: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> {
+    use std::io::BufRead;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+            sink.lock().unwrap().push(value);
+        }
+    });
+    lines
+}
