@@ -108,7 +108,10 @@ pub fn collect_json_lines(
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = std::sync::Arc::clone(&lines);
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             let value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
             sink.lock().unwrap().push(value);
         }
