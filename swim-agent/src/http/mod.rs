@@ -17,16 +17,17 @@
 //! | `POST /v1/decommission` | `{"addr": "ADDR", "generation": N}` (generation optional): take a node out for good |
 //!
 //! Control endpoints (`POST`) follow [`auth::ControlAuth`]. Request
-//! bodies above [`MAX_BODY`] bytes are refused (413).
+//! bodies above [`MAX_BODY`] bytes are refused (413). Connections are
+//! bounded in number and time ([`connections::ConnectionLimits`]).
 
 pub mod api;
 pub mod auth;
+pub mod connections;
 pub mod control;
 pub mod metrics;
 pub mod page;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -72,11 +73,13 @@ pub async fn serve(
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(shared).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::select! {
-        result = axum::serve(listener, app) => result,
-        () = shutdown => Ok(()),
-    }
+    connections::serve_within(
+        listener,
+        router(shared),
+        connections::ConnectionLimits::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// An error answer: a status and a message, sent as `{"error": MESSAGE}`.
