@@ -182,6 +182,11 @@ impl<T, const N: usize> BoundedDeque<T, N> {
         self.items.pop_front()
     }
 
+    /// The item at `index`, counted from the oldest.
+    pub fn get(&self, index: usize) -> Option<&T> {
+        self.items.get(index)
+    }
+
     /// The oldest item.
     pub fn front(&self) -> Option<&T> {
         self.items.front()

@@ -290,6 +290,66 @@ fn a_full_table_still_admits_a_real_joiner() {
         .expect("the real joiner is admitted everywhere");
 }
 
+/// A full table makes room at once for a node heard from first-hand by
+/// forgetting a candidate learned second-hand; a table full of verified
+/// members refuses forged newcomers, whatever they claim, and keeps every
+/// member.
+#[test]
+fn a_full_table_evicts_only_second_hand_candidates_for_a_first_hand_newcomer() {
+    let config = Config::lan().with_max_members(16);
+    let mut c = Cluster::new(5, config, 6);
+    for i in 1..4 {
+        let now = c.now;
+        c.node_mut(i).join(now, &[0]).unwrap();
+        c.drain(i);
+    }
+    c.run_for(secs(5));
+    let tag = c.config.cluster_tag;
+    let records: Vec<_> = (0..64)
+        .map(|k| member(MemberState::Alive, 10_000 + k, 1, 0))
+        .collect();
+    c.inject(ATTACKER, 0, &packet(tag, Message::Gossip, &records));
+    assert_eq!(c.node(0).queue_lengths().members, 16, "full");
+    let evicted = c.node(0).counters().unverified_evicted;
+    let now = c.now;
+    c.node_mut(4).join(now, &[0]).unwrap();
+    c.drain(4);
+    // Long before any invented candidate's admission could fail (and
+    // before the joiner's first retry).
+    c.run_until(Duration::from_millis(300), |c| {
+        c.view(0, 4).is_some_and(|v| v.0 == MemberState::Alive)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the joiner is admitted at once: {:?} {:?} {:?}",
+            c.view(0, 4),
+            c.node(0).counters().unverified_evicted,
+            c.node(0).counters().members_refused
+        )
+    });
+    assert_eq!(c.node(0).counters().unverified_evicted, evicted + 1);
+
+    // Sixteen verified members: no candidate to evict, nothing to scan.
+    let mut c = Cluster::new(17, Config::lan().with_max_members(16), 7);
+    c.join_all_via(0);
+    c.run_until(secs(30), Cluster::converged)
+        .expect("converged");
+    let refused = c.node(0).counters().members_refused;
+    for k in 0..200 {
+        // Each claims to be the sender itself: first-hand.
+        let forger = 20_000 + k;
+        let bytes = packet(
+            tag,
+            Message::Gossip,
+            &[member(MemberState::Alive, forger, 1, 0)],
+        );
+        c.inject(forger, 0, &bytes);
+    }
+    assert_eq!(c.node(0).counters().members_refused, refused + 200);
+    assert!(c.node(0).members().all(|m| m.identity.addr < 17));
+    assert_eq!(c.node(0).active_members(), 16);
+}
+
 /// Replies to an address that never proved it receives traffic stay within
 /// three times what it sent, for every message type; printed per type (the
 /// README's amplification table).

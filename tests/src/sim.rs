@@ -771,36 +771,40 @@ impl Simulator {
     /// Ordered pairs (x, y) of running nodes where x holds y's current
     /// generation as alive.
     pub fn alive_pairs(&self) -> u64 {
-        let mut alive = 0;
-        for h in &self.hosts {
-            if let Some(s) = &h.swim {
-                alive += s
-                    .members()
-                    .filter(|m| {
-                        m.state == MemberState::Alive
-                            && self.runs(m.identity.addr, m.identity.generation)
-                    })
-                    .count() as u64;
-            }
-        }
-        alive
+        self.pairs_where(|state| state == MemberState::Alive)
     }
 
     /// Ordered pairs (x, y) of running nodes where x holds y's current
     /// generation as alive or suspect.
     pub fn known_pairs(&self) -> u64 {
-        let mut known = 0;
+        self.pairs_where(MemberState::is_active)
+    }
+
+    /// Ordered pairs (x, y) of running nodes where x holds y's current
+    /// generation in a state `counted` accepts. O(n^2) (every node's whole
+    /// table is read); the generation each host runs is read once, into a
+    /// compact table.
+    fn pairs_where(&self, counted: impl Fn(MemberState) -> bool) -> u64 {
+        let running: Vec<Option<u32>> = (0..self.hosts.len() as u32)
+            .map(|j| {
+                let generation = self.hosts[j as usize].generation;
+                self.runs(j, generation).then_some(generation)
+            })
+            .collect();
+        let mut pairs = 0;
         for h in &self.hosts {
             if let Some(s) = &h.swim {
-                known += s
+                pairs += s
                     .members()
                     .filter(|m| {
-                        m.state.is_active() && self.runs(m.identity.addr, m.identity.generation)
+                        counted(m.state)
+                            && running.get(m.identity.addr as usize).copied().flatten()
+                                == Some(m.identity.generation)
                     })
                     .count() as u64;
             }
         }
-        known
+        pairs
     }
 
     /// True if every running node holds every other running node's current

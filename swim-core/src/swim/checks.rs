@@ -391,12 +391,38 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     /// Frees a slot for a member heard from first-hand by forgetting an
-    /// unverified member learned second-hand.
+    /// unverified member learned second-hand: the newest one queued for
+    /// admission (second-hand candidates queue at the back, first-hand
+    /// ones at the front), else one whose admission ping is in flight.
+    /// Bounded work, whatever the table size: every queue entry looked at
+    /// is removed, and at most [`MAX_CHECKS`] checks are looked at, so a
+    /// table full of verified members, or of candidates that spoke
+    /// first-hand, refuses a forged newcomer without a scan.
     pub(super) fn evict_one_unverified(&mut self) -> bool {
-        let pick = self
-            .members
-            .random(&mut self.rng, |_, m| !m.verified && !m.urgent);
-        let Some(slot) = pick else {
+        while let Some((slot, since)) = self.admissions.pop_back() {
+            let Some(m) = self.members.get(slot) else {
+                continue;
+            };
+            if m.verified || m.since != since {
+                continue; // stale entry
+            }
+            if m.urgent {
+                // A candidate heard second-hand, then first-hand: this
+                // old entry is a duplicate (an urgent candidate has its
+                // own entry at the front, or its check runs already).
+                continue;
+            }
+            self.counters.unverified_evicted += 1;
+            self.forget_unverified(slot);
+            return true;
+        }
+        // None queued: one whose admission ping is in flight (at most
+        // MAX_CHECKS to look at).
+        let checked = self.checks.iter().find_map(|c| {
+            let m = self.members.get(c.slot)?;
+            (matches!(c.kind, CheckKind::Admission) && !m.verified && !m.urgent).then_some(c.slot)
+        });
+        let Some(slot) = checked else {
             return false;
         };
         self.counters.unverified_evicted += 1;

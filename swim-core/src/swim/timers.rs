@@ -287,10 +287,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// datagram each way, so the round runs at a fixed interval whatever
     /// the cluster size.
     fn periodic_sync(&mut self, now: Instant) {
-        for state in [MemberState::Alive, MemberState::Dead] {
-            let pick = self
-                .members
-                .random(&mut self.rng, |_, m| m.verified && m.state == state);
+        let alive = if self.members.active() > 0 {
+            self.members.random(&mut self.rng, |_, m| {
+                m.verified && m.state == MemberState::Alive
+            })
+        } else {
+            None
+        };
+        for pick in [alive, self.random_dead_member()] {
             if let Some(peer) = pick
                 .and_then(|slot| self.members.get(slot))
                 .map(|m| m.id.addr.clone())
@@ -298,6 +302,22 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 self.start_digest(now, peer);
             }
         }
+    }
+
+    /// A random verified dead member, drawn from the reap queue (where
+    /// every departed member waits to be forgotten) in a few tries: no scan
+    /// of the table, and no work at all when nobody is dead.
+    fn random_dead_member(&mut self) -> Option<Slot> {
+        let queued = u32::try_from(self.reap_queue.len()).unwrap_or(u32::MAX);
+        if queued == 0 {
+            return None;
+        }
+        (0..8).find_map(|_| {
+            let i = crate::members::bounded_random(&mut self.rng, queued) as usize;
+            let &(slot, since) = self.reap_queue.get(i)?;
+            let m = self.members.get(slot)?;
+            (m.verified && m.state == MemberState::Dead && m.since == since).then_some(slot)
+        })
     }
 
     /// Sends the root of the local view's digest to `peer`, asking for its
