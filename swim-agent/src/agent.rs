@@ -20,8 +20,8 @@ use crate::refusals::RefusalFile;
 use crate::secret_file;
 use crate::shared::{Shared, StopReason};
 use crate::shutdown;
-use crate::signals::Terminate;
 use crate::start;
+use swim_transport_udp::signal::Terminate;
 
 /// Runs the agent until it is told to stop; `Err` with exit code 5 when
 /// it stopped because it was decommissioned.

@@ -2,20 +2,19 @@
 //! file), `swim ca issue` (a node certificate naming the node's address)
 //! and loading a node's credentials for `swim agent --quic`.
 //!
-//! The node certificate carries what the QUIC transport checks (see
-//! `swim_transport_quic::Credentials`): the URI `swim://IP:PORT` naming
-//! the one address its holder may speak as, the IP address, the cluster
-//! server name `swim` as a DNS name, and both server and client usages.
+//! The certificates have the transport's parameters
+//! (`swim_transport_quic::cert::ca_params` and `node_params`, the ones its
+//! own throwaway `ClusterCa` signs): a node certificate carries what the
+//! QUIC transport checks (see `swim_transport_quic::Credentials`): the URI
+//! `swim://IP:PORT` naming the one address its holder may speak as, the IP
+//! address, the cluster server name `swim` as a DNS name, and both server
+//! and client usages. Here the CA's key lives in a file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use rcgen::string::Ia5String;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
-};
-use swim_transport_quic::Credentials;
+use rcgen::{Issuer, KeyPair};
+use swim_transport_quic::{cert, Credentials};
 
 use crate::exit::Failure;
 use crate::secret_file;
@@ -45,15 +44,7 @@ fn cert_failure(what: &str, e: rcgen::Error) -> Failure {
 /// `DIR/ca.pem` and `DIR/ca-key.pem` (owner-only); refuses to overwrite.
 pub fn init_ca(dir: &Path, name: &str) -> Result<(), Failure> {
     std::fs::create_dir_all(dir).map_err(|e| Failure::input(format!("{}: {e}", dir.display())))?;
-    let mut params = CertificateParams::new(Vec::<String>::new())
-        .map_err(|e| cert_failure("CA parameters", e))?;
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    let params = cert::ca_params(name).map_err(|e| cert_failure("CA parameters", e))?;
     let key = KeyPair::generate().map_err(|e| cert_failure("CA key", e))?;
     let cert = params
         .self_signed(&key)
@@ -83,21 +74,8 @@ pub fn issue(ca_dir: &Path, addr: SocketAddr, out_dir: &Path) -> Result<IssuedFi
             ca_dir.join(CA_CERT_FILE).display()
         ))
     })?;
-    let uri = swim_transport_quic::address_uri(addr);
-    let mut params = CertificateParams::default();
-    params.subject_alt_names = vec![
-        SanType::URI(Ia5String::try_from(uri.as_str()).map_err(|e| cert_failure("URI", e))?),
-        SanType::IpAddress(addr.ip()),
-        SanType::DnsName(Ia5String::try_from(SERVER_NAME).map_err(|e| cert_failure("name", e))?),
-    ];
-    params.distinguished_name.push(DnType::CommonName, uri);
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    params.use_authority_key_identifier_extension = true;
+    let params = cert::node_params(addr, SERVER_NAME)
+        .map_err(|e| cert_failure("node certificate parameters", e))?;
     let key = KeyPair::generate().map_err(|e| cert_failure("node key", e))?;
     let cert = params
         .signed_by(&key, &issuer)

@@ -35,7 +35,6 @@ pub mod refusals;
 pub mod secret_file;
 pub mod shared;
 pub mod shutdown;
-pub mod signals;
 pub mod start;
 pub mod views;
 

@@ -42,15 +42,7 @@ pub struct ClusterCa {
 impl ClusterCa {
     /// Generates a CA (ECDSA P-256 key) whose subject common name is `name`.
     pub fn generate(name: &str) -> Result<Self, CertError> {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
+        let issuer = CertifiedIssuer::self_signed(ca_params(name)?, KeyPair::generate()?)?;
         Ok(ClusterCa { issuer })
     }
 
@@ -98,23 +90,8 @@ impl ClusterCa {
         addr: SocketAddr,
         server_name: &str,
     ) -> Result<Credentials, CertError> {
-        let uri = address_uri(addr);
-        let mut params = CertificateParams::default();
-        params.subject_alt_names = vec![
-            SanType::URI(Ia5String::try_from(uri.as_str())?),
-            SanType::IpAddress(canonical(addr).ip()),
-            SanType::DnsName(Ia5String::try_from(server_name)?),
-        ];
-        params.distinguished_name.push(DnType::CommonName, uri);
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &self.issuer)?;
+        let cert = node_params(addr, server_name)?.signed_by(&key, &self.issuer)?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         Ok(Credentials::new(
             vec![cert.der().clone()],
@@ -122,6 +99,74 @@ impl ClusterCa {
             vec![self.certificate().clone()],
         ))
     }
+}
+
+/// The parameters of a cluster CA certificate, as [`ClusterCa::generate`]
+/// uses them: subject common name `name`, a CA without path length limit,
+/// allowed to sign certificates and revocation lists. For a CA whose key
+/// is kept elsewhere than in memory (in a file, say): sign them with
+/// [`CertificateParams::self_signed`](rcgen::CertificateParams::self_signed)
+/// and a key of your own.
+///
+/// ```
+/// use swim_transport_quic::cert::{ca_params, rcgen::KeyPair};
+///
+/// let key = KeyPair::generate()?;
+/// let ca = ca_params("my cluster")?.self_signed(&key)?;
+/// assert!(ca.pem().starts_with("-----BEGIN CERTIFICATE-----"));
+/// # Ok::<(), swim_transport_quic::cert::CertError>(())
+/// ```
+pub fn ca_params(name: &str) -> Result<CertificateParams, CertError> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
+/// The parameters of a node certificate for the node at `addr`, as
+/// [`ClusterCa::issue_with_server_name`] uses them (see
+/// [`ClusterCa::issue`] for what they name): the URI `swim://IP:PORT`
+/// ([`address_uri`]), the IP address (IPv4-mapped IPv6 addresses as
+/// IPv4), `server_name` as a DNS name, the common name the URI, server
+/// and client authentication, not a CA. For a CA whose key is kept
+/// elsewhere than in memory: sign them with
+/// [`CertificateParams::signed_by`](rcgen::CertificateParams::signed_by),
+/// a fresh node key and an [`rcgen::Issuer`] of that CA.
+///
+/// ```
+/// use swim_transport_quic::cert::{node_params, rcgen::KeyPair, ClusterCa};
+/// use swim_transport_quic::{certificate_addresses, Credentials};
+///
+/// let ca = ClusterCa::generate("my cluster")?;
+/// let addr = "203.0.113.7:7946".parse()?;
+/// let key = KeyPair::generate()?;
+/// let cert = node_params(addr, "swim")?.signed_by(&key, ca.issuer())?;
+/// let node = Credentials::from_pem(&cert.pem(), &key.serialize_pem(), &ca.certificate_pem())?;
+/// assert_eq!(certificate_addresses(&node.cert_chain[0])?, vec![addr]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn node_params(addr: SocketAddr, server_name: &str) -> Result<CertificateParams, CertError> {
+    let uri = address_uri(addr);
+    let mut params = CertificateParams::default();
+    params.subject_alt_names = vec![
+        SanType::URI(Ia5String::try_from(uri.as_str())?),
+        SanType::IpAddress(canonical(addr).ip()),
+        SanType::DnsName(Ia5String::try_from(server_name)?),
+    ];
+    params.distinguished_name.push(DnType::CommonName, uri);
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.use_authority_key_identifier_extension = true;
+    Ok(params)
 }
 
 impl std::fmt::Debug for ClusterCa {

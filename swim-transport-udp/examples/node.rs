@@ -29,10 +29,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Value};
+use swim_transport_udp::signal::Terminate;
 use swim_transport_udp::tokio::Node;
-use swim_transport_udp::{
-    Config, Event, Keyring, LocalEvent, LocalInfo, Member, NodeOptions, KEY_LEN,
-};
+use swim_transport_udp::{Config, Event, Keyring, LocalEvent, LocalInfo, Member, NodeOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Parser, Debug)]
@@ -162,7 +161,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         (None, None) => None,
     };
     if let Some(text) = keys_text {
-        options = options.keyring(parse_keyring(&text)?);
+        options = options.keyring(Keyring::from_hex_lines(&text).map_err(|e| e.to_string())?);
     }
     let mut node = Node::start(options).await.map_err(|e| e.to_string())?;
     let json = args.json;
@@ -234,45 +233,6 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     }
 }
 
-/// Keys in hex, one per line or comma-separated; the first one is primary.
-fn parse_keyring(text: &str) -> Result<Keyring, String> {
-    let mut keys = text
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(parse_key);
-    let primary = keys.next().ok_or("no key found")??;
-    let mut ring = Keyring::new(&primary).map_err(|e| e.to_string())?;
-    for key in keys {
-        ring.install(&key?).map_err(|e| e.to_string())?;
-    }
-    Ok(ring)
-}
-
-/// One key: exactly 64 hex digits. The error never repeats the input.
-fn parse_key(hex: &str) -> Result<Vec<u8>, String> {
-    let digits = hex.as_bytes();
-    if digits.len() != 2 * KEY_LEN {
-        return Err(format!(
-            "a key must be {} hex digits, found {} characters",
-            2 * KEY_LEN,
-            digits.len()
-        ));
-    }
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    digits
-        .chunks(2)
-        .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(hi), Some(lo)) => Ok(hi << 4 | lo),
-            _ => Err("a key must contain only hex digits".to_string()),
-        })
-        .collect()
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A fresh key in a new file readable by its owner only.
 fn write_new_key(path: &std::path::Path) -> Result<(), String> {
     use std::io::Write;
@@ -285,7 +245,7 @@ fn write_new_key(path: &std::path::Path) -> Result<(), String> {
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(|e| e.to_string())?;
-    writeln!(file, "{}", to_hex(&key[..])).map_err(|e| e.to_string())
+    writeln!(file, "{}", *Keyring::key_to_hex(&key[..])).map_err(|e| e.to_string())
 }
 
 fn parse_meta(entries: &[String]) -> Result<Vec<u8>, String> {
@@ -390,11 +350,11 @@ async fn key_command(node: &Node, json: bool, rest: &str) -> Result<(), String> 
     };
     let path = path.trim();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let key = parse_key(text.trim())?;
+    let key = Keyring::key_from_hex(text.trim()).map_err(|e| e.to_string())?;
     let result = match action {
-        "install" => node.install_key(&key).await,
-        "use" => node.use_key(&key).await,
-        "remove" => node.remove_key(&key).await,
+        "install" => node.install_key(&key[..]).await,
+        "use" => node.use_key(&key[..]).await,
+        "remove" => node.remove_key(&key[..]).await,
         other => return Err(format!("unknown key action {other:?}")),
     };
     result.map_err(|e| e.to_string())?;
@@ -549,42 +509,5 @@ async fn print_members(node: &Node, json: bool, started: Instant) {
             format!("{:.0}s", m.since.elapsed().as_secs_f64()),
             meta_text(&m.metadata)
         );
-    }
-}
-
-/// Ctrl-C, and on Unix SIGTERM: the signals that make the node leave.
-/// Listening from the start, so that none is missed between two waits.
-struct Terminate {
-    #[cfg(unix)]
-    signals: [tokio::signal::unix::Signal; 2],
-}
-
-impl Terminate {
-    fn new() -> std::io::Result<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            Ok(Terminate {
-                signals: [
-                    signal(SignalKind::interrupt())?,
-                    signal(SignalKind::terminate())?,
-                ],
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Terminate {})
-    }
-
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            let [interrupt, terminate] = &mut self.signals;
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

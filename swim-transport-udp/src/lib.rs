@@ -55,7 +55,9 @@
 //! thread (see [Identity](#identity)).
 //!
 //! For applications on tokio, the `tokio` module (feature
-//! `tokio`) runs the same node as a task, with `async` methods.
+//! `tokio`) runs the same node as a task, with `async` methods; the
+//! `signal` module (feature `signal`) waits for Ctrl-C or SIGTERM, to
+//! leave the cluster when the process is told to stop.
 //!
 //! Socket errors never stop the node: ICMP "port unreachable",
 //! `EMSGSIZE`, a full send buffer or an address family the socket cannot
@@ -169,10 +171,13 @@
 mod driver;
 mod envelope;
 mod error;
+mod keyfile;
 mod keyring;
 mod node;
 mod options;
 mod replay;
+#[cfg(feature = "signal")]
+pub mod signal;
 mod socket;
 mod start;
 mod station;
@@ -185,6 +190,7 @@ pub use envelope::{
     ENVELOPE_TAG_LEN, ENVELOPE_VERSION,
 };
 pub use error::Error;
+pub use keyfile::{HexKeyError, KeyFileError};
 pub use keyring::{KeyError, KeyId, Keyring, KEY_LEN, MAX_KEYS};
 pub use node::Node;
 pub use options::NodeOptions;
