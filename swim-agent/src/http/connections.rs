@@ -328,15 +328,21 @@ mod tests {
         assert!(get_root(address).ends_with("ok"));
     }
 
-    #[test]
-    fn a_request_whose_body_stalls_is_cut_at_the_idle_timeout() {
+    /// Sends `request` on a new connection to a new server, then waits
+    /// for the server to close it; how long that took.
+    fn closed_after_sending(request: &[u8]) -> Duration {
         let (address, _stop) = start();
         let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream.write_all(request).expect("write");
+        time_to_close(&mut stream)
+    }
+
+    #[test]
+    fn a_request_whose_body_stalls_is_cut_at_the_idle_timeout() {
         // A complete head announcing 100 bytes of body, then nothing.
-        stream
-            .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
-            .expect("write");
-        let closed_after = time_to_close(&mut stream);
+        let closed_after = closed_after_sending(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",
+        );
         assert!(
             closed_after >= Duration::from_millis(400) && closed_after < Duration::from_secs(3),
             "closed after {closed_after:?}"
@@ -345,14 +351,9 @@ mod tests {
 
     #[test]
     fn an_idle_kept_alive_connection_is_closed() {
-        let (address, _stop) = start();
-        let mut stream = std::net::TcpStream::connect(address).expect("connect");
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .expect("write");
         // The answer comes, then the connection stays open (keep-alive)
-        // until the idle timeout.
-        let closed_after = time_to_close(&mut stream);
+        // until a timeout.
+        let closed_after = closed_after_sending(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(
             closed_after >= Duration::from_millis(250) && closed_after < Duration::from_secs(3),
             "closed after {closed_after:?}"
