@@ -184,7 +184,8 @@ fn an_accuser_tells_the_suspect_until_it_refutes() {
         .collect();
     assert!(notices.len() >= 2, "repeated notices: {notices:?}");
     for pair in notices.windows(2) {
-        assert_eq!(pair[1] - pair[0], Duration::from_millis(500), "{notices:?}");
+        // A quarter of the 1 s probe interval.
+        assert_eq!(pair[1] - pair[0], Duration::from_millis(250), "{notices:?}");
     }
     assert!(n.counters().suspicion_notices as usize >= notices.len());
     // The suspect refutes: the notices stop.

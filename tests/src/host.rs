@@ -115,6 +115,8 @@ pub(crate) struct Host {
     pub persisted: u32,
     /// When the last process stopped by itself (a finished leave).
     pub left_at: Option<u64>,
+    /// When the last pause began.
+    pub paused_at: u64,
     /// When the last pause ended.
     pub resumed_at: u64,
     /// The current process was asked to leave.

@@ -32,6 +32,17 @@ pub struct Accusation {
     /// The generation named (above the node's real one: a forged
     /// identity, whose death shadows the real process).
     pub generation: u32,
+    /// The target's last pause, if it ever paused.
+    pub after_pause: Option<AfterPause>,
+}
+
+/// The last pause of an accused node, seen from the accusation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct AfterPause {
+    /// How long the pause lasted, seconds.
+    pub pause_secs: f64,
+    /// Time from the end of the pause to the accusation, seconds.
+    pub since_resume_secs: f64,
 }
 
 /// One point of the time series.

@@ -14,8 +14,8 @@ use crate::fault::{Action, RestartMode};
 use crate::host::{fnv, Ctx, Effects, Host, HostEv, Item, Key, Worker, FNV_OFFSET};
 use crate::invariants::Invariants;
 use crate::metrics::{
-    Accusation, Delays, Detection, Kill, Kind, Metrics, PartitionDetection, PartitionRecord,
-    Percentiles, Sample, HEAL_CHECK_EVERY, HEAL_SUSPICIONS_KEPT, HEAL_WINDOW,
+    Accusation, AfterPause, Delays, Detection, Kill, Kind, Metrics, PartitionDetection,
+    PartitionRecord, Percentiles, Sample, HEAL_CHECK_EVERY, HEAL_SUSPICIONS_KEPT, HEAL_WINDOW,
 };
 use crate::net::{Fate, LinkModel, Network};
 use crate::queue::EventQueue;
@@ -642,12 +642,28 @@ impl Simulator {
             }
         }
         if m.heal_suspicion_list.len() < HEAL_SUSPICIONS_KEPT {
-            m.heal_suspicion_list.push(Accusation {
-                at_secs: now as f64 / 1e6,
-                observer: i,
-                target: j,
-                generation,
+            let accusation = self.accusation(now, i, j, generation);
+            self.metrics.heal_suspicion_list.push(accusation);
+        }
+    }
+
+    /// Node `i`'s accusation of `target` at `now`, with the target's last
+    /// pause.
+    fn accusation(&self, now: u64, i: u32, target: u32, generation: u32) -> Accusation {
+        let after_pause = self
+            .hosts
+            .get(target as usize)
+            .filter(|h| h.resumed_at > 0 && h.resumed_at <= now)
+            .map(|h| AfterPause {
+                pause_secs: h.resumed_at.saturating_sub(h.paused_at) as f64 / 1e6,
+                since_resume_secs: (now - h.resumed_at) as f64 / 1e6,
             });
+        Accusation {
+            at_secs: now as f64 / 1e6,
+            observer: i,
+            target,
+            generation,
+            after_pause,
         }
     }
 
@@ -657,13 +673,8 @@ impl Simulator {
                 self.note_cross_side(now, i, id.addr, id.generation, true);
                 if self.names_running(id.addr, id.generation, now) {
                     if self.healthy_for(i, id.addr, now) {
-                        let at_secs = now as f64 / 1e6;
-                        self.metrics.false_positives.push(Accusation {
-                            at_secs,
-                            observer: i,
-                            target: id.addr,
-                            generation: id.generation,
-                        });
+                        let accusation = self.accusation(now, i, id.addr, id.generation);
+                        self.metrics.false_positives.push(accusation);
                     } else {
                         self.metrics.unreachable_deaths += 1;
                     }
@@ -687,12 +698,8 @@ impl Simulator {
             Event::MemberLeft(id) => {
                 let leaving = self.hosts.get(id.addr as usize).is_some_and(|h| h.leaving);
                 if self.names_running(id.addr, id.generation, now) && !leaving {
-                    self.metrics.false_departures.push(Accusation {
-                        at_secs: now as f64 / 1e6,
-                        observer: i,
-                        target: id.addr,
-                        generation: id.generation,
-                    });
+                    let accusation = self.accusation(now, i, id.addr, id.generation);
+                    self.metrics.false_departures.push(accusation);
                 }
             }
             Event::Local(LocalEvent::Refuted { .. }) => self.metrics.refutations += 1,
@@ -940,6 +947,7 @@ impl Simulator {
                 let h = &mut self.hosts[node as usize];
                 if h.swim.is_some() && !h.paused {
                     h.paused = true;
+                    h.paused_at = self.now;
                     let epoch = h.epoch;
                     // At least 1 µs: a host event never happens at the
                     // time it was created by someone else (see `Key`).
