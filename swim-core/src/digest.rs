@@ -39,6 +39,31 @@ impl Default for ViewDigest {
     }
 }
 
+/// One member's share of a digest: its bucket and its hash. The member
+/// table keeps each active verified member's share (the hash; the bucket
+/// follows from the address) and their sum, so that a digest costs
+/// nothing to compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DigestPart {
+    /// The bucket of the member's address.
+    pub bucket: usize,
+    /// Never 0, so that 0 can stand for "no share".
+    pub hash: u64,
+}
+
+impl DigestPart {
+    /// The share of the member `addr` at these versions.
+    pub fn of<A: Address>(addr: &A, generation: u32, incarnation: u32, meta_version: u32) -> Self {
+        let key = address_key(addr);
+        let versions = u64::from(generation) << 32 | u64::from(incarnation);
+        let hash = mix(key ^ mix(versions) ^ mix(u64::from(meta_version) ^ 0x6d65_7461));
+        DigestPart {
+            bucket: bucket_of_key(key),
+            hash: hash.max(1),
+        }
+    }
+}
+
 impl ViewDigest {
     /// Adds one member.
     pub fn add<A: Address>(
@@ -48,12 +73,21 @@ impl ViewDigest {
         incarnation: u32,
         meta_version: u32,
     ) {
-        let key = address_key(addr);
-        let bucket = bucket_of_key(key);
-        let versions = u64::from(generation) << 32 | u64::from(incarnation);
-        let hash = mix(key ^ mix(versions) ^ mix(u64::from(meta_version) ^ 0x6d65_7461));
-        self.buckets[bucket] = self.buckets[bucket].wrapping_add(hash);
-        self.count = self.count.saturating_add(1);
+        self.include(DigestPart::of(addr, generation, incarnation, meta_version));
+    }
+
+    /// Adds one member's share.
+    pub fn include(&mut self, part: DigestPart) {
+        let b = part.bucket % DIGEST_BUCKET_COUNT;
+        self.buckets[b] = self.buckets[b].wrapping_add(part.hash);
+        self.count = self.count.wrapping_add(1);
+    }
+
+    /// Takes back a share added before.
+    pub fn exclude(&mut self, part: DigestPart) {
+        let b = part.bucket % DIGEST_BUCKET_COUNT;
+        self.buckets[b] = self.buckets[b].wrapping_sub(part.hash);
+        self.count = self.count.wrapping_sub(1);
     }
 
     /// Hash of the whole view.

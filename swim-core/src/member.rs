@@ -45,6 +45,10 @@ pub(crate) struct Member<A, const N: usize> {
     /// Asked for a push-pull reply before it was verified: the table goes
     /// to it once it is.
     pub wants_table: bool,
+    /// The hash of its share of the member table's digest while it is
+    /// active and verified, else 0 (kept by the table: see
+    /// `MemberTable::refresh_digest`).
+    pub digest_hash: u64,
 }
 
 impl<A, const N: usize> Member<A, N> {
@@ -63,6 +67,7 @@ impl<A, const N: usize> Member<A, N> {
             verified: false,
             urgent: false,
             wants_table: false,
+            digest_hash: 0,
         }
     }
 

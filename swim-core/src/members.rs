@@ -7,6 +7,7 @@ extern crate alloc;
 use rand_core::Rng;
 
 use crate::address::Address;
+use crate::digest::{DigestPart, ViewDigest};
 use crate::member::Member;
 use crate::state::MemberState;
 use crate::storage::BoundedVec;
@@ -124,6 +125,9 @@ pub(crate) struct MemberTable<A, const N: usize, const B: usize> {
     active: usize,
     verified: usize,
     limit: usize,
+    /// The digest of the active verified members, kept up to date with
+    /// every change that [`MemberTable::refresh_digest`] is told of.
+    digest: ViewDigest,
 }
 
 impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
@@ -140,6 +144,7 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
             active: 0,
             verified: 0,
             limit,
+            digest: ViewDigest::default(),
         }
     }
 
@@ -181,9 +186,42 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
     }
 
     /// Mutable access. Callers that change `state` must go through
-    /// [`MemberTable::set_state`] so the active count stays right.
+    /// [`MemberTable::set_state`] so the active count stays right, and
+    /// callers that change the incarnation or the metadata version must
+    /// call [`MemberTable::refresh_digest`] afterwards.
     pub fn get_mut(&mut self, slot: Slot) -> Option<&mut Member<A, B>> {
         self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// The digest of the active verified members (the local node is not
+    /// in the table: add it). O(1).
+    pub fn digest(&self) -> &ViewDigest {
+        &self.digest
+    }
+
+    /// Brings the member at `slot`'s share of the digest up to date after
+    /// a change to its state, verification, incarnation or metadata
+    /// version. O(1).
+    pub fn refresh_digest(&mut self, slot: Slot) {
+        let Some(m) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        // The bucket follows from the address, which a slot keeps.
+        let part = DigestPart::of(&m.id.addr, m.id.generation, m.incarnation, m.meta_version);
+        let hash = if m.is_full_active() { part.hash } else { 0 };
+        if hash == m.digest_hash {
+            return;
+        }
+        if m.digest_hash != 0 {
+            self.digest.exclude(DigestPart {
+                hash: m.digest_hash,
+                ..part
+            });
+        }
+        if hash != 0 {
+            self.digest.include(part);
+        }
+        m.digest_hash = hash;
     }
 
     pub fn set_state(&mut self, slot: Slot, state: MemberState) {
@@ -197,6 +235,7 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
             }
             m.state = state;
         }
+        self.refresh_digest(slot);
     }
 
     /// Marks an unverified member verified: from now on a full member.
@@ -211,6 +250,7 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
                 }
             }
         }
+        self.refresh_digest(slot);
     }
 
     /// Replaces the member at `slot` (same address) with `member`, keeping
@@ -222,24 +262,30 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         let was = m.is_full_active();
         let now = member.is_full_active();
         self.verified = self.verified + usize::from(member.verified) - usize::from(m.verified);
+        // The new record (same address) starts with the old one's share,
+        // which the refresh then corrects.
+        let hash = m.digest_hash;
         *m = member;
+        m.digest_hash = hash;
         match (was, now) {
             (true, false) => self.active -= 1,
             (false, true) => self.active += 1,
             _ => {}
         }
+        self.refresh_digest(slot);
     }
 
     /// Adds a member at a random position of the probe order not yet
     /// visited this round. Gives it back when the table is full.
     pub fn insert(
         &mut self,
-        member: Member<A, B>,
+        mut member: Member<A, B>,
         rng: &mut impl Rng,
     ) -> Result<Slot, Member<A, B>> {
         if self.is_full() || self.find(&member.id.addr).is_some() {
             return Err(member);
         }
+        member.digest_hash = 0;
         let active = member.is_full_active();
         let verified = member.verified;
         let addr = member.id.addr.clone();
@@ -272,12 +318,20 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
         if verified {
             self.verified += 1;
         }
+        self.refresh_digest(slot);
         Ok(slot)
     }
 
     /// Forgets a member.
     pub fn remove(&mut self, slot: Slot) -> Option<Member<A, B>> {
         let member = self.slots.get_mut(slot as usize)?.take()?;
+        if member.digest_hash != 0 {
+            let part = DigestPart::of(&member.id.addr, 0, 0, 0);
+            self.digest.exclude(DigestPart {
+                hash: member.digest_hash,
+                ..part
+            });
+        }
         self.index.remove(&member.id.addr, slot);
         if member.is_full_active() {
             self.active -= 1;
@@ -503,5 +557,62 @@ mod tests {
         }
         assert!(t.is_full());
         assert!(t.insert(member(9), &mut rng).is_err());
+    }
+
+    /// The digest a scan of the table gives.
+    fn scanned(t: &MemberTable<u32, 64, 8>) -> ViewDigest {
+        let mut d = ViewDigest::default();
+        for m in t.iter().filter(|m| m.is_full_active()) {
+            d.add(&m.id.addr, m.id.generation, m.incarnation, m.meta_version);
+        }
+        d
+    }
+
+    #[test]
+    fn the_kept_digest_equals_a_scan_after_any_changes() {
+        let mut rng = Pcg32::seed_from_u64(7);
+        let mut t: MemberTable<u32, 64, 8> = MemberTable::new(64, 0x5eed);
+        let states = [
+            MemberState::Alive,
+            MemberState::Suspect,
+            MemberState::Dead,
+            MemberState::Left,
+        ];
+        for step in 0..5_000u32 {
+            let addr = bounded_random(&mut rng, 48);
+            let slot = t.find(&addr);
+            match (bounded_random(&mut rng, 7), slot) {
+                (0, None) => {
+                    let mut m = member(addr);
+                    m.verified = bounded_random(&mut rng, 2) == 0;
+                    let _ = t.insert(m, &mut rng);
+                }
+                (1, Some(s)) => {
+                    t.remove(s);
+                }
+                (2, Some(s)) => {
+                    let state = states[bounded_random(&mut rng, 4) as usize];
+                    t.set_state(s, state);
+                }
+                (3, Some(s)) => t.set_verified(s),
+                (4, Some(s)) => {
+                    if let Some(m) = t.get_mut(s) {
+                        m.incarnation += 1;
+                        m.meta_version = step;
+                    }
+                    t.refresh_digest(s);
+                }
+                (5, Some(s)) => {
+                    let generation = t.get(s).map_or(0, |m| m.id.generation + 1);
+                    let mut fresh = member(addr);
+                    fresh.id.generation = generation;
+                    fresh.verified = bounded_random(&mut rng, 2) == 0;
+                    t.replace(s, fresh);
+                }
+                _ => {}
+            }
+            assert_eq!(*t.digest(), scanned(&t), "after step {step}");
+        }
+        assert!(t.digest().count > 0, "the test exercised a non-empty view");
     }
 }

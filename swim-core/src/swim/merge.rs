@@ -227,6 +227,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             }
         } else if state.is_active() && incarnation > m.incarnation {
             m.incarnation = incarnation;
+            self.members.refresh_digest(slot);
         } else {
             self.counters.stale_updates += 1;
         }
@@ -486,7 +487,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         };
         m.meta = meta;
         m.meta_version = version;
-        if !m.verified {
+        let verified = m.verified;
+        self.members.refresh_digest(slot);
+        if !verified {
             return; // shown and relayed once admitted
         }
         self.requeue(slot, RecordOf::Meta);

@@ -774,9 +774,32 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     }
 
     /// The digest of the local view: active verified members and the local
-    /// node itself (see the `digest` module). O(members): computed only
-    /// for digest messages, whose rate `digest_budget` bounds.
+    /// node itself (see the `digest` module). O(1): the member table keeps
+    /// its members' share up to date; debug builds check it against a
+    /// scan of the table.
     fn view_digest(&self) -> ViewDigest {
+        let mut digest = *self.members.digest();
+        if self.self_state().is_active() {
+            let me = &self.me;
+            digest.add(
+                &me.id.addr,
+                me.id.generation,
+                me.incarnation,
+                me.meta_version,
+            );
+        }
+        #[cfg(debug_assertions)]
+        assert_eq!(
+            digest,
+            self.view_digest_by_scan(),
+            "digest kept by the table"
+        );
+        digest
+    }
+
+    /// The digest of the local view, computed from scratch: O(members).
+    #[cfg(debug_assertions)]
+    fn view_digest_by_scan(&self) -> ViewDigest {
         let mut digest = ViewDigest::default();
         if self.self_state().is_active() {
             let me = &self.me;
@@ -797,7 +820,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
 
     /// Takes one digest computation from this probe interval's allowance;
     /// false (counted) when it is spent, so that digests sent to this node
-    /// cannot make it scan its table without bound.
+    /// cannot make it compare and answer without bound.
     fn digest_budget(&mut self, now: Instant) -> bool {
         let (start, used) = self.digest_window;
         if now >= start + self.config.probe_interval {
