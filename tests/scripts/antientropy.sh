@@ -12,7 +12,7 @@
 #  1b. the same from a converged start (--start-converged: every node
 #     starts at 0 s knowing every other, no join phase; -d 60, steady from
 #     10 s) at 100 and 1000 nodes, and with --10k at 10 000 nodes too
-#     (10.4 min of wall time and 10.3 GB of memory on the shared 2-core
+#     (2.3 min of wall time and 11.5 GB of memory on the shared 2-core
 #     machine: a mass join of 10 000 nodes, with its 10^8 admission pings,
 #     is out of reach);
 #  2. a 50/50 partition of 1000 nodes from 20 s, healed at 80 + 3k s
