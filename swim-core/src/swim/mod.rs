@@ -779,15 +779,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// scan of the table.
     fn view_digest(&self) -> ViewDigest {
         let mut digest = *self.members.digest();
-        if self.self_state().is_active() {
-            let me = &self.me;
-            digest.add(
-                &me.id.addr,
-                me.id.generation,
-                me.incarnation,
-                me.meta_version,
-            );
-        }
+        self.add_self_to(&mut digest);
         #[cfg(debug_assertions)]
         assert_eq!(
             digest,
@@ -797,10 +789,8 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         digest
     }
 
-    /// The digest of the local view, computed from scratch: O(members).
-    #[cfg(debug_assertions)]
-    fn view_digest_by_scan(&self) -> ViewDigest {
-        let mut digest = ViewDigest::default();
+    /// Adds the local node to `digest` while it is active.
+    fn add_self_to(&self, digest: &mut ViewDigest) {
         if self.self_state().is_active() {
             let me = &self.me;
             digest.add(
@@ -810,6 +800,13 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 me.meta_version,
             );
         }
+    }
+
+    /// The digest of the local view, computed from scratch: O(members).
+    #[cfg(debug_assertions)]
+    fn view_digest_by_scan(&self) -> ViewDigest {
+        let mut digest = ViewDigest::default();
+        self.add_self_to(&mut digest);
         for m in self.members.iter() {
             if m.is_full_active() {
                 digest.add(&m.id.addr, m.id.generation, m.incarnation, m.meta_version);
