@@ -207,6 +207,9 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
             return;
         };
         // The bucket follows from the address, which a slot keeps.
+        if m.digest_hash == 0 && !m.is_full_active() {
+            return; // no share, and none due
+        }
         let part = DigestPart::of(&m.id.addr, m.id.generation, m.incarnation, m.meta_version);
         let hash = if m.is_full_active() { part.hash } else { 0 };
         if hash == m.digest_hash {
@@ -326,10 +329,9 @@ impl<A: Address, const N: usize, const B: usize> MemberTable<A, N, B> {
     pub fn remove(&mut self, slot: Slot) -> Option<Member<A, B>> {
         let member = self.slots.get_mut(slot as usize)?.take()?;
         if member.digest_hash != 0 {
-            let part = DigestPart::of(&member.id.addr, 0, 0, 0);
             self.digest.exclude(DigestPart {
+                bucket: crate::digest::bucket_of(&member.id.addr),
                 hash: member.digest_hash,
-                ..part
             });
         }
         self.index.remove(&member.id.addr, slot);

@@ -14,10 +14,8 @@
 //!   is closed (server-sent event streams write a keep-alive every 15 s,
 //!   so a live stream is never idle that long).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -95,15 +93,19 @@ pub async fn serve_within(
         };
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
-        let service = WithClient {
-            app: app.clone(),
-            client,
-        };
+        let app = app.clone();
+        // Each request carries the client's address. A router is always
+        // ready: calling it without `poll_ready` is allowed.
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(client));
+            let mut app = app.clone();
+            async move { app.call(request).await }
+        });
         connections.spawn(async move {
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
-                .serve_connection(io, hyper_service(service));
+                .serve_connection(io, service);
             // Errors (a client gone, a timeout) end the connection only.
             let _ = connection.await;
             drop(place);
@@ -111,30 +113,6 @@ pub async fn serve_within(
     }
     connections.shutdown().await;
     Ok(())
-}
-
-/// The router with the client's address put into each request.
-#[derive(Clone)]
-struct WithClient {
-    app: Router,
-    client: SocketAddr,
-}
-
-fn hyper_service(
-    service: WithClient,
-) -> impl hyper::service::Service<
-    Request<Incoming>,
-    Response = axum::response::Response,
-    Error = Infallible,
-    Future = impl Future<Output = Result<axum::response::Response, Infallible>> + Send,
-> + Clone {
-    hyper::service::service_fn(move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(service.client));
-        // A router is always ready: calling it without `poll_ready` is
-        // allowed.
-        let mut app = service.app.clone();
-        async move { app.call(request).await }
-    })
 }
 
 /// A stream that fails with [`io::ErrorKind::TimedOut`] once nothing was
@@ -222,6 +200,7 @@ mod tests {
     use super::*;
     use axum::routing::{get, post};
     use std::io::{Read, Write};
+    use std::net::SocketAddr;
 
     const LIMITS: ConnectionLimits = ConnectionLimits {
         max_connections: 2,

@@ -399,30 +399,29 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// table full of verified members, or of candidates that spoke
     /// first-hand, refuses a forged newcomer without a scan.
     pub(super) fn evict_one_unverified(&mut self) -> bool {
+        // Stale entries, and old ones of candidates heard second-hand and
+        // then first-hand (those have their own entry at the front, or
+        // their check runs already), are dropped on the way.
+        let evictable = |m: &Member<A, B>| !m.verified && !m.urgent;
+        let mut queued = None;
         while let Some((slot, since)) = self.admissions.pop_back() {
-            let Some(m) = self.members.get(slot) else {
-                continue;
-            };
-            if m.verified || m.since != since {
-                continue; // stale entry
+            if self
+                .members
+                .get(slot)
+                .is_some_and(|m| m.since == since && evictable(m))
+            {
+                queued = Some(slot);
+                break;
             }
-            if m.urgent {
-                // A candidate heard second-hand, then first-hand: this
-                // old entry is a duplicate (an urgent candidate has its
-                // own entry at the front, or its check runs already).
-                continue;
-            }
-            self.counters.unverified_evicted += 1;
-            self.forget_unverified(slot);
-            return true;
         }
-        // None queued: one whose admission ping is in flight (at most
-        // MAX_CHECKS to look at).
-        let checked = self.checks.iter().find_map(|c| {
-            let m = self.members.get(c.slot)?;
-            (matches!(c.kind, CheckKind::Admission) && !m.verified && !m.urgent).then_some(c.slot)
+        // None queued: one whose admission ping is in flight.
+        let pick = queued.or_else(|| {
+            self.checks.iter().find_map(|c| {
+                let m = self.members.get(c.slot)?;
+                (matches!(c.kind, CheckKind::Admission) && evictable(m)).then_some(c.slot)
+            })
         });
-        let Some(slot) = checked else {
+        let Some(slot) = pick else {
             return false;
         };
         self.counters.unverified_evicted += 1;
