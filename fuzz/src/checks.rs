@@ -268,6 +268,7 @@ fn encode_datagram(d: &FDatagram, tag: u32, budget: usize, seq_hint: u32) -> Vec
                     incarnation: incarnation.get(),
                     accuser: (state == MemberState::Suspect)
                         .then_some(u32::from(accuser % IDENTITIES)),
+                    suspicion_age_ms: spread(incarnation.get()),
                 }
             }
             FRecord::Meta { id, version, len } => {
@@ -1217,11 +1218,13 @@ impl Harness {
                     accuser,
                 } => {
                     let state = member_state(*state);
+                    let incarnation = self.incarnation(*about, *incarnation);
                     Record::Member {
                         state,
                         id: self.identity(*about),
-                        incarnation: self.incarnation(*about, *incarnation),
+                        incarnation,
                         accuser: (state == MemberState::Suspect).then(|| self.address(*accuser)),
+                        suspicion_age_ms: spread(incarnation),
                     }
                 }
                 FForgedRecord::Meta {
@@ -1980,6 +1983,7 @@ pub fn packet_assembly(data: &[u8]) {
         id: Identity::new(addr, generation),
         incarnation,
         accuser: None,
+        suspicion_age_ms: 0,
     };
     gossip(
         &mut node,
@@ -2025,6 +2029,7 @@ pub fn packet_assembly(data: &[u8]) {
                     id: Identity::new(addr, generation),
                     incarnation: u32::from(m.incarnation),
                     accuser: m.suspect.then_some(anchor),
+                    suspicion_age_ms: 0,
                 };
                 let meta;
                 let mut records = vec![state_record];
@@ -2148,5 +2153,16 @@ pub fn packet_assembly(data: &[u8]) {
                 "relayed broadcast {k:?} was never sent"
             );
         }
+    }
+}
+
+/// A suspicion age for a fuzzed record, drawn from a field the input already
+/// sets (so that earlier inputs keep their meaning): zero, small and huge
+/// ages all occur, the claims a lying sender could make.
+fn spread(seed: u32) -> u32 {
+    match seed % 3 {
+        0 => 0,
+        1 => seed % 2_000,
+        _ => seed.wrapping_mul(0x9e37_79b9),
     }
 }

@@ -582,6 +582,7 @@ impl Harness {
                         id: Identity::new(addr, g),
                         incarnation: inc,
                         accuser: (state == MemberState::Suspect).then(|| self.about(*accuser)),
+                        suspicion_age_ms: 0,
                     }
                 }
                 FRecord::Meta {

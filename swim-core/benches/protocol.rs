@@ -37,6 +37,7 @@ fn node_with_members(n: u32) -> Node {
                 id: Identity::new(addr(next), 1),
                 incarnation: 0,
                 accuser: None,
+                suspicion_age_ms: 0,
             };
             if encode_record(&mut w, &record).is_none() {
                 break;
@@ -139,6 +140,7 @@ fn known_records_packet(config: &Config, n: u32) -> Vec<u8> {
             id: Identity::new(addr(member), 1),
             incarnation: 0,
             accuser: None,
+            suspicion_age_ms: 0,
         };
         if encode_record(&mut w, &record).is_none() {
             break;
@@ -178,6 +180,7 @@ fn full_packet(c: &mut Criterion) {
             id: Identity::new(addr(i), 3),
             incarnation: i,
             accuser: None,
+            suspicion_age_ms: 0,
         })
         .collect();
     let mut buf = [0u8; 1400];

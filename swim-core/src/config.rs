@@ -131,12 +131,13 @@ pub struct Config {
 
 impl Config {
     /// memberlist's `DefaultLANConfig`: 1 s probes, at most 500 ms to wait
-    /// for an ack (at least 100 ms, see `probe_timeout_min`).
+    /// for an ack (at least 50 ms, see `probe_timeout_min`: fifty times a
+    /// LAN round trip).
     pub fn lan() -> Self {
         Config {
             probe_interval: Duration::from_secs(1),
             probe_timeout: Duration::from_millis(500),
-            probe_timeout_min: Duration::from_millis(100),
+            probe_timeout_min: Duration::from_millis(50),
             indirect_checks: 3,
             retransmit_mult: 4,
             suspicion_mult: 4,

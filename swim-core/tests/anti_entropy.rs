@@ -388,6 +388,7 @@ fn two_views() -> (harness::Node, harness::Node) {
                 id: Identity::new(a, 1),
                 incarnation: 0,
                 accuser: None,
+                suspicion_age_ms: 0,
             })
             .collect();
         for chunk in records.chunks(20) {
@@ -407,6 +408,7 @@ fn two_views() -> (harness::Node, harness::Node) {
                 id: Identity::new(a, 1),
                 incarnation: 0,
                 accuser: Some(3),
+                suspicion_age_ms: 0,
             })
             .collect();
         for chunk in suspects.chunks(20) {

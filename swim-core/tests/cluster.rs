@@ -337,6 +337,7 @@ fn an_outdated_accusation_is_answered_with_the_refutation() {
         id: Identity::new(2, 1),
         incarnation,
         accuser,
+        suspicion_age_ms: 0,
     };
     // Member 2 refuted: alive at incarnation 3.
     let sync = packet(
@@ -411,6 +412,7 @@ fn a_suspect_gets_a_last_chance_ping_before_it_is_declared_dead() {
         id: Identity::new(2, 1),
         incarnation,
         accuser,
+        suspicion_age_ms: 0,
     };
     let mut buf = [0u8; 1400];
     let mut now = Instant::ZERO;

@@ -15,12 +15,12 @@ use harness::Cluster;
 
 type Node = Swim<u32, rand_pcg::Pcg32>;
 
-fn node(addr: u32, seed: u64) -> Node {
+fn node(addr: u32, seed: u64, start: Instant) -> Node {
     Swim::new(
         Identity::new(addr, 1),
         Config::lan(),
         rand_core::SeedableRng::seed_from_u64(seed),
-        Instant::ZERO,
+        start,
     )
     .unwrap()
 }
@@ -36,12 +36,18 @@ fn member(
         id: Identity::new(addr, 1),
         incarnation,
         accuser,
+        suspicion_age_ms: 0,
     }
 }
 
 /// A node that knows members `others`, all admitted.
 fn node_with_members(addr: u32, others: &[u32]) -> Node {
-    let mut n = node(addr, 11);
+    node_with_members_at(addr, others, Instant::ZERO)
+}
+
+/// A node started at `start` that knows members `others`, all admitted.
+fn node_with_members_at(addr: u32, others: &[u32], start: Instant) -> Node {
+    let mut n = node(addr, 11, start);
     let tag = n.config().cluster_tag;
     for &other in others {
         let sync = harness::packet(
@@ -49,12 +55,9 @@ fn node_with_members(addr: u32, others: &[u32]) -> Node {
             Message::Sync { flags: 0 },
             &[member(other, MemberState::Alive, 0, None)],
         );
-        n.handle_datagram(Instant::ZERO, other, &sync);
+        n.handle_datagram(start, other, &sync);
     }
-    assert_eq!(
-        harness::answer_pings(&mut n, Instant::ZERO, others),
-        others.len()
-    );
+    assert_eq!(harness::answer_pings(&mut n, start, others), others.len());
     while n.poll_event().is_some() {}
     n
 }
@@ -84,11 +87,13 @@ fn run_silent(
                         id,
                         incarnation,
                         accuser,
+                        suspicion_age_ms,
                     } => Some(Record::Member {
                         state,
                         id,
                         incarnation,
                         accuser,
+                        suspicion_age_ms,
                     }),
                     _ => None,
                 })
@@ -137,12 +142,12 @@ fn a_failed_probe_becomes_a_suspicion_once_every_helper_nacked() {
         .expect("someone probed node 5");
     let took = first_suspicion - first_ping;
     // The direct wait adapted to the round trips (`probe_timeout_min`,
-    // 100 ms, on this fast network), then the relays' own adaptive wait
-    // (100 ms too) and their nacks: well under the 1 s probe period that a
+    // 50 ms, on this fast network), then the relays' own adaptive wait
+    // (50 ms too) and their nacks: well under the 1 s probe period that a
     // fixed 500 ms wait and the end of the period took, and under the 0.5 s
     // that the relays' fixed patience (80% of `probe_timeout`) added.
     assert!(
-        took >= Duration::from_millis(200) && took < Duration::from_millis(300),
+        took >= Duration::from_millis(100) && took < Duration::from_millis(150),
         "probe of 5 by {prober} at {first_ping:?}, suspicion at {first_suspicion:?}: {took:?}"
     );
     let helpers_nacked = c.node(prober).counters().nacks_received;
@@ -271,4 +276,56 @@ fn a_live_member_held_dead_by_a_push_pull_peer_is_checked_not_suspected() {
         .iter()
         .any(|(_, to, kind, _)| *to == 2 && kind == "Ping"));
     assert_eq!(n.member(&2).unwrap().state, MemberState::Suspect);
+}
+
+/// How long after it heard, from 3, of a suspicion of 2 that 3 says it
+/// has timed for `age_ms`, node 1 (knowing 2-5, none of which answers)
+/// declares 2 dead.
+fn declared_after_a_suspicion_aged(age_ms: u32) -> Duration {
+    let start = Instant::from_secs(100);
+    let mut n = node_with_members_at(1, &[2, 3, 4, 5], start);
+    let tag = n.config().cluster_tag;
+    let suspicion = Record::Member {
+        state: MemberState::Suspect,
+        id: Identity::new(2, 1),
+        incarnation: 0,
+        accuser: Some(3),
+        suspicion_age_ms: age_ms,
+    };
+    n.handle_datagram(
+        start,
+        3,
+        &harness::packet(tag, Message::Gossip, &[suspicion]),
+    );
+    assert_eq!(n.member(&2).unwrap().state, MemberState::Suspect);
+    let mut buf = [0u8; 1400];
+    let mut now = start;
+    loop {
+        while n.poll_transmit(now, &mut buf).is_some() {}
+        while let Some(event) = n.poll_event() {
+            if matches!(event, Event::MemberFailed(id) if id.addr == 2) {
+                return now - start;
+            }
+        }
+        now = n.poll_timeout().expect("timers run").max(now);
+        assert!(
+            now < start + Duration::from_secs(60),
+            "2 never declared dead"
+        );
+        n.handle_timeout(now);
+    }
+}
+
+#[test]
+fn a_suspicion_heard_late_counts_its_age_up_to_an_eighth_of_the_floor() {
+    // Gossip that reached this node late says how long the suspicion has
+    // run: the node's timer ends about when the accuser's does.
+    let fresh = declared_after_a_suspicion_aged(0);
+    let aged = declared_after_a_suspicion_aged(300);
+    assert_eq!(fresh - aged, Duration::from_millis(300));
+    // A lying sender claims the largest age: the suspect loses at most an
+    // eighth of the shortest suspicion timeout (4 s with 5 members) of its
+    // time to refute.
+    let forged = declared_after_a_suspicion_aged(u32::MAX);
+    assert_eq!(fresh - forged, Duration::from_millis(500));
 }

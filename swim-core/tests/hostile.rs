@@ -40,6 +40,7 @@ fn member(
         id: Identity::new(addr, generation),
         incarnation,
         accuser: (state == MemberState::Suspect).then_some(ATTACKER),
+        suspicion_age_ms: 0,
     }
 }
 
@@ -465,6 +466,7 @@ fn no_reply_exceeds_three_times_the_request_to_an_unvalidated_source() {
                 id: Identity::new(7, 1),
                 incarnation: 0,
                 accuser: Some(ATTACKER),
+                suspicion_age_ms: 0,
             }],
         ),
         &[7],

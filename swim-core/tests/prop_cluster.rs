@@ -235,6 +235,7 @@ fn an_accusation_at_the_highest_incarnation_is_refuted() {
         id: Identity::new(2u32, 1),
         incarnation: u32::MAX,
         accuser: Some(0),
+        suspicion_age_ms: 0,
     };
     encode_record(&mut w, &accusation).unwrap();
     let len = w.len();

@@ -79,6 +79,7 @@ fn datagram(config: &Config, u: &Update) -> Vec<u8> {
         id: Identity::new(u.addr, u.generation),
         incarnation: u.incarnation,
         accuser: (state == MemberState::Suspect).then_some(u.accuser),
+        suspicion_age_ms: 0,
     };
     encode_record(&mut w, &record).unwrap();
     let len = w.len();
@@ -268,6 +269,7 @@ fn blobs_over_the_storage_capacity_are_not_dropped_silently() {
         id: member.clone(),
         incarnation: 0,
         accuser: None,
+        suspicion_age_ms: 0,
     };
     node.handle_datagram(
         now,
@@ -347,6 +349,7 @@ fn a_late_older_keyed_broadcast_does_not_replace_the_newer_one() {
         id: origin.clone(),
         incarnation: 0,
         accuser: None,
+        suspicion_age_ms: 0,
     };
     send(&mut node, now, &[alive]);
     assert_eq!(harness::answer_pings(&mut node, now, &[1]), 1, "admitted");

@@ -47,7 +47,9 @@ impl<A: Address> OwnedMessage<A> {
 /// Owned counterpart of [`Record`].
 #[derive(Clone, Debug)]
 enum OwnedRecord<A> {
-    Member(MemberState, Identity<A>, u32, Option<A>),
+    /// State, member, incarnation, accuser and suspicion age (both only on
+    /// suspicions).
+    Member(MemberState, Identity<A>, u32, Option<A>, u32),
     Meta(Identity<A>, u32, Vec<u8>),
     Broadcast(Identity<A>, u32, u32, Option<u64>, Vec<u8>),
 }
@@ -55,11 +57,12 @@ enum OwnedRecord<A> {
 impl<A: Address> OwnedRecord<A> {
     fn borrow(&self) -> Record<'_, A> {
         match self {
-            OwnedRecord::Member(state, id, incarnation, accuser) => Record::Member {
+            OwnedRecord::Member(state, id, incarnation, accuser, age) => Record::Member {
                 state: *state,
                 id: id.clone(),
                 incarnation: *incarnation,
                 accuser: accuser.clone(),
+                suspicion_age_ms: *age,
             },
             OwnedRecord::Meta(id, version, data) => Record::Meta {
                 id: id.clone(),
@@ -122,13 +125,23 @@ fn state() -> impl Strategy<Value = MemberState> {
 fn record<A: std::fmt::Debug + Clone + 'static>(
     addr: impl Strategy<Value = A> + Clone + 'static,
 ) -> impl Strategy<Value = OwnedRecord<A>> {
-    let member = (state(), identity(addr.clone()), any::<u32>(), addr.clone()).prop_map(
-        |(state, id, inc, accuser)| {
-            // Only suspicions carry an accuser on the wire.
-            let accuser = (state == MemberState::Suspect).then_some(accuser);
-            OwnedRecord::Member(state, id, inc, accuser)
-        },
-    );
+    let member = (
+        state(),
+        identity(addr.clone()),
+        any::<u32>(),
+        addr.clone(),
+        any::<u32>(),
+    )
+        .prop_map(|(state, id, inc, accuser, age)| {
+            // Only suspicions carry an accuser and an age on the wire.
+            let suspect = state == MemberState::Suspect;
+            let (accuser, age) = if suspect {
+                (Some(accuser), age)
+            } else {
+                (None, 0)
+            };
+            OwnedRecord::Member(state, id, inc, accuser, age)
+        });
     let meta = (
         identity(addr.clone()),
         any::<u32>(),

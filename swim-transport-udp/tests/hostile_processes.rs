@@ -326,6 +326,7 @@ fn member_record(state: MemberState, id: Id, incarnation: u32) -> Record<'static
         id,
         incarnation,
         accuser: None,
+        suspicion_age_ms: 0,
     }
 }
 

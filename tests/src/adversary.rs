@@ -673,6 +673,7 @@ impl Adversary {
                                 id: Identity::new(addr, 0),
                                 incarnation: round,
                                 accuser: None,
+                                suspicion_age_ms: 0,
                             }
                         })
                         .collect();
@@ -812,16 +813,20 @@ impl Resolved {
             id: self.id.clone(),
             incarnation: self.incarnation,
             accuser: None,
+            suspicion_age_ms: 0,
         };
         match &self.claim {
             Claim::Alive => member(MemberState::Alive),
             Claim::Dead => member(MemberState::Dead),
             Claim::Left => member(MemberState::Left),
+            // A liar claims the largest age, which shortens the timers of
+            // the nodes that believe it the most.
             Claim::Suspect { accuser } => Record::Member {
                 state: MemberState::Suspect,
                 id: self.id.clone(),
                 incarnation: self.incarnation,
                 accuser: Some(*accuser),
+                suspicion_age_ms: u32::MAX,
             },
             Claim::Meta { version, data } => Record::Meta {
                 id: self.id.clone(),
@@ -949,7 +954,8 @@ mod tests {
                 state: MemberState::Dead,
                 id: Identity::new(2, 13),
                 incarnation: 4,
-                accuser: None
+                accuser: None,
+                suspicion_age_ms: 0,
             }
         );
         assert_eq!(
@@ -958,7 +964,9 @@ mod tests {
                 state: MemberState::Suspect,
                 id: Identity::new(1, 11),
                 incarnation: 7,
-                accuser: Some(7)
+                accuser: Some(7),
+                // The largest age a liar can claim.
+                suspicion_age_ms: u32::MAX,
             }
         );
         assert!(matches!(records[2], Record::Meta { version: 3, .. }));

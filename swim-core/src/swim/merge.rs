@@ -31,6 +31,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// a newer generation replaces a member only when it answers; "dead" or
     /// "left" about a member seen active is checked with a ping first, and
     /// records about generations never verified are ignored.
+    ///
+    /// `accusation` is who accuses (for suspicions; else the sender) and,
+    /// for suspicions, how long the sender has timed it (milliseconds).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn merge_member(
         &mut self,
@@ -38,10 +41,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         state: MemberState,
         id: &Identity<A>,
         incarnation: u32,
-        accuser: &A,
+        accusation: (&A, u32),
         source: &A,
         from_sync: bool,
     ) {
+        let (accuser, suspicion_age_ms) = accusation;
         if id.addr == self.me.id.addr {
             self.merge_about_self(now, state, id, incarnation);
             return;
@@ -131,6 +135,9 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return;
         }
         self.apply_member(now, slot, state, incarnation, accuser);
+        if state == MemberState::Suspect {
+            self.count_suspicion_age(slot, suspicion_age_ms);
+        }
     }
 
     /// Whether this node would declare the member dead itself within one
@@ -654,6 +661,25 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.update_suspicion_deadline(slot);
     }
 
+    /// Counts the time the sender of a suspicion had already timed it as
+    /// time spent here too, up to an eighth of the shortest suspicion
+    /// timeout: a node that heard of the suspicion late (gossip missed it
+    /// for a round or two) then declares about when the accuser does,
+    /// rather than that much later. The bound keeps a lying sender from
+    /// cutting a suspect's time to refute by more than that eighth.
+    fn count_suspicion_age(&mut self, slot: Slot, age_ms: u32) {
+        let (min, _) = self.suspicion_bounds();
+        let head_start = (u64::from(age_ms).saturating_mul(1000)).min(min / 8);
+        if head_start == 0 {
+            return;
+        }
+        let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else {
+            return;
+        };
+        s.started = Instant::from_micros(s.started.as_micros().saturating_sub(head_start));
+        self.update_suspicion_deadline(slot);
+    }
+
     fn confirm_suspicion(&mut self, now: Instant, slot: Slot, accuser: &A) {
         let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else {
             return;
@@ -810,7 +836,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             MemberState::Suspect,
             target,
             incarnation,
-            &me,
+            (&me, 0),
             &source,
             false,
         );

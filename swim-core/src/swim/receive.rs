@@ -101,7 +101,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                     m.state,
                     &m.id,
                     m.incarnation,
-                    accuser,
+                    (accuser, m.suspicion_age_ms),
                     &from,
                     from_sync,
                 );
@@ -474,9 +474,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 id,
                 incarnation,
                 accuser,
+                suspicion_age_ms,
             } => {
-                let accuser = accuser.as_ref().unwrap_or(from);
-                self.merge_member(now, *state, id, *incarnation, accuser, from, from_sync);
+                let accusation = (accuser.as_ref().unwrap_or(from), *suspicion_age_ms);
+                self.merge_member(now, *state, id, *incarnation, accusation, from, from_sync);
             }
             Record::Meta { id, version, data } => self.merge_meta(id.clone(), *version, data),
             Record::Broadcast {

@@ -227,6 +227,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                     id: target.clone(),
                     incarnation,
                     accuser,
+                    suspicion_age_ms: 0,
                 };
                 let mark = w.len();
                 if encode_record(w, &record).is_none() {
@@ -338,6 +339,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 id: self.me.id.clone(),
                 incarnation: self.me.incarnation,
                 accuser: None,
+                suspicion_age_ms: 0,
             };
             return encode_record(w, &record).is_some();
         }
@@ -348,18 +350,24 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let Some(m) = self.members.get(slot) else {
             return false;
         };
+        let suspicion = (m.state == MemberState::Suspect)
+            .then(|| self.suspicions.iter().find(|s| s.slot == slot))
+            .flatten();
         let accuser = (m.state == MemberState::Suspect).then(|| {
-            self.suspicions
-                .iter()
-                .find(|s| s.slot == slot)
+            suspicion
                 .and_then(|s| s.accusers.last().cloned())
                 .unwrap_or_else(|| self.me.id.addr.clone())
+        });
+        let suspicion_age_ms = suspicion.map_or(0, |s| {
+            let age = self.last_now.saturating_duration_since(s.started);
+            u32::try_from(age.as_millis()).unwrap_or(u32::MAX)
         });
         let record = Record::Member {
             state: m.state,
             id: m.id.clone(),
             incarnation: m.incarnation,
             accuser,
+            suspicion_age_ms,
         };
         encode_record(w, &record).is_some()
     }

@@ -61,6 +61,12 @@ pub enum Record<'a, A> {
         incarnation: u32,
         /// For suspicions: who suspects (confirmations are counted per accuser).
         accuser: Option<A>,
+        /// For suspicions: how long the sender has been timing it, in
+        /// milliseconds. A receiver that starts its own timer counts this
+        /// (up to a bound) as time already spent, so that every observer's
+        /// timer runs out at about the same moment, however late gossip
+        /// reached it. Not on the wire for other states (zero).
+        suspicion_age_ms: u32,
     },
     /// A member's metadata.
     Meta {
@@ -95,12 +101,14 @@ impl<'a, A: Address> Record<'a, A> {
                 id,
                 incarnation,
                 accuser,
+                suspicion_age_ms,
             } => {
                 out.u8(RecordKind::of(*state) as u8)?;
                 id.encode(out)?;
                 out.varint(u64::from(*incarnation))?;
                 if *state == MemberState::Suspect {
                     accuser.as_ref()?.encode(out)?;
+                    out.varint(u64::from(*suspicion_age_ms))?;
                 }
                 Some(())
             }
@@ -144,10 +152,11 @@ impl<'a, A: Address> Record<'a, A> {
         let body = match kind {
             // Alive, dead, left.
             0 | 2 | 3 => Identity::<A>::skip(r).and_then(|()| r.varint_u32().map(drop)),
-            // Suspect: with its accuser.
+            // Suspect: with its accuser and its age.
             1 => Identity::<A>::skip(r)
                 .and_then(|()| r.varint_u32())
-                .and_then(|_| A::skip(r)),
+                .and_then(|_| A::skip(r))
+                .and_then(|()| r.varint_u32().map(drop)),
             // Meta.
             4 => Identity::<A>::skip(r)
                 .and_then(|()| r.varint_u32())
@@ -192,6 +201,7 @@ impl<'a, A: Address> Record<'a, A> {
                 id: m.id,
                 incarnation: m.incarnation,
                 accuser: m.accuser,
+                suspicion_age_ms: m.suspicion_age_ms,
             });
         }
         match kind {
@@ -237,6 +247,8 @@ pub(crate) struct MemberRecord<A> {
     pub incarnation: u32,
     /// Only on suspicions.
     pub accuser: Option<A>,
+    /// Only on suspicions (zero otherwise): see `Record::Member`.
+    pub suspicion_age_ms: u32,
 }
 
 impl<A: Address> MemberRecord<A> {
@@ -253,15 +265,16 @@ impl<A: Address> MemberRecord<A> {
     pub fn decode_body(state: MemberState, r: &mut Reader<'_>) -> Option<Self> {
         let id = Identity::decode(r)?;
         let incarnation = r.varint_u32()?;
-        let accuser = match state {
-            MemberState::Suspect => Some(A::decode(r)?),
-            _ => None,
+        let (accuser, suspicion_age_ms) = match state {
+            MemberState::Suspect => (Some(A::decode(r)?), r.varint_u32()?),
+            _ => (None, 0),
         };
         Some(MemberRecord {
             state,
             id,
             incarnation,
             accuser,
+            suspicion_age_ms,
         })
     }
 

@@ -33,18 +33,21 @@ fn sample_records() -> [Record<'static, SocketAddr>; 5] {
             id: id.clone(),
             incarnation: 7,
             accuser: None,
+            suspicion_age_ms: 0,
         },
         Record::Member {
             state: MemberState::Suspect,
             id: id.clone(),
             incarnation: 8,
             accuser: Some(addr("[::1]:9")),
+            suspicion_age_ms: 1_234,
         },
         Record::Member {
             state: MemberState::Left,
             id: id.clone(),
             incarnation: 9,
             accuser: None,
+            suspicion_age_ms: 0,
         },
         Record::Meta {
             id: id.clone(),
@@ -203,6 +206,7 @@ fn size_targets_with_ipv4_identity() {
         id: target.clone(),
         incarnation: 3,
         accuser: None,
+        suspicion_age_ms: 0,
     };
     let update = encode(&Message::Gossip, &[alive]).1 - header_only;
     let suspect = Record::Member {
@@ -210,6 +214,8 @@ fn size_targets_with_ipv4_identity() {
         id: target,
         incarnation: 3,
         accuser: Some(addr("10.0.0.18:7946")),
+        // Two bytes: a suspicion gossiped within 16 s of its start.
+        suspicion_age_ms: 300,
     };
     let suspect_len = encode(&Message::Gossip, &[suspect]).1 - header_only;
     println!(
