@@ -184,7 +184,11 @@ fn assert_ten_times_fewer_avoidable(with: &Tally, without: &Tally) {
 /// without, 16, all avoidable (declared 41-325 ms after the resume, their
 /// refutation missed). With the relays' adaptive wait as well: 30 with
 /// Lifeguard (a faster detector declares more of the pauses that outlast
-/// the floor), none avoidable; 16 without. Over seeds 1-40 only, as this test
+/// the floor), none avoidable; 16 without. With a suspicion's age counted
+/// by the nodes that hear of it late, 37 with Lifeguard (they no longer
+/// declare later than the accuser, after the refutation), and with the
+/// LAN preset's 50 ms ack wait (suspicions 0.1 s sooner), 50, none
+/// avoidable; 18 without, all avoidable. Over seeds 1-40 only, as this test
 /// ran before, 2 with Lifeguard and 9 without: counts this rare need the
 /// 200 seeds, and only the avoidable ones say anything of the detector.
 /// `cargo test --release -p swim-tests --test lifeguard -- --ignored --nocapture`
@@ -193,6 +197,7 @@ fn assert_ten_times_fewer_avoidable(with: &Tally, without: &Tally) {
 fn lifeguard_ten_times_fewer_false_positives_back_to_back_pauses() {
     let [with, without] = compare(10, &Config::lan(), BACK_TO_BACK, 0.01, 1..=200);
     assert_ten_times_fewer_avoidable(&with, &without);
-    // The unavoidable ones are all there is with Lifeguard, and stay rare.
-    assert!(with.all <= 40, "lifeguard: {} in all", with.all);
+    // The unavoidable ones are all there is with Lifeguard, and stay rare
+    // (50 in these 200 runs of 10 minutes).
+    assert!(with.all <= 60, "lifeguard: {} in all", with.all);
 }
