@@ -31,9 +31,6 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
     /// a newer generation replaces a member only when it answers; "dead" or
     /// "left" about a member seen active is checked with a ping first, and
     /// records about generations never verified are ignored.
-    ///
-    /// `accusation` is who accuses (for suspicions; else the sender) and,
-    /// for suspicions, how long the sender has timed it (milliseconds).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn merge_member(
         &mut self,
@@ -41,11 +38,10 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         state: MemberState,
         id: &Identity<A>,
         incarnation: u32,
-        accusation: (&A, u32),
+        accuser: &A,
         source: &A,
         from_sync: bool,
     ) {
-        let (accuser, suspicion_age_ms) = accusation;
         if id.addr == self.me.id.addr {
             self.merge_about_self(now, state, id, incarnation);
             return;
@@ -135,9 +131,6 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             return;
         }
         self.apply_member(now, slot, state, incarnation, accuser);
-        if state == MemberState::Suspect {
-            self.count_suspicion_age(slot, suspicion_age_ms);
-        }
     }
 
     /// Whether this node would declare the member dead itself within one
@@ -661,22 +654,36 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.update_suspicion_deadline(slot);
     }
 
-    /// Counts the time the sender of a suspicion had already timed it as
-    /// time spent here too, up to an eighth of the shortest suspicion
-    /// timeout: a node that heard of the suspicion late (gossip missed it
-    /// for a round or two) then declares about when the accuser does,
-    /// rather than that much later. The bound keeps a lying sender from
-    /// cutting a suspect's time to refute by more than that eighth.
-    fn count_suspicion_age(&mut self, slot: Slot, age_ms: u32) {
+    /// Counts the time the sender of a suspicion record had already timed
+    /// it as time spent here too, up to an eighth of the shortest suspicion
+    /// timeout, if that record just started this node's timer (at `now`;
+    /// a confirmation of a suspicion already timed changes nothing). A
+    /// node that heard of the suspicion late (gossip missed it for a round
+    /// or two) then declares about when the accuser does, rather than that
+    /// much later. The bound keeps a lying sender from cutting a suspect's
+    /// time to refute by more than that eighth.
+    pub(super) fn count_suspicion_age(
+        &mut self,
+        now: Instant,
+        id: &Identity<A>,
+        incarnation: u32,
+        age_ms: u32,
+    ) {
         let (min, _) = self.suspicion_bounds();
         let head_start = (u64::from(age_ms).saturating_mul(1000)).min(min / 8);
-        if head_start == 0 {
+        let Some(slot) = self.members.find(&id.addr) else {
+            return;
+        };
+        if head_start == 0 || self.members.get(slot).is_none_or(|m| m.id != *id) {
             return;
         }
         let Some(s) = self.suspicions.iter_mut().find(|s| s.slot == slot) else {
             return;
         };
-        s.started = Instant::from_micros(s.started.as_micros().saturating_sub(head_start));
+        if s.started != now || s.incarnation != incarnation {
+            return;
+        }
+        s.started = Instant::from_micros(now.as_micros().saturating_sub(head_start));
         self.update_suspicion_deadline(slot);
     }
 
@@ -836,7 +843,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
             MemberState::Suspect,
             target,
             incarnation,
-            (&me, 0),
+            &me,
             &source,
             false,
         );

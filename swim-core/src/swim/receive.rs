@@ -101,10 +101,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                     m.state,
                     &m.id,
                     m.incarnation,
-                    (accuser, m.suspicion_age_ms),
+                    accuser,
                     &from,
                     from_sync,
                 );
+                // Only suspicions carry an age.
+                if m.suspicion_age_ms > 0 {
+                    self.count_suspicion_age(now, &m.id, m.incarnation, m.suspicion_age_ms);
+                }
                 continue;
             }
             let Ok(record) = Record::decode(&mut records) else {
@@ -476,8 +480,11 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 accuser,
                 suspicion_age_ms,
             } => {
-                let accusation = (accuser.as_ref().unwrap_or(from), *suspicion_age_ms);
-                self.merge_member(now, *state, id, *incarnation, accusation, from, from_sync);
+                let accuser = accuser.as_ref().unwrap_or(from);
+                self.merge_member(now, *state, id, *incarnation, accuser, from, from_sync);
+                if *suspicion_age_ms > 0 {
+                    self.count_suspicion_age(now, id, *incarnation, *suspicion_age_ms);
+                }
             }
             Record::Meta { id, version, data } => self.merge_meta(id.clone(), *version, data),
             Record::Broadcast {
