@@ -95,20 +95,7 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let mut records = Reader::new(packet.record_bytes());
         while !records.is_empty() {
             if let Some(m) = MemberRecord::<A>::decode(&mut records) {
-                let accuser = m.accuser.as_ref().unwrap_or(&from);
-                self.merge_member(
-                    now,
-                    m.state,
-                    &m.id,
-                    m.incarnation,
-                    accuser,
-                    &from,
-                    from_sync,
-                );
-                // Only suspicions carry an age.
-                if m.suspicion_age_ms > 0 {
-                    self.count_suspicion_age(now, &m.id, m.incarnation, m.suspicion_age_ms);
-                }
+                self.merge_member_record(now, &from, &m, from_sync);
                 continue;
             }
             let Ok(record) = Record::decode(&mut records) else {
@@ -469,6 +456,24 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         self.emit(Event::Local(LocalEvent::Joined));
     }
 
+    /// Merges one membership record from `from`: its accuser defaults to
+    /// the sender, and a suspicion's age counts once its timer started.
+    #[inline]
+    fn merge_member_record(
+        &mut self,
+        now: Instant,
+        from: &A,
+        m: &MemberRecord<A>,
+        from_sync: bool,
+    ) {
+        let accuser = m.accuser.as_ref().unwrap_or(from);
+        self.merge_member(now, m.state, &m.id, m.incarnation, accuser, from, from_sync);
+        // Only suspicions carry an age.
+        if m.suspicion_age_ms > 0 {
+            self.count_suspicion_age(now, &m.id, m.incarnation, m.suspicion_age_ms);
+        }
+    }
+
     /// Takes the record by reference: membership records, the common case,
     /// are merged without copying their identities.
     fn apply_record(&mut self, now: Instant, from: &A, record: &Record<'_, A>, from_sync: bool) {
@@ -480,11 +485,14 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
                 accuser,
                 suspicion_age_ms,
             } => {
-                let accuser = accuser.as_ref().unwrap_or(from);
-                self.merge_member(now, *state, id, *incarnation, accuser, from, from_sync);
-                if *suspicion_age_ms > 0 {
-                    self.count_suspicion_age(now, id, *incarnation, *suspicion_age_ms);
-                }
+                let m = MemberRecord {
+                    state: *state,
+                    id: id.clone(),
+                    incarnation: *incarnation,
+                    accuser: accuser.clone(),
+                    suspicion_age_ms: *suspicion_age_ms,
+                };
+                self.merge_member_record(now, from, &m, from_sync);
             }
             Record::Meta { id, version, data } => self.merge_meta(id.clone(), *version, data),
             Record::Broadcast {

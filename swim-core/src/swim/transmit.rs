@@ -350,18 +350,20 @@ impl<A: Address, R: Rng, const N: usize, const B: usize> Swim<A, R, N, B> {
         let Some(m) = self.members.get(slot) else {
             return false;
         };
-        let suspicion = (m.state == MemberState::Suspect)
-            .then(|| self.suspicions.iter().find(|s| s.slot == slot))
-            .flatten();
-        let accuser = (m.state == MemberState::Suspect).then(|| {
-            suspicion
+        // A suspect record names its (latest) accuser and the suspicion's age.
+        let (accuser, suspicion_age_ms) = if m.state == MemberState::Suspect {
+            let suspicion = self.suspicions.iter().find(|s| s.slot == slot);
+            let accuser = suspicion
                 .and_then(|s| s.accusers.last().cloned())
-                .unwrap_or_else(|| self.me.id.addr.clone())
-        });
-        let suspicion_age_ms = suspicion.map_or(0, |s| {
-            let age = self.last_now.saturating_duration_since(s.started);
-            u32::try_from(age.as_millis()).unwrap_or(u32::MAX)
-        });
+                .unwrap_or_else(|| self.me.id.addr.clone());
+            let age = suspicion.map_or(0, |s| {
+                let age = self.last_now.saturating_duration_since(s.started);
+                u32::try_from(age.as_millis()).unwrap_or(u32::MAX)
+            });
+            (Some(accuser), age)
+        } else {
+            (None, 0)
+        };
         let record = Record::Member {
             state: m.state,
             id: m.id.clone(),
