@@ -40,7 +40,12 @@ fn member(
         id: Identity::new(addr, generation),
         incarnation,
         accuser: (state == MemberState::Suspect).then_some(ATTACKER),
-        suspicion_age_ms: 0,
+        // A liar claims the largest age: the most it can shorten timers.
+        suspicion_age_ms: if state == MemberState::Suspect {
+            u32::MAX
+        } else {
+            0
+        },
     }
 }
 
